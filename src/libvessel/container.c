@@ -1,0 +1,1067 @@
+/* container.c: the sequence.
+ *
+ * create:  the runtime (parent) validates everything, creates the state
+ *          directory and the exec fifo, and clones the container's init
+ *          into its new namespaces.  Parent and init then talk over a
+ *          SOCK_SEQPACKET pair (sync.h): the parent writes the id maps and
+ *          runs the runtime-namespace hooks when init asks; init sets up
+ *          the rootfs, pivots into it, prepares the process and reports
+ *          READY, then blocks reading the exec fifo.
+ * start:   writes one byte into the fifo; init runs the startContainer
+ *          hooks, drops privileges and execs the user process.
+ *
+ * Namespaces joined by path are entered by init with setns(); a pid
+ * namespace (or a user namespace) joined by path needs one more fork,
+ * since setns(CLONE_NEWPID) only applies to children. */
+#include "container.h"
+#include "devices.h"
+#include "hooks.h"
+#include "idmap.h"
+#include "mounts.h"
+#include "namespaces.h"
+#include "process.h"
+#include "rootfs.h"
+#include "sync.h"
+#include "util.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <pty.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <linux/sched.h>
+#include <linux/keyctl.h>
+
+#ifndef CLONE_NEWTIME
+#define CLONE_NEWTIME 0x00000080
+#endif
+
+#define EXEC_FIFO "exec.fifo"
+
+struct init_args {
+        const struct vessel_spec *spec;
+        const struct vessel_create_opts *opts;
+        const char *rootfs;
+        const char *bundle;
+        int sock;          /* init's end */
+        int parent_sock;   /* the parent's end, closed in init */
+        int fifo;          /* O_RDWR exec fifo */
+        int console;       /* connected console socket or -1 */
+        int ns_fds[VESSEL_NS_COUNT];
+        int dirfd;         /* the locked state directory: closed in init */
+        bool two_stage;    /* fork once more after joining/unsharing */
+};
+
+struct created {
+        int dirfd;
+        pid_t child;    /* our direct child */
+        pid_t pid;      /* the container's init (host pid) */
+        struct vessel_spec *spec;
+        struct vessel_state st;
+        char *config_json;
+};
+
+/* ---------------------------------------------------------------- init */
+
+static int init_fail(int sock, vessel_error **err)
+{
+        sync_send(sock, SYNC_ERROR, err && *err ? (*err)->code : EINVAL,
+                  err && *err ? (*err)->msg : "container init failed");
+        return 1;
+}
+
+static int write_time_offsets(const struct vessel_linux *lx, vessel_error **err)
+{
+        char buf[128];
+        int n = 0;
+
+        if (lx->time_monotonic.present)
+                n += snprintf(buf + n, sizeof(buf) - (size_t)n, "monotonic %lld %u\n",
+                              (long long)lx->time_monotonic.secs, lx->time_monotonic.nanosecs);
+        if (lx->time_boottime.present)
+                n += snprintf(buf + n, sizeof(buf) - (size_t)n, "boottime %lld %u\n",
+                              (long long)lx->time_boottime.secs, lx->time_boottime.nanosecs);
+        if (n == 0)
+                return 0;
+        if (write_file_at(AT_FDCWD, "/proc/self/timens_offsets", buf, (size_t)n, err) < 0)
+                return vessel_error_prefix(err, "linux.timeOffsets");
+        return 0;
+}
+
+static int request_usermap(int sock, vessel_error **err)
+{
+        struct sync_msg m;
+        int r;
+
+        if (sync_send(sock, SYNC_USERMAP_REQ, 0, NULL) < 0)
+                return vessel_error_sys(err, "send usermap request");
+        r = sync_expect(sock, SYNC_USERMAP_DONE, &m, err);
+        if (r < 0)
+                return r;
+        /* Become root of the new namespace, if it is mapped. */
+        if (setresgid(0, 0, 0) < 0 && errno != EINVAL)
+                return vessel_error_sys(err, "setresgid 0 in the user namespace");
+        if (setresuid(0, 0, 0) < 0 && errno != EINVAL)
+                return vessel_error_sys(err, "setresuid 0 in the user namespace");
+        /* Changing ids made us non-dumpable, which hands /proc/self to the
+         * host's root, out of our reach (timens_offsets, oom_score_adj).
+         * Nothing of the container runs yet; execve resets this. */
+        if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
+                return vessel_error_sys(err, "prctl PR_SET_DUMPABLE");
+        return 0;
+}
+
+static int join_namespaces(struct init_args *a, bool user, vessel_error **err)
+{
+        for (int t = 0; t < VESSEL_NS_COUNT; t++) {
+                if (a->ns_fds[t] < 0 || (t == VESSEL_NS_USER) != user)
+                        continue;
+                if (ns_join(a->ns_fds[t], t, a->spec->linux_.ns[t].path, err) < 0)
+                        return -1;
+                closep(&a->ns_fds[t]);
+                a->ns_fds[t] = -1;
+        }
+        return 0;
+}
+
+/* Allocate the container's terminal inside its devpts and hand the master
+ * to the console socket with SCM_RIGHTS, as runc and crun do. */
+static int setup_console(struct init_args *a, int rootfd, vessel_error **err)
+{
+        const struct vessel_process *p = &a->spec->process;
+        _cleanup_close_ int ptmx = -1, master = -1, slave = -1;
+        char path[64];
+        int unlock = 0;
+
+        ptmx = path_open_in_root(rootfd, "/dev/pts/ptmx", RESOLVE_CREATE_NONE, err);
+        if (ptmx < 0)
+                return vessel_error_prefix(err, "process.terminal needs a devpts mount at /dev/pts");
+        snprintf(path, sizeof(path), "/proc/self/fd/%d", ptmx);
+        master = open(path, O_RDWR | O_NOCTTY | O_CLOEXEC);
+        if (master < 0)
+                return vessel_error_sys(err, "open /dev/pts/ptmx");
+        if (ioctl(master, TIOCSPTLCK, &unlock) < 0)
+                return vessel_error_sys(err, "unlockpt");
+        slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY);
+        if (slave < 0)
+                return vessel_error_sys(err, "open the terminal's peer (TIOCGPTPEER)");
+        if (p->has_console_size) {
+                struct winsize ws = {.ws_row = (unsigned short)p->console_size.height,
+                                     .ws_col = (unsigned short)p->console_size.width};
+                if (ioctl(slave, TIOCSWINSZ, &ws) < 0)
+                        return vessel_error_sys(err, "process.consoleSize: TIOCSWINSZ");
+        }
+        {
+                char name[] = "/dev/ptmx";
+                char cbuf[CMSG_SPACE(sizeof(int))] = {0};
+                struct iovec iov = {name, sizeof(name) - 1};
+                struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+                                    .msg_controllen = sizeof(cbuf)};
+                struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+                c->cmsg_level = SOL_SOCKET;
+                c->cmsg_type = SCM_RIGHTS;
+                c->cmsg_len = CMSG_LEN(sizeof(int));
+                memcpy(CMSG_DATA(c), &master, sizeof(int));
+                if (sendmsg(a->console, &mh, MSG_NOSIGNAL) < 0)
+                        return vessel_error_sys(err, "send the terminal to --console-socket");
+        }
+        closep(&a->console);
+        a->console = -1;
+        if (ioctl(slave, TIOCSCTTY, 0) < 0)
+                return vessel_error_sys(err, "make the terminal the controlling tty");
+        for (int fd = 0; fd < 3; fd++)
+                if (dup2(slave, fd) < 0)
+                        return vessel_error_sys(err, "dup2 terminal");
+        return 0;
+}
+
+static int setup_rootfs(struct init_args *a, bool userns, vessel_error **err)
+{
+        const struct vessel_spec *spec = a->spec;
+        _cleanup_close_ int rootfd = -1;
+        struct mount_ctx mctx = {.bundle = a->bundle,
+                                 .userns = userns,
+                                 .cgroupns = spec->linux_.ns[VESSEL_NS_CGROUP].present};
+        bool dev_bound = false;
+        int r;
+
+        rootfd = rootfs_prepare(spec, a->rootfs, err);
+        if (rootfd < 0)
+                return rootfd;
+        mctx.rootfd = rootfd;
+        for (size_t i = 0; i < spec->n_mounts; i++) {
+                const struct vessel_mount *m = &spec->mounts[i];
+                if (!strcmp(m->destination, "/dev") && m->opts.bind)
+                        dev_bound = true;
+                if ((r = mount_one(&mctx, m, i, err)) < 0)
+                        return r;
+        }
+        if ((r = devices_setup(rootfd, spec, userns, !dev_bound, err)) < 0)
+                return r;
+        if (a->console >= 0 && (r = setup_console(a, rootfd, err)) < 0)
+                return r;
+        if ((r = sysctl_apply(spec, err)) < 0)
+                return r;
+        if ((r = process_prepare_host(&spec->process, err)) < 0)
+                return r;
+
+        bool need_state = spec->hooks.n[VESSEL_HOOK_PRESTART] || spec->hooks.n[VESSEL_HOOK_CREATE_RUNTIME] ||
+                          spec->hooks.n[VESSEL_HOOK_CREATE_CONTAINER] ||
+                          spec->hooks.n[VESSEL_HOOK_START_CONTAINER];
+        if (need_state) {
+                struct sync_msg *m = xmalloc0(sizeof(*m));
+                if (sync_send(a->sock, SYNC_HOOKS_REQ, 0, NULL) < 0 ||
+                    sync_expect(a->sock, SYNC_HOOKS_DONE, m, err) < 0) {
+                        free(m);
+                        return vessel_error_set(err, EPIPE, "waiting for the runtime's hooks");
+                }
+                r = hooks_run(spec, VESSEL_HOOK_CREATE_CONTAINER, m->text, err);
+                free(m);
+                if (r < 0)
+                        return r;
+        }
+        if ((r = rootfs_protect(rootfd, spec, err)) < 0)
+                return r;
+        return rootfs_enter(rootfd, a->rootfs, a->opts->no_pivot, spec->linux_.rootfs_propagation, err);
+}
+
+static int container_init(struct init_args *a)
+{
+        const struct vessel_spec *spec = a->spec;
+        const struct vessel_linux *lx = &spec->linux_;
+        vessel_error *err = NULL;
+        _cleanup_free_ char *exe = NULL;
+        _cleanup_free_ char *start_state = NULL;
+        bool new_user = lx->ns[VESSEL_NS_USER].present && !lx->ns[VESSEL_NS_USER].path;
+        bool userns = lx->ns[VESSEL_NS_USER].present;
+        char c;
+        ssize_t n;
+
+        sigset_t none;
+        int keep[VESSEL_NS_COUNT + 3];
+        size_t nkeep = 0;
+
+        /* Only what init needs stays open: the sync socket, the fifo, the
+         * console socket and namespaces to join, besides stdio and the
+         * preserved fds.  The parent's end of the socket and the locked
+         * state directory go. */
+        keep[nkeep++] = a->sock;
+        keep[nkeep++] = a->fifo;
+        if (a->console >= 0)
+                keep[nkeep++] = a->console;
+        for (int t = 0; t < VESSEL_NS_COUNT; t++)
+                if (a->ns_fds[t] >= 0)
+                        keep[nkeep++] = a->ns_fds[t];
+        close_fds_from(3 + a->opts->preserve_fds, keep, nkeep);
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+                return init_fail(a->sock, &err);
+
+        if (a->two_stage) {
+                int flags = 0;
+                pid_t pid;
+
+                if (join_namespaces(a, true, &err) < 0)
+                        return init_fail(a->sock, &err);
+                if (new_user) {
+                        if (unshare(CLONE_NEWUSER) < 0) {
+                                vessel_error_sys(&err, "unshare user namespace");
+                                return init_fail(a->sock, &err);
+                        }
+                        if (request_usermap(a->sock, &err) < 0)
+                                return init_fail(a->sock, &err);
+                }
+                if (join_namespaces(a, false, &err) < 0)
+                        return init_fail(a->sock, &err);
+                for (int t = 0; t < VESSEL_NS_COUNT; t++)
+                        if (lx->ns[t].present && !lx->ns[t].path && t != VESSEL_NS_USER)
+                                flags |= ns_clone_flag(t);
+                if (flags && unshare(flags) < 0) {
+                        vessel_error_sys(&err, "unshare namespaces (flags 0x%x)", flags);
+                        return init_fail(a->sock, &err);
+                }
+                if ((flags & CLONE_NEWTIME) && write_time_offsets(lx, &err) < 0)
+                        return init_fail(a->sock, &err);
+                pid = fork();
+                if (pid < 0) {
+                        vessel_error_sys(&err, "fork the container's init");
+                        return init_fail(a->sock, &err);
+                }
+                if (pid > 0) {
+                        sync_send(a->sock, SYNC_PID, pid, NULL);
+                        _exit(0);
+                }
+                if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+                        return init_fail(a->sock, &err);
+        } else {
+                if (new_user && request_usermap(a->sock, &err) < 0)
+                        return init_fail(a->sock, &err);
+                if (join_namespaces(a, false, &err) < 0)
+                        return init_fail(a->sock, &err);
+                if (lx->ns[VESSEL_NS_TIME].present && !lx->ns[VESSEL_NS_TIME].path) {
+                        if (unshare(CLONE_NEWTIME) < 0) {
+                                vessel_error_sys(&err, "unshare time namespace");
+                                return init_fail(a->sock, &err);
+                        }
+                        if (write_time_offsets(lx, &err) < 0)
+                                return init_fail(a->sock, &err);
+                }
+        }
+
+        if (setsid() < 0 && errno != EPERM) {
+                vessel_error_sys(&err, "setsid");
+                return init_fail(a->sock, &err);
+        }
+        if (spec->hostname && sethostname(spec->hostname, strlen(spec->hostname)) < 0) {
+                vessel_error_sys(&err, "hostname: sethostname \"%s\"", spec->hostname);
+                return init_fail(a->sock, &err);
+        }
+        if (spec->domainname && setdomainname(spec->domainname, strlen(spec->domainname)) < 0) {
+                vessel_error_sys(&err, "domainname: setdomainname \"%s\"", spec->domainname);
+                return init_fail(a->sock, &err);
+        }
+        if (setup_rootfs(a, userns, &err) < 0)
+                return init_fail(a->sock, &err);
+        if (!a->opts->no_new_keyring) {
+                /* A fresh session keyring, so that the container cannot see
+                 * the host's keys; not every kernel (or user ns) allows it. */
+                if (syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, a->spec->hostname ? a->spec->hostname : "_ses") < 0 &&
+                    errno != ENOSYS && errno != EACCES && errno != EPERM && errno != EDQUOT) {
+                        vessel_error_sys(&err, "join a new session keyring");
+                        return init_fail(a->sock, &err);
+                }
+        }
+        if (process_prepare(&spec->process, lx, &exe, &err) < 0)
+                return init_fail(a->sock, &err);
+        if (spec->hooks.n[VESSEL_HOOK_START_CONTAINER]) {
+                struct sync_msg *m = xmalloc0(sizeof(*m));
+                if (sync_expect(a->sock, SYNC_STATE_CREATED, m, &err) < 0) {
+                        free(m);
+                        return init_fail(a->sock, &err);
+                }
+                start_state = xstrdup(m->text);
+                free(m);
+        }
+
+        /* Created.  From here the parent may exit; do not die with it. */
+        if (prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0) < 0)
+                return init_fail(a->sock, &err);
+        if (sync_send(a->sock, SYNC_READY, 0, NULL) < 0)
+                return 1;
+        close(a->sock);
+
+        do
+                n = read(a->fifo, &c, 1);
+        while (n < 0 && errno == EINTR);
+        if (n != 1)
+                _exit(1);
+        close(a->fifo);
+
+        if (start_state && hooks_run(spec, VESSEL_HOOK_START_CONTAINER, start_state, &err) < 0)
+                goto fail_started;
+        if (process_set_identity(&spec->process, userns, &err) < 0)
+                goto fail_started;
+        process_exec(&spec->process, exe, a->opts->preserve_fds, &err);
+fail_started:
+        dprintf(2, "vessel: %s\n", err ? err->msg : "container init failed");
+        _exit(127);
+}
+
+/* -------------------------------------------------------------- parent */
+
+static char *bundle_path(const char *b, vessel_error **err)
+{
+        char *r = realpath(b ? b : ".", NULL);
+        if (!r)
+                vessel_error_sys(err, "bundle %s", b ? b : ".");
+        return r;
+}
+
+static int validate(const struct vessel_spec *spec, const struct vessel_create_opts *o,
+                    int ns_fds[VESSEL_NS_COUNT], vessel_error **err)
+{
+        const struct vessel_linux *lx = &spec->linux_;
+        int r;
+
+        if (!spec->has_process)
+                return vessel_error_set(err, EINVAL, "process: required to create a container");
+        if (!lx->ns[VESSEL_NS_MNT].present)
+                return vessel_error_set(err, EINVAL,
+                                        "linux.namespaces: a mount namespace is required");
+        if (spec->hostname && !lx->ns[VESSEL_NS_UTS].present)
+                return vessel_error_set(err, EINVAL,
+                                        "hostname: setting it needs a new uts namespace");
+        if (spec->process.terminal && !o->console_socket)
+                return vessel_error_set(err, EINVAL,
+                                        "process.terminal is true but no --console-socket was given");
+        if (lx->ns[VESSEL_NS_USER].present && !lx->ns[VESSEL_NS_USER].path &&
+            (!lx->n_uid_mappings || !lx->n_gid_mappings))
+                return vessel_error_set(err, EINVAL,
+                                        "linux.uidMappings/gidMappings: required with a new user namespace");
+        if ((lx->time_monotonic.present || lx->time_boottime.present) &&
+            (!lx->ns[VESSEL_NS_TIME].present || lx->ns[VESSEL_NS_TIME].path))
+                return vessel_error_set(err, EINVAL,
+                                        "linux.timeOffsets: needs a new time namespace");
+        if ((r = idmap_validate(lx->uid_mappings, lx->n_uid_mappings, "linux.uidMappings", err)) < 0 ||
+            (r = idmap_validate(lx->gid_mappings, lx->n_gid_mappings, "linux.gidMappings", err)) < 0)
+                return r;
+        for (int t = 0; t < VESSEL_NS_COUNT; t++) {
+                if (!lx->ns[t].present || !lx->ns[t].path)
+                        continue;
+                ns_fds[t] = ns_open_checked(lx->ns[t].path, t, err);
+                if (ns_fds[t] < 0)
+                        return vessel_error_prefix(err, "linux.namespaces");
+        }
+        return hooks_check(spec, err);
+}
+
+static void created_cleanup(const struct vessel_runtime *rt, struct created *c, bool remove)
+{
+        if (c->pid > 0)
+                kill(c->pid, SIGKILL);
+        if (c->child > 0 && c->child != c->pid)
+                kill(c->child, SIGKILL);
+        if (c->child > 0)
+                while (waitpid(c->child, NULL, 0) < 0 && errno == EINTR)
+                        ;
+        if (c->pid > 0 && c->pid != c->child)
+                while (waitpid(c->pid, NULL, 0) < 0 && errno == EINTR)
+                        ;
+        if (remove && c->st.id)
+                state_dir_remove(rt->root, c->st.id);
+}
+
+static void created_free(struct created *c)
+{
+        closep(&c->dirfd);
+        vessel_spec_free(c->spec);
+        state_clear(&c->st);
+        free(c->config_json);
+}
+
+static char *owner_name(void)
+{
+        return geteuid() == 0 ? xstrdup("") : xasprintf("%u", geteuid());
+}
+
+static int write_pid_file(const char *path, pid_t pid, vessel_error **err)
+{
+        char buf[16];
+        int n = snprintf(buf, sizeof(buf), "%d", (int)pid);
+        _cleanup_free_ char *abs = NULL;
+
+        if (!path)
+                return 0;
+        if (path[0] != '/') {
+                char cwd[PATH_MAX];
+                if (!getcwd(cwd, sizeof(cwd)))
+                        return vessel_error_sys(err, "getcwd");
+                abs = xasprintf("%s/%s", cwd, path);
+        }
+        return write_file_atomic(abs ? abs : path, buf, (size_t)n, 0644, err) < 0
+                       ? vessel_error_prefix(err, "--pid-file")
+                       : 0;
+}
+
+static pid_t clone_init(int flags)
+{
+        struct clone_args ca = {
+                .flags = (uint64_t)flags,
+                .exit_signal = SIGCHLD,
+        };
+        pid_t pid = (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
+
+        if (pid < 0 && errno == ENOSYS)
+                return (pid_t)syscall(SYS_clone, (unsigned long)flags | SIGCHLD, NULL, NULL, NULL, NULL);
+        return pid;
+}
+
+static char *state_json_for(struct created *c, enum vessel_status s)
+{
+        c->st.pid = c->pid;
+        return state_to_json(&c->st, s, false);
+}
+
+/* Talk to init until it is READY.  Runs the runtime-namespace hooks. */
+static int parent_sync(struct created *c, int sock, vessel_error **err)
+{
+        struct sync_msg *m = xmalloc0(sizeof(*m));
+        int r = 0;
+
+        for (;;) {
+                r = sync_recv(sock, m);
+                if (r < 0) {
+                        int status = 0;
+                        pid_t w = waitpid(c->child, &status, WNOHANG);
+                        if (w == c->child) {
+                                c->child = 0;
+                                if (WIFSIGNALED(status))
+                                        r = vessel_error_set(err, ECHILD,
+                                                             "container init was killed by signal %d",
+                                                             WTERMSIG(status));
+                                else
+                                        r = vessel_error_set(err, ECHILD,
+                                                             "container init exited with status %d",
+                                                             WEXITSTATUS(status));
+                        } else {
+                                r = vessel_error_set(err, -r, "container init went away");
+                        }
+                        break;
+                }
+                if (m->type == SYNC_ERROR) {
+                        r = vessel_error_set(err, 0, "%s", m->text);
+                        if (*err && m->value > 0)
+                                (*err)->code = m->value;
+                        break;
+                }
+                if (m->type == SYNC_USERMAP_REQ) {
+                        r = idmap_write(c->child, &c->spec->linux_, err);
+                        if (r < 0)
+                                break;
+                        sync_send(sock, SYNC_USERMAP_DONE, 0, NULL);
+                } else if (m->type == SYNC_PID) {
+                        /* The intermediate process is done; the grandchild is init. */
+                        c->pid = m->value;
+                        while (waitpid(c->child, NULL, 0) < 0 && errno == EINTR)
+                                ;
+                        c->child = 0;
+                } else if (m->type == SYNC_HOOKS_REQ) {
+                        _cleanup_free_ char *json = state_json_for(c, VESSEL_CREATING);
+                        r = hooks_run(c->spec, VESSEL_HOOK_PRESTART, json, err);
+                        if (r == 0)
+                                r = hooks_run(c->spec, VESSEL_HOOK_CREATE_RUNTIME, json, err);
+                        if (r < 0)
+                                break;
+                        sync_send(sock, SYNC_HOOKS_DONE, 0, json);
+                        if (c->spec->hooks.n[VESSEL_HOOK_START_CONTAINER]) {
+                                _cleanup_free_ char *cj = state_json_for(c, VESSEL_CREATED);
+                                sync_send(sock, SYNC_STATE_CREATED, 0, cj);
+                        }
+                } else if (m->type == SYNC_READY) {
+                        break;
+                } else {
+                        r = vessel_error_set(err, EPROTO, "unexpected message %d from container init",
+                                             m->type);
+                        break;
+                }
+        }
+        free(m);
+        return r;
+}
+
+static int do_create(const struct vessel_runtime *rt, const struct vessel_create_opts *o,
+                     struct created *c, vessel_error **err)
+{
+        _cleanup_free_ char *bundle = NULL, *config = NULL, *rootfs_in = NULL, *rootfs = NULL;
+        struct init_args a = {.console = -1, .fifo = -1, .sock = -1, .parent_sock = -1};
+        int socks[2] = {-1, -1}, flags = 0, r;
+        const struct vessel_linux *lx;
+        struct stat sb;
+        size_t len;
+
+        memset(c, 0, sizeof(*c));
+        c->dirfd = -1;
+        for (int t = 0; t < VESSEL_NS_COUNT; t++)
+                a.ns_fds[t] = -1;
+
+        if ((r = state_check_id(o->id, err)) < 0)
+                return r;
+        bundle = bundle_path(o->bundle, err);
+        if (!bundle)
+                return -ENOENT;
+        config = o->config ? xstrdup(o->config) : xasprintf("%s/config.json", bundle);
+        if ((r = read_file_at(AT_FDCWD, config, &c->config_json, &len, err)) < 0)
+                return r;
+        if ((r = vessel_spec_parse(c->config_json, len, &c->spec, err)) < 0)
+                return vessel_error_prefix(err, "%s", config);
+        lx = &c->spec->linux_;
+        if (!c->spec->root.path)
+                return vessel_error_set(err, EINVAL, "%s: root.path: required", config);
+        rootfs_in = c->spec->root.path[0] == '/' ? xstrdup(c->spec->root.path)
+                                                  : xasprintf("%s/%s", bundle, c->spec->root.path);
+        rootfs = realpath(rootfs_in, NULL);
+        if (!rootfs)
+                return vessel_error_sys(err, "root.path %s", rootfs_in);
+        if (stat(rootfs, &sb) < 0 || !S_ISDIR(sb.st_mode))
+                return vessel_error_set(err, ENOTDIR, "root.path %s: not a directory", rootfs);
+        r = validate(c->spec, o, a.ns_fds, err);
+        if (r < 0)
+                goto out;
+        if (o->console_socket) {
+                struct sockaddr_un sa = {.sun_family = AF_UNIX};
+                if (strlen(o->console_socket) >= sizeof(sa.sun_path)) {
+                        r = vessel_error_set(err, ENAMETOOLONG, "--console-socket %s", o->console_socket);
+                        goto out;
+                }
+                strcpy(sa.sun_path, o->console_socket);
+                a.console = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+                if (a.console < 0 || connect(a.console, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+                        r = vessel_error_sys(err, "--console-socket %s: connect", o->console_socket);
+                        goto out;
+                }
+        }
+
+        /* From here on, a failure removes the state directory again. */
+        c->dirfd = state_dir_create(rt->root, o->id, err);
+        if (c->dirfd < 0) {
+                r = c->dirfd;
+                goto out;
+        }
+        c->st.id = xstrdup(o->id);
+        c->st.bundle = xstrdup(bundle);
+        c->st.rootfs = xstrdup(rootfs);
+        c->st.created = rfc3339_now();
+        c->st.owner = owner_name();
+        c->st.n_annotations = c->spec->n_annotations;
+        c->st.annotations = xmalloc0(sizeof(struct vessel_kv) * (c->spec->n_annotations + 1));
+        for (size_t i = 0; i < c->spec->n_annotations; i++) {
+                c->st.annotations[i].key = xstrdup(c->spec->annotations[i].key);
+                c->st.annotations[i].value = xstrdup(c->spec->annotations[i].value);
+        }
+        if (mkfifoat(c->dirfd, EXEC_FIFO, 0600) < 0) {
+                r = vessel_error_sys(err, "mkfifo %s/%s/%s", rt->root, o->id, EXEC_FIFO);
+                goto fail;
+        }
+        a.fifo = openat(c->dirfd, EXEC_FIFO, O_RDWR | O_CLOEXEC);
+        if (a.fifo < 0) {
+                r = vessel_error_sys(err, "open %s", EXEC_FIFO);
+                goto fail;
+        }
+        {
+                _cleanup_free_ char *p = xasprintf("/proc/self/fd/%d/config.json", c->dirfd);
+                if ((r = write_file_atomic(p, c->config_json, len, 0600, err)) < 0)
+                        goto fail;
+        }
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, socks) < 0) {
+                r = vessel_error_sys(err, "socketpair");
+                goto fail;
+        }
+        a.spec = c->spec;
+        a.opts = o;
+        a.rootfs = rootfs;
+        a.bundle = bundle;
+        a.parent_sock = socks[0];
+        a.sock = socks[1];
+        a.two_stage = (lx->ns[VESSEL_NS_USER].present && lx->ns[VESSEL_NS_USER].path) ||
+                      (lx->ns[VESSEL_NS_PID].present && lx->ns[VESSEL_NS_PID].path);
+        if (!a.two_stage)
+                for (int t = 0; t < VESSEL_NS_COUNT; t++)
+                        if (lx->ns[t].present && !lx->ns[t].path && t != VESSEL_NS_TIME)
+                                flags |= ns_clone_flag(t);
+        a.dirfd = c->dirfd;
+
+        c->child = clone_init(flags);
+        if (c->child < 0) {
+                r = vessel_error_sys(err, "clone the container's init (flags 0x%x)", flags);
+                c->child = 0;
+                goto fail;
+        }
+        if (c->child == 0)
+                _exit(container_init(&a));
+        close(socks[1]);
+        socks[1] = -1;
+        c->pid = c->child;
+
+        r = parent_sync(c, socks[0], err);
+        if (r < 0)
+                goto fail;
+        c->st.pid = c->pid;
+        c->st.start_time = proc_start_time(c->pid, NULL);
+        if ((r = state_write(c->dirfd, &c->st, err)) < 0)
+                goto fail;
+        if ((r = write_pid_file(o->pid_file, c->pid, err)) < 0)
+                goto fail;
+        r = 0;
+        goto out;
+fail:
+        created_cleanup(rt, c, true);
+out:
+        for (int t = 0; t < VESSEL_NS_COUNT; t++)
+                closep(&a.ns_fds[t]);
+        closep(&a.fifo);
+        closep(&a.console);
+        closep(&socks[0]);
+        closep(&socks[1]);
+        return r;
+}
+
+int vessel_create(const struct vessel_runtime *rt, const struct vessel_create_opts *o,
+                  vessel_error **err)
+{
+        struct created c;
+        int r = do_create(rt, o, &c, err);
+        created_free(&c);
+        return r;
+}
+
+/* Release a created container's init; called with the state locked. */
+static int start_locked(int dirfd, struct vessel_state *st, const struct vessel_spec *spec,
+                        vessel_error **err)
+{
+        _cleanup_close_ int fifo = -1;
+        enum vessel_status s = state_status(st);
+        int r;
+
+        if (s != VESSEL_CREATED)
+                return vessel_error_set(err, EINVAL, "cannot start container \"%s\": it is %s, not created",
+                                        st->id, vessel_status_name(s));
+        fifo = openat(dirfd, EXEC_FIFO, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+        if (fifo < 0) {
+                if (errno == ENXIO)
+                        return vessel_error_set(err, ESRCH, "container \"%s\" is not running", st->id);
+                return vessel_error_sys(err, "open %s", EXEC_FIFO);
+        }
+        if ((r = write_all(fifo, "0", 1)) < 0)
+                return vessel_error_set(err, -r, "write %s", EXEC_FIFO);
+        unlinkat(dirfd, EXEC_FIFO, 0);
+        st->started = true;
+        if ((r = state_write(dirfd, st, err)) < 0)
+                return r;
+        if (spec && spec->hooks.n[VESSEL_HOOK_POSTSTART]) {
+                _cleanup_free_ char *json = state_to_json(st, VESSEL_RUNNING, false);
+                r = hooks_run(spec, VESSEL_HOOK_POSTSTART, json, err);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int load_saved_spec(int dirfd, struct vessel_spec **spec, vessel_error **err)
+{
+        _cleanup_free_ char *buf = NULL;
+        size_t len;
+        int r = read_file_at(dirfd, "config.json", &buf, &len, err);
+        if (r < 0)
+                return r;
+        return vessel_spec_parse(buf, len, spec, err);
+}
+
+int vessel_start(const struct vessel_runtime *rt, const char *id, vessel_error **err)
+{
+        _cleanup_close_ int dirfd = state_dir_open(rt->root, id, true, err);
+        struct vessel_state st;
+        struct vessel_spec *spec = NULL;
+        int r;
+
+        if (dirfd < 0)
+                return dirfd;
+        if ((r = state_read(dirfd, &st, err)) < 0)
+                return r;
+        if ((r = load_saved_spec(dirfd, &spec, err)) == 0)
+                r = start_locked(dirfd, &st, spec, err);
+        vessel_spec_free(spec);
+        state_clear(&st);
+        return r;
+}
+
+static int wait_pid_gone(pid_t pid, unsigned long long start_time, int timeout_ms)
+{
+        int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
+        int r = 0;
+
+        if (pfd < 0)
+                return errno == ESRCH ? 0 : -errno;
+        if (proc_start_time(pid, NULL) == start_time) {
+                struct pollfd p = {.fd = pfd, .events = POLLIN};
+                do
+                        r = poll(&p, 1, timeout_ms);
+                while (r < 0 && errno == EINTR);
+                r = r == 0 ? -ETIMEDOUT : 0;
+        }
+        close(pfd);
+        return r;
+}
+
+/* Send a signal to the container's init through a pidfd, so that a
+ * recycled pid can never be hit. */
+static int signal_init(const struct vessel_state *st, int sig, vessel_error **err)
+{
+        int pfd = (int)syscall(SYS_pidfd_open, st->pid, 0);
+        int r = 0;
+
+        if (pfd < 0)
+                return vessel_error_set(err, ESRCH, "container \"%s\" is not running", st->id);
+        if (proc_start_time(st->pid, NULL) != st->start_time)
+                r = vessel_error_set(err, ESRCH, "container \"%s\" is not running", st->id);
+        else if (syscall(SYS_pidfd_send_signal, pfd, sig, NULL, 0) < 0)
+                r = vessel_error_sys(err, "kill container \"%s\" (pid %d)", st->id, (int)st->pid);
+        close(pfd);
+        return r;
+}
+
+static int ns_inode(pid_t pid, const char *ns, ino_t *out)
+{
+        char p[64];
+        struct stat sb;
+        snprintf(p, sizeof(p), "/proc/%d/ns/%s", (int)pid, ns);
+        if (stat(p, &sb) < 0)
+                return -errno;
+        *out = sb.st_ino;
+        return 0;
+}
+
+/* Every process of the container: those in init's pid namespace (when the
+ * container has its own). */
+static int signal_all(const struct vessel_state *st, int sig, vessel_error **err)
+{
+        ino_t init_ns = 0, self_ns = 0, ns = 0;
+        DIR *d;
+        struct dirent *de;
+
+        if (ns_inode(st->pid, "pid", &init_ns) < 0 || ns_inode(getpid(), "pid", &self_ns) < 0 ||
+            init_ns == self_ns)
+                return signal_init(st, sig, err);
+        d = opendir("/proc");
+        if (!d)
+                return vessel_error_sys(err, "opendir /proc");
+        while ((de = readdir(d))) {
+                int64_t pid;
+                if (parse_int64(de->d_name, &pid) < 0 || pid <= 0)
+                        continue;
+                if (ns_inode((pid_t)pid, "pid", &ns) == 0 && ns == init_ns)
+                        kill((pid_t)pid, sig);
+        }
+        closedir(d);
+        return 0;
+}
+
+int vessel_kill(const struct vessel_runtime *rt, const char *id, int sig, bool all,
+                vessel_error **err)
+{
+        _cleanup_close_ int dirfd = state_dir_open(rt->root, id, false, err);
+        struct vessel_state st;
+        enum vessel_status s;
+        int r;
+
+        if (dirfd < 0)
+                return dirfd;
+        if ((r = state_read(dirfd, &st, err)) < 0)
+                return r;
+        s = state_status(&st);
+        if (s == VESSEL_STOPPED || s == VESSEL_CREATING)
+                r = vessel_error_set(err, ESRCH, "container \"%s\" is not running (%s)", id,
+                                     vessel_status_name(s));
+        else
+                r = all ? signal_all(&st, sig, err) : signal_init(&st, sig, err);
+        state_clear(&st);
+        return r;
+}
+
+static int delete_locked(const struct vessel_runtime *rt, int dirfd, const char *id, bool force,
+                         vessel_error **err)
+{
+        struct vessel_state st;
+        struct vessel_spec *spec = NULL;
+        enum vessel_status s;
+        vessel_error *herr = NULL;
+        int r;
+
+        if (state_read(dirfd, &st, NULL) < 0) {
+                /* A create that died half-way: nothing is running. */
+                state_dir_remove(rt->root, id);
+                return 0;
+        }
+        s = state_status(&st);
+        if (s == VESSEL_RUNNING || s == VESSEL_PAUSED) {
+                if (!force) {
+                        r = vessel_error_set(err, EBUSY,
+                                             "cannot delete container \"%s\" that is not stopped: %s "
+                                             "(use --force)",
+                                             id, vessel_status_name(s));
+                        goto out;
+                }
+        }
+        if (s != VESSEL_STOPPED) {
+                /* A created container is simply torn down, as runc does. */
+                signal_init(&st, SIGKILL, NULL);
+                if (wait_pid_gone(st.pid, st.start_time, 10000) < 0) {
+                        r = vessel_error_set(err, ETIMEDOUT,
+                                             "container \"%s\": init (pid %d) did not exit after SIGKILL",
+                                             id, (int)st.pid);
+                        goto out;
+                }
+        }
+        if (load_saved_spec(dirfd, &spec, NULL) == 0 && spec->hooks.n[VESSEL_HOOK_POSTSTOP]) {
+                _cleanup_free_ char *json = state_to_json(&st, VESSEL_STOPPED, false);
+                /* A failing poststop hook is a warning; deletion goes on. */
+                if (hooks_run(spec, VESSEL_HOOK_POSTSTOP, json, &herr) < 0) {
+                        fprintf(stderr, "vessel: warning: %s\n", herr->msg);
+                        vessel_error_free(&herr);
+                }
+        }
+        r = state_dir_remove(rt->root, id);
+        if (r < 0)
+                r = vessel_error_set(err, -r, "remove %s/%s", rt->root, id);
+out:
+        vessel_spec_free(spec);
+        state_clear(&st);
+        return r;
+}
+
+int vessel_delete(const struct vessel_runtime *rt, const char *id, bool force, vessel_error **err)
+{
+        _cleanup_close_ int dirfd = state_dir_open(rt->root, id, true, err);
+
+        if (dirfd < 0)
+                return dirfd;
+        return delete_locked(rt, dirfd, id, force, err);
+}
+
+int vessel_state(const struct vessel_runtime *rt, const char *id, char **json, vessel_error **err)
+{
+        _cleanup_close_ int dirfd = state_dir_open(rt->root, id, false, err);
+        struct vessel_state st;
+        int r;
+
+        if (dirfd < 0)
+                return dirfd;
+        if ((r = state_read(dirfd, &st, err)) < 0)
+                return r;
+        *json = state_to_json(&st, state_status(&st), true);
+        state_clear(&st);
+        return 0;
+}
+
+static int list_cmp(const void *a, const void *b)
+{
+        const struct vessel_list_entry *x = a, *y = b;
+        return strcmp(x->st.id ? x->st.id : "", y->st.id ? y->st.id : "");
+}
+
+int vessel_list(const struct vessel_runtime *rt, struct vessel_list_entry **out, size_t *n,
+                vessel_error **err)
+{
+        DIR *d = opendir(rt->root);
+        struct dirent *de;
+        struct vessel_list_entry *l = NULL;
+        size_t cnt = 0;
+
+        *out = NULL;
+        *n = 0;
+        if (!d) {
+                if (errno == ENOENT)
+                        return 0;
+                return vessel_error_sys(err, "open %s", rt->root);
+        }
+        while ((de = readdir(d))) {
+                _cleanup_close_ int fd = -1;
+                struct vessel_state st;
+                if (de->d_name[0] == '.' || state_check_id(de->d_name, NULL) < 0)
+                        continue;
+                fd = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (fd < 0 || state_read(fd, &st, NULL) < 0)
+                        continue;
+                l = realloc(l, sizeof(*l) * (cnt + 1));
+                if (!l)
+                        abort();
+                l[cnt].st = st;
+                l[cnt].status = state_status(&st);
+                cnt++;
+        }
+        closedir(d);
+        if (cnt)
+                qsort(l, cnt, sizeof(*l), list_cmp);
+        *out = l;
+        *n = cnt;
+        return 0;
+}
+
+void vessel_list_free(struct vessel_list_entry *l, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                state_clear(&l[i].st);
+        free(l);
+}
+
+/* ------------------------------------------------------------------ run */
+
+static int forward_and_wait(pid_t init, int *status)
+{
+        sigset_t set;
+        siginfo_t si;
+
+        sigfillset(&set);
+        for (;;) {
+                int sig = sigwaitinfo(&set, &si);
+                if (sig < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (sig == SIGCHLD) {
+                        int st;
+                        pid_t w;
+                        while ((w = waitpid(-1, &st, WNOHANG)) > 0) {
+                                if (w == init) {
+                                        *status = WIFEXITED(st) ? WEXITSTATUS(st)
+                                                                : 128 + WTERMSIG(st);
+                                        return 0;
+                                }
+                        }
+                        continue;
+                }
+                kill(init, sig);
+        }
+}
+
+int vessel_run(const struct vessel_runtime *rt, const struct vessel_create_opts *o, int *status,
+               vessel_error **err)
+{
+        struct created c;
+        sigset_t all, old;
+        int r;
+
+        *status = 0;
+        /* Signals queue up from here, and are forwarded once init runs; the
+         * child restores the old mask.  As subreaper, the runtime also
+         * collects an init that was forked by an intermediate process. */
+        sigfillset(&all);
+        sigdelset(&all, SIGSEGV);
+        sigdelset(&all, SIGBUS);
+        sigdelset(&all, SIGILL);
+        sigdelset(&all, SIGFPE);
+        if (!o->detach) {
+                prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+                sigprocmask(SIG_BLOCK, &all, &old);
+        }
+        r = do_create(rt, o, &c, err);
+        if (r == 0) {
+                r = start_locked(c.dirfd, &c.st, c.spec, err);
+                if (r < 0)
+                        created_cleanup(rt, &c, true);
+        }
+        if (r == 0 && !o->detach) {
+                /* Let other commands (kill, state, exec) in while we wait. */
+                closep(&c.dirfd);
+                c.dirfd = -1;
+                r = forward_and_wait(c.pid, status);
+                if (r < 0)
+                        vessel_error_set(err, -r, "waiting for the container");
+                vessel_error *derr = NULL;
+                int fd = state_dir_open(rt->root, o->id, true, &derr);
+                if (fd >= 0) {
+                        delete_locked(rt, fd, o->id, true, &derr);
+                        close(fd);
+                }
+                if (derr) {
+                        fprintf(stderr, "vessel: warning: %s\n", derr->msg);
+                        vessel_error_free(&derr);
+                }
+        }
+        if (!o->detach)
+                sigprocmask(SIG_SETMASK, &old, NULL);
+        created_free(&c);
+        return r;
+}

@@ -1,0 +1,128 @@
+#include "hooks.h"
+#include "util.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+const char *hook_kind_name(enum vessel_hook_kind k)
+{
+        static const char *const names[] = {"prestart",       "createRuntime", "createContainer",
+                                            "startContainer", "poststart",     "poststop"};
+        return k < ARRAY_SIZE(names) ? names[k] : "?";
+}
+
+int hooks_check(const struct vessel_spec *spec, vessel_error **err)
+{
+        for (int k = 0; k < VESSEL_HOOK_KIND_COUNT; k++) {
+                /* startContainer hooks are resolved inside the container. */
+                if (k == VESSEL_HOOK_START_CONTAINER)
+                        continue;
+                for (size_t i = 0; i < spec->hooks.n[k]; i++) {
+                        const char *path = spec->hooks.list[k][i].path;
+                        struct stat st;
+                        if (stat(path, &st) < 0)
+                                return vessel_error_sys(err, "hooks.%s[%zu].path %s",
+                                                        hook_kind_name(k), i, path);
+                        if (!S_ISREG(st.st_mode) || access(path, X_OK) < 0)
+                                return vessel_error_set(err, EACCES,
+                                                        "hooks.%s[%zu].path %s: not an executable file",
+                                                        hook_kind_name(k), i, path);
+                }
+        }
+        return 0;
+}
+
+static int wait_with_timeout(pid_t pid, int timeout_s, int *status, bool *timed_out)
+{
+        int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
+
+        *timed_out = false;
+        if (pfd >= 0 && timeout_s > 0) {
+                struct pollfd p = {.fd = pfd, .events = POLLIN};
+                int r;
+                do
+                        r = poll(&p, 1, timeout_s * 1000);
+                while (r < 0 && errno == EINTR);
+                if (r == 0) {
+                        *timed_out = true;
+                        kill(pid, SIGKILL);
+                }
+        }
+        if (pfd >= 0)
+                close(pfd);
+        while (waitpid(pid, status, 0) < 0)
+                if (errno != EINTR)
+                        return -errno;
+        return 0;
+}
+
+static int run_one(const struct vessel_hook *h, const char *state_json, const char *kind, size_t idx,
+                   vessel_error **err)
+{
+        int pipefd[2];
+        int status;
+        bool timed_out;
+        pid_t pid;
+
+        if (pipe2(pipefd, O_CLOEXEC) < 0)
+                return vessel_error_sys(err, "hooks.%s[%zu]: pipe", kind, idx);
+        pid = fork();
+        if (pid < 0) {
+                close(pipefd[0]);
+                close(pipefd[1]);
+                return vessel_error_sys(err, "hooks.%s[%zu]: fork", kind, idx);
+        }
+        if (pid == 0) {
+                char *const def_argv[] = {h->path, NULL};
+                char *const empty_env[] = {NULL};
+                sigset_t all;
+
+                sigemptyset(&all);
+                sigprocmask(SIG_SETMASK, &all, NULL);
+                if (dup2(pipefd[0], 0) < 0)
+                        _exit(127);
+                /* Hooks write to the runtime's stderr, never into the container's stdout. */
+                dup2(2, 1);
+                close_fds_from(3, NULL, 0);
+                execve(h->path, h->args ? h->args : def_argv, h->env ? h->env : empty_env);
+                _exit(127);
+        }
+        close(pipefd[0]);
+        {
+                /* A hook need not read its stdin: do not die of SIGPIPE, and
+                 * leave the disposition as it was (init's process inherits it). */
+                struct sigaction ign = {.sa_handler = SIG_IGN}, old;
+                sigaction(SIGPIPE, &ign, &old);
+                (void)write_all(pipefd[1], state_json, strlen(state_json));
+                sigaction(SIGPIPE, &old, NULL);
+        }
+        close(pipefd[1]);
+        if (wait_with_timeout(pid, h->has_timeout ? h->timeout : 0, &status, &timed_out) < 0)
+                return vessel_error_sys(err, "hooks.%s[%zu]: waitpid", kind, idx);
+        if (timed_out)
+                return vessel_error_set(err, ETIMEDOUT, "hooks.%s[%zu] %s: timed out after %d s",
+                                        kind, idx, h->path, h->timeout);
+        if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+                return 0;
+        if (WIFEXITED(status))
+                return vessel_error_set(err, 0, "hooks.%s[%zu] %s: exited with status %d", kind,
+                                        idx, h->path, WEXITSTATUS(status));
+        return vessel_error_set(err, 0, "hooks.%s[%zu] %s: killed by signal %d", kind, idx, h->path,
+                                WTERMSIG(status));
+}
+
+int hooks_run(const struct vessel_spec *spec, enum vessel_hook_kind kind, const char *state_json,
+              vessel_error **err)
+{
+        for (size_t i = 0; i < spec->hooks.n[kind]; i++) {
+                int r = run_one(&spec->hooks.list[kind][i], state_json, hook_kind_name(kind), i, err);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}

@@ -1,0 +1,12 @@
+/* hooks.h: OCI hooks, run with the container state on stdin and an
+ * optional timeout. */
+#pragma once
+
+#include "spec.h"
+
+const char *hook_kind_name(enum vessel_hook_kind k); /* "prestart", "createRuntime", ... */
+/* Run the hooks of one kind in order; the first failure stops and is returned. */
+int hooks_run(const struct vessel_spec *spec, enum vessel_hook_kind kind, const char *state_json,
+              vessel_error **err);
+/* Check that every hook binary exists and is executable (before anything is created). */
+int hooks_check(const struct vessel_spec *spec, vessel_error **err);

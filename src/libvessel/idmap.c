@@ -1,0 +1,129 @@
+#include "idmap.h"
+#include "util.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+
+char *idmap_format(const struct vessel_idmap *m, size_t n)
+{
+        size_t cap = n * 36 + 1, off = 0;
+        char *s = xmalloc0(cap);
+
+        for (size_t i = 0; i < n; i++)
+                off += (size_t)snprintf(s + off, cap - off, "%u %u %u\n", m[i].container_id,
+                                        m[i].host_id, m[i].size);
+        return s;
+}
+
+int64_t idmap_to_host(const struct vessel_idmap *m, size_t n, uint32_t id)
+{
+        for (size_t i = 0; i < n; i++)
+                if (id >= m[i].container_id && (uint64_t)id < (uint64_t)m[i].container_id + m[i].size)
+                        return (int64_t)m[i].host_id + (id - m[i].container_id);
+        return -1;
+}
+
+static bool ranges_overlap(uint32_t a, uint32_t alen, uint32_t b, uint32_t blen)
+{
+        return (uint64_t)a < (uint64_t)b + blen && (uint64_t)b < (uint64_t)a + alen;
+}
+
+int idmap_validate(const struct vessel_idmap *m, size_t n, const char *what, vessel_error **err)
+{
+        if (n > 340)
+                return vessel_error_set(err, EINVAL, "%s: at most 340 ranges are allowed", what);
+        for (size_t i = 0; i < n; i++) {
+                if (m[i].size == 0)
+                        return vessel_error_set(err, EINVAL, "%s[%zu].size: must be > 0", what, i);
+                for (size_t j = 0; j < i; j++) {
+                        if (ranges_overlap(m[i].container_id, m[i].size, m[j].container_id,
+                                           m[j].size))
+                                return vessel_error_set(err, EINVAL,
+                                                        "%s[%zu]: containerID range overlaps %s[%zu]",
+                                                        what, i, what, j);
+                        if (ranges_overlap(m[i].host_id, m[i].size, m[j].host_id, m[j].size))
+                                return vessel_error_set(err, EINVAL,
+                                                        "%s[%zu]: hostID range overlaps %s[%zu]",
+                                                        what, i, what, j);
+                }
+        }
+        return 0;
+}
+
+static int write_proc(pid_t pid, const char *file, const char *text, vessel_error **err)
+{
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
+        return write_file_at(AT_FDCWD, path, text, strlen(text), err);
+}
+
+/* Run newuidmap/newgidmap PID cid hid size ... */
+static int run_helper(const char *helper, pid_t pid, const struct vessel_idmap *m, size_t n,
+                      vessel_error **err)
+{
+        char **argv = xmalloc0(sizeof(char *) * (n * 3 + 3));
+        size_t a = 0;
+        int status;
+        pid_t child;
+
+        argv[a++] = xstrdup(helper);
+        argv[a++] = xasprintf("%d", (int)pid);
+        for (size_t i = 0; i < n; i++) {
+                argv[a++] = xasprintf("%u", m[i].container_id);
+                argv[a++] = xasprintf("%u", m[i].host_id);
+                argv[a++] = xasprintf("%u", m[i].size);
+        }
+        child = fork();
+        if (child == 0) {
+                execvp(helper, argv);
+                _exit(127);
+        }
+        strv_free(argv);
+        if (child < 0)
+                return vessel_error_sys(err, "fork %s", helper);
+        while (waitpid(child, &status, 0) < 0)
+                if (errno != EINTR)
+                        return vessel_error_sys(err, "waitpid %s", helper);
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                return vessel_error_set(err, EPERM, "%s failed (status %d)%s", helper, status,
+                                        WIFEXITED(status) && WEXITSTATUS(status) == 127
+                                                ? ": not installed (package uidmap)"
+                                                : "");
+        return 0;
+}
+
+static bool only_own_id(const struct vessel_idmap *m, size_t n, uint32_t own)
+{
+        return n == 1 && m[0].size == 1 && m[0].host_id == own;
+}
+
+int idmap_write(pid_t pid, const struct vessel_linux *lx, vessel_error **err)
+{
+        _cleanup_free_ char *uids = idmap_format(lx->uid_mappings, lx->n_uid_mappings);
+        _cleanup_free_ char *gids = idmap_format(lx->gid_mappings, lx->n_gid_mappings);
+        bool root = geteuid() == 0;
+        int r;
+
+        if (root || only_own_id(lx->gid_mappings, lx->n_gid_mappings, getegid())) {
+                if (!root) {
+                        /* An unprivileged writer may only map its own gid after
+                         * setgroups has been denied. */
+                        r = write_proc(pid, "setgroups", "deny", err);
+                        if (r < 0)
+                                return r;
+                }
+                if (lx->n_gid_mappings > 0 && (r = write_proc(pid, "gid_map", gids, err)) < 0)
+                        return vessel_error_prefix(err, "linux.gidMappings");
+        } else if ((r = run_helper("newgidmap", pid, lx->gid_mappings, lx->n_gid_mappings, err)) < 0) {
+                return r;
+        }
+        if (root || only_own_id(lx->uid_mappings, lx->n_uid_mappings, geteuid())) {
+                if (lx->n_uid_mappings > 0 && (r = write_proc(pid, "uid_map", uids, err)) < 0)
+                        return vessel_error_prefix(err, "linux.uidMappings");
+        } else if ((r = run_helper("newuidmap", pid, lx->uid_mappings, lx->n_uid_mappings, err)) < 0) {
+                return r;
+        }
+        return 0;
+}

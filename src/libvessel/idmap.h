@@ -1,0 +1,18 @@
+/* idmap.h: user namespace id maps. */
+#pragma once
+
+#include <stdbool.h>
+#include <sys/types.h>
+#include "spec.h"
+
+/* Format maps as the kernel wants them ("cid hid size\n" per range).
+ * Returns a malloc'd string. */
+char *idmap_format(const struct vessel_idmap *m, size_t n);
+/* Map a container id to the host; returns -1 when unmapped. */
+int64_t idmap_to_host(const struct vessel_idmap *m, size_t n, uint32_t id);
+/* Check ranges for overlaps (pure).  'what' names the field in errors. */
+int idmap_validate(const struct vessel_idmap *m, size_t n, const char *what, vessel_error **err);
+/* Write /proc/<pid>/{setgroups,uid_map,gid_map}.  When the caller is not
+ * root, maps through newuidmap/newgidmap unless the map is the caller's own
+ * id only. */
+int idmap_write(pid_t pid, const struct vessel_linux *lx, vessel_error **err);

@@ -1,0 +1,457 @@
+#include "mounts.h"
+#include "util.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <sys/sendfile.h>
+#include <linux/magic.h>
+#include <linux/openat2.h>
+
+static int openat2_in_root(int rootfd, const char *rel, int flags)
+{
+        struct open_how how = {
+                .flags = (uint64_t)(flags | O_CLOEXEC),
+                .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+        };
+        int fd;
+
+        do
+                fd = (int)syscall(SYS_openat2, rootfd, rel, &how, sizeof(how));
+        while (fd < 0 && errno == EAGAIN);
+        return fd;
+}
+
+int path_open_in_root(int rootfd, const char *path, enum resolve_create create, vessel_error **err)
+{
+        _cleanup_free_ char *rel = NULL, *acc = NULL;
+        _cleanup_close_ int parent = -1;
+        char *comp, *save = NULL;
+        size_t acclen = 0;
+        int fd;
+
+        while (*path == '/')
+                path++;
+        if (!*path)
+                path = ".";
+        fd = openat2_in_root(rootfd, path, O_PATH);
+        if (fd >= 0 || errno != ENOENT || create == RESOLVE_CREATE_NONE) {
+                if (fd < 0)
+                        return vessel_error_sys(err, "open /%s in the container rootfs", path);
+                return fd;
+        }
+
+        /* Walk down, creating what is missing.  Each prefix is resolved from
+         * the root again, so symlinks met on the way stay inside the root; a
+         * new entry is created by a single name relative to a confined parent. */
+        rel = xstrdup(path);
+        acc = xmalloc0(strlen(path) + 2);
+        parent = openat2_in_root(rootfd, ".", O_PATH | O_DIRECTORY);
+        for (comp = strtok_r(rel, "/", &save); comp; comp = strtok_r(NULL, "/", &save)) {
+                bool last = save == NULL || *save == '\0';
+                if (acclen)
+                        acc[acclen++] = '/';
+                memcpy(acc + acclen, comp, strlen(comp) + 1);
+                acclen += strlen(comp);
+
+                fd = openat2_in_root(rootfd, acc, O_PATH);
+                if (fd < 0 && errno == ENOENT) {
+                        if (last && create == RESOLVE_CREATE_FILE) {
+                                int nf = openat(parent, comp,
+                                                O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC,
+                                                0644);
+                                if (nf < 0 && errno != EEXIST)
+                                        return vessel_error_sys(err, "create /%s in the container rootfs", acc);
+                                if (nf >= 0)
+                                        close(nf);
+                        } else if (mkdirat(parent, comp, 0755) < 0 && errno != EEXIST) {
+                                return vessel_error_sys(err, "mkdir /%s in the container rootfs", acc);
+                        }
+                        fd = openat2_in_root(rootfd, acc, O_PATH);
+                }
+                if (fd < 0)
+                        return vessel_error_sys(err, "open /%s in the container rootfs", acc);
+                if (!last) {
+                        struct stat st;
+                        if (fstat(fd, &st) == 0 && !S_ISDIR(st.st_mode)) {
+                                close(fd);
+                                return vessel_error_set(err, ENOTDIR, "/%s in the container rootfs", acc);
+                        }
+                        closep(&parent);
+                        parent = fd;
+                }
+        }
+        return fd;
+}
+
+int mount_set_attr(int fd, uint64_t set, uint64_t clr, unsigned long propagation, bool rec)
+{
+        struct mount_attr attr = {.attr_set = set, .attr_clr = clr, .propagation = propagation};
+
+        if (!set && !clr && !propagation)
+                return 0;
+        if (mount_setattr(fd, "", AT_EMPTY_PATH | (rec ? AT_RECURSIVE : 0), &attr, sizeof(attr)) < 0)
+                return -errno;
+        return 0;
+}
+
+static int attach(int mntfd, int targetfd)
+{
+        if (move_mount(mntfd, "", targetfd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+                return -errno;
+        return 0;
+}
+
+int mount_bind_fd(int dirfd, const char *src, int targetfd, bool recursive, uint64_t attr_set,
+                  vessel_error **err)
+{
+        _cleanup_close_ int tree = open_tree(dirfd, src ? src : "",
+                                             OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC |
+                                                     (src && *src ? 0 : AT_EMPTY_PATH) |
+                                                     (recursive ? AT_RECURSIVE : 0));
+        int r;
+
+        if (tree < 0)
+                return vessel_error_sys(err, "open_tree %s", src && *src ? src : "(fd)");
+        if (attr_set && (r = mount_set_attr(tree, attr_set, 0, 0, recursive)) < 0)
+                return vessel_error_set(err, -r, "mount_setattr %s", src ? src : "(fd)");
+        if ((r = attach(tree, targetfd)) < 0)
+                return vessel_error_set(err, -r, "move_mount %s", src ? src : "(fd)");
+        return 0;
+}
+
+/* Collect the kernel's messages from an fs context ("e Unknown parameter 'x'"). */
+static char *fs_context_log(int fsfd)
+{
+        char buf[512], *all = NULL;
+        ssize_t n;
+
+        while ((n = read(fsfd, buf, sizeof(buf) - 1)) > 0) {
+                char *tmp;
+                buf[n] = '\0';
+                if (n > 2 && buf[1] == ' ')
+                        memmove(buf, buf + 2, (size_t)n - 1);
+                tmp = xasprintf("%s%s%s", all ? all : "", all ? "; " : "", buf);
+                free(all);
+                all = tmp;
+        }
+        return all;
+}
+
+static int fs_error(int fsfd, int e, vessel_error **err, const char *what, const char *type)
+{
+        _cleanup_free_ char *log = fs_context_log(fsfd);
+        if (log)
+                return vessel_error_set(err, e, "%s %s (%s)", what, type, log);
+        return vessel_error_set(err, e, "%s %s", what, type);
+}
+
+/* Create a new file system instance and return a detached mount fd. */
+static int fs_new_mount(const char *type, const char *source, char *const *data, unsigned long sbflags,
+                        uint64_t attrs, vessel_error **err)
+{
+        static const struct {
+                unsigned long flag;
+                const char *name;
+        } sbflag_names[] = {{MS_SYNCHRONOUS, "sync"}, {MS_DIRSYNC, "dirsync"},
+                            {MS_MANDLOCK, "mand"},    {MS_LAZYTIME, "lazytime"}};
+        _cleanup_close_ int fsfd = fsopen(type, FSOPEN_CLOEXEC);
+        int mfd;
+
+        if (fsfd < 0) {
+                if (errno == ENODEV)
+                        return vessel_error_set(err, ENODEV, "fsopen %s: unknown file system type", type);
+                return vessel_error_sys(err, "fsopen %s", type);
+        }
+        if (source && fsconfig(fsfd, FSCONFIG_SET_STRING, "source", source, 0) < 0)
+                return fs_error(fsfd, errno, err, "fsconfig source for", type);
+        for (size_t i = 0; data && data[i]; i++) {
+                char *eq = strchr(data[i], '=');
+                int r;
+                if (eq) {
+                        _cleanup_free_ char *key = strndup(data[i], (size_t)(eq - data[i]));
+                        r = fsconfig(fsfd, FSCONFIG_SET_STRING, key, eq + 1, 0);
+                } else {
+                        r = fsconfig(fsfd, FSCONFIG_SET_FLAG, data[i], NULL, 0);
+                }
+                if (r < 0) {
+                        _cleanup_free_ char *what = xasprintf("option \"%s\" for", data[i]);
+                        return fs_error(fsfd, errno, err, what, type);
+                }
+        }
+        for (size_t i = 0; i < ARRAY_SIZE(sbflag_names); i++)
+                if ((sbflags & sbflag_names[i].flag) &&
+                    fsconfig(fsfd, FSCONFIG_SET_FLAG, sbflag_names[i].name, NULL, 0) < 0)
+                        return fs_error(fsfd, errno, err, sbflag_names[i].name, type);
+        if (fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+                return fs_error(fsfd, errno, err, "mount", type);
+        mfd = fsmount(fsfd, FSMOUNT_CLOEXEC, (unsigned int)attrs);
+        if (mfd < 0)
+                return fs_error(fsfd, errno, err, "fsmount", type);
+        return mfd;
+}
+
+int mount_tmpfs_fd(int targetfd, const char *data, uint64_t attr_set, vessel_error **err)
+{
+        char *opts[] = {(char *)data, NULL};
+        _cleanup_close_ int mfd = fs_new_mount("tmpfs", "tmpfs", data ? opts : NULL, 0, attr_set, err);
+        int r;
+
+        if (mfd < 0)
+                return mfd;
+        if ((r = attach(mfd, targetfd)) < 0)
+                return vessel_error_set(err, -r, "move_mount tmpfs");
+        return 0;
+}
+
+static int copy_file(int srcdir, int dstdir, const char *name, const struct stat *st,
+                     vessel_error **err)
+{
+        _cleanup_close_ int in = openat(srcdir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        _cleanup_close_ int out = -1;
+        off_t left = st->st_size;
+
+        if (in < 0)
+                return vessel_error_sys(err, "tmpcopyup: open %s", name);
+        out = openat(dstdir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                     st->st_mode & 07777);
+        if (out < 0)
+                return vessel_error_sys(err, "tmpcopyup: create %s", name);
+        while (left > 0) {
+                ssize_t n = sendfile(out, in, NULL, (size_t)left);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        return vessel_error_sys(err, "tmpcopyup: copy %s", name);
+                left -= n;
+        }
+        return 0;
+}
+
+int copy_tree(int srcfd, int dstfd, vessel_error **err)
+{
+        int dfd = openat(srcfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        DIR *d;
+        struct dirent *de;
+        int r = 0;
+
+        if (dfd < 0)
+                return vessel_error_sys(err, "tmpcopyup: open directory");
+        d = fdopendir(dfd);
+        if (!d) {
+                close(dfd);
+                return vessel_error_sys(err, "tmpcopyup: fdopendir");
+        }
+        while (r == 0 && (de = readdir(d))) {
+                struct stat st;
+                const char *n = de->d_name;
+
+                if (!strcmp(n, ".") || !strcmp(n, ".."))
+                        continue;
+                if (fstatat(dirfd(d), n, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+                        r = vessel_error_sys(err, "tmpcopyup: stat %s", n);
+                        break;
+                }
+                if (S_ISDIR(st.st_mode)) {
+                        _cleanup_close_ int s = -1, t = -1;
+                        if (mkdirat(dstfd, n, st.st_mode & 07777) < 0) {
+                                r = vessel_error_sys(err, "tmpcopyup: mkdir %s", n);
+                                break;
+                        }
+                        s = openat(dirfd(d), n, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                        t = openat(dstfd, n, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                        if (s < 0 || t < 0) {
+                                r = vessel_error_sys(err, "tmpcopyup: open %s", n);
+                                break;
+                        }
+                        r = copy_tree(s, t, err);
+                } else if (S_ISREG(st.st_mode)) {
+                        r = copy_file(dirfd(d), dstfd, n, &st, err);
+                } else if (S_ISLNK(st.st_mode)) {
+                        char target[PATH_MAX];
+                        ssize_t len = readlinkat(dirfd(d), n, target, sizeof(target) - 1);
+                        if (len < 0 || (target[len] = '\0', symlinkat(target, dstfd, n) < 0))
+                                r = vessel_error_sys(err, "tmpcopyup: symlink %s", n);
+                } else if (mknodat(dstfd, n, st.st_mode, st.st_rdev) < 0) {
+                        r = vessel_error_sys(err, "tmpcopyup: mknod %s", n);
+                }
+                if (r == 0 && fchownat(dstfd, n, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) < 0 &&
+                    errno != EINVAL)
+                        r = vessel_error_sys(err, "tmpcopyup: chown %s", n);
+        }
+        closedir(d);
+        return r;
+}
+
+static bool is_bind(const struct vessel_mount *m)
+{
+        return m->opts.bind || (m->type && (!strcmp(m->type, "bind") || !strcmp(m->type, "rbind")));
+}
+
+static int mount_cgroup_v1_tree(const struct mount_ctx *ctx, int targetfd, const struct vessel_mount *m,
+                                vessel_error **err);
+
+int mount_one(const struct mount_ctx *ctx, const struct vessel_mount *m, size_t index,
+              vessel_error **err)
+{
+        const struct vessel_mount_opts *o = &m->opts;
+        _cleanup_close_ int target = -1, mfd = -1;
+        bool bind = is_bind(m);
+        bool rec = o->rbind || (m->type && !strcmp(m->type, "rbind"));
+        int r;
+
+        if (bind) {
+                _cleanup_free_ char *src = NULL;
+                struct stat st;
+
+                if (!m->source)
+                        return vessel_error_set(err, EINVAL, "mounts[%zu].source: required for a bind mount", index);
+                src = m->source[0] == '/' ? xstrdup(m->source) : xasprintf("%s/%s", ctx->bundle, m->source);
+                mfd = open_tree(AT_FDCWD, src,
+                                OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (rec ? AT_RECURSIVE : 0));
+                if (mfd < 0)
+                        return vessel_error_sys(err, "mounts[%zu]: bind source %s", index, src);
+                if (fstat(mfd, &st) < 0)
+                        return vessel_error_sys(err, "mounts[%zu]: stat %s", index, src);
+                target = path_open_in_root(ctx->rootfd, m->destination,
+                                           S_ISDIR(st.st_mode) ? RESOLVE_CREATE_DIR : RESOLVE_CREATE_FILE,
+                                           err);
+                if (target < 0)
+                        return vessel_error_prefix(err, "mounts[%zu]", index);
+                r = mount_set_attr(mfd, o->attr_set, o->attr_clr, 0, false);
+                if (r < 0)
+                        return vessel_error_set(err, -r, "mounts[%zu]: mount_setattr on bind of %s", index, src);
+        } else if (o->remount) {
+                target = path_open_in_root(ctx->rootfd, m->destination, RESOLVE_CREATE_NONE, err);
+                if (target < 0)
+                        return vessel_error_prefix(err, "mounts[%zu]", index);
+                r = mount_set_attr(target, o->attr_set, o->attr_clr, o->propagation, o->propagation_rec);
+                if (r < 0)
+                        return vessel_error_set(err, -r, "mounts[%zu]: remount %s", index, m->destination);
+                return 0;
+        } else {
+                const char *type = m->type;
+
+                if (!type)
+                        return vessel_error_set(err, EINVAL, "mounts[%zu].type: required for a non-bind mount", index);
+                target = path_open_in_root(ctx->rootfd, m->destination, RESOLVE_CREATE_DIR, err);
+                if (target < 0)
+                        return vessel_error_prefix(err, "mounts[%zu]", index);
+                if (!strcmp(type, "cgroup")) {
+                        struct statfs sfs;
+                        if (statfs("/sys/fs/cgroup", &sfs) == 0 && sfs.f_type == CGROUP2_SUPER_MAGIC) {
+                                type = "cgroup2";
+                        } else {
+                                r = mount_cgroup_v1_tree(ctx, target, m, err);
+                                return r < 0 ? vessel_error_prefix(err, "mounts[%zu]", index) : 0;
+                        }
+                }
+                mfd = fs_new_mount(type, m->source ? m->source : type, o->data, o->flags,
+                                   o->attr_set, err);
+                if (mfd < 0)
+                        return vessel_error_prefix(err, "mounts[%zu] (%s)", index, m->destination);
+                if (o->tmpcopyup) {
+                        _cleanup_close_ int dst = openat(mfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                        struct stat st;
+                        if (dst < 0)
+                                return vessel_error_sys(err, "mounts[%zu]: open new %s", index, type);
+                        if (fstat(target, &st) == 0) {
+                                if (fchmod(dst, st.st_mode & 07777) < 0 ||
+                                    fchown(dst, st.st_uid, st.st_gid) < 0)
+                                        return vessel_error_sys(err, "mounts[%zu]: tmpcopyup", index);
+                        }
+                        r = copy_tree(target, dst, err);
+                        if (r < 0)
+                                return vessel_error_prefix(err, "mounts[%zu] (%s)", index, m->destination);
+                }
+        }
+        r = attach(mfd, target);
+        if (r < 0)
+                return vessel_error_set(err, -r, "mounts[%zu]: move_mount onto %s", index, m->destination);
+        if (o->rec_attr_set || o->rec_attr_clr) {
+                r = mount_set_attr(mfd, o->rec_attr_set, o->rec_attr_clr, 0, true);
+                if (r < 0)
+                        return vessel_error_set(err, -r, "mounts[%zu]: recursive mount_setattr on %s",
+                                                index, m->destination);
+        }
+        if (o->propagation) {
+                r = mount_set_attr(mfd, 0, 0, o->propagation, o->propagation_rec);
+                if (r < 0)
+                        return vessel_error_set(err, -r, "mounts[%zu]: set propagation of %s", index,
+                                                m->destination);
+        }
+        return 0;
+}
+
+/* On a v1 or hybrid host, "cgroup" means a tmpfs holding one mount per
+ * hierarchy, as the host has them: cgroup (v1) per controller and cgroup2
+ * at "unified".  Inside a cgroup namespace each one shows only the
+ * container's own subtree. */
+static int mount_cgroup_v1_tree(const struct mount_ctx *ctx, int targetfd, const struct vessel_mount *m,
+                                vessel_error **err)
+{
+        _cleanup_free_ char *info = NULL;
+        _cleanup_close_ int tmp = -1, dir = -1;
+        uint64_t ro = m->opts.attr_set & MOUNT_ATTR_RDONLY;
+        uint64_t base = m->opts.attr_set & ~MOUNT_ATTR_RDONLY;
+        char *line, *save = NULL;
+        int r;
+
+        tmp = fs_new_mount("tmpfs", "tmpfs", (char *[]){"mode=755", NULL}, 0, base, err);
+        if (tmp < 0)
+                return tmp;
+        dir = openat(tmp, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dir < 0)
+                return vessel_error_sys(err, "open cgroup tmpfs");
+        r = read_file_at(AT_FDCWD, "/proc/self/mountinfo", &info, NULL, err);
+        if (r < 0)
+                return r;
+        if ((r = attach(tmp, targetfd)) < 0)
+                return vessel_error_set(err, -r, "move_mount cgroup tmpfs");
+        for (line = strtok_r(info, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+                char mnt[4096], fstype[64], super[1024];
+                const char *sep = strstr(line, " - "), *name;
+                _cleanup_close_ int sub = -1, cfd = -1;
+                _cleanup_strv_ char **data = NULL;
+
+                if (!sep || sscanf(line, "%*s %*s %*s %*s %4095s", mnt) != 1 ||
+                    sscanf(sep + 3, "%63s %*s %1023s", fstype, super) != 2)
+                        continue;
+                if (!str_has_prefix(mnt, "/sys/fs/cgroup/") || strchr(mnt + 15, '/'))
+                        continue;
+                name = mnt + 15;
+                if (!strcmp(fstype, "cgroup")) {
+                        char *s2 = NULL;
+                        for (char *o = strtok_r(super, ",", &s2); o; o = strtok_r(NULL, ",", &s2))
+                                if (strcmp(o, "rw") && strcmp(o, "ro"))
+                                        data = strv_append(data, o);
+                } else if (strcmp(fstype, "cgroup2") != 0) {
+                        continue;
+                }
+                if (mkdirat(dir, name, 0755) < 0 && errno != EEXIST)
+                        return vessel_error_sys(err, "mkdir cgroup %s", name);
+                sub = openat(dir, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (sub < 0)
+                        return vessel_error_sys(err, "open cgroup %s", name);
+                if (ctx->cgroupns) {
+                        cfd = fs_new_mount(fstype, "cgroup", data, 0, base | ro, err);
+                        if (cfd < 0)
+                                return vessel_error_prefix(err, "cgroup %s", name);
+                        if ((r = attach(cfd, sub)) < 0)
+                                return vessel_error_set(err, -r, "move_mount cgroup %s", name);
+                } else {
+                        r = mount_bind_fd(AT_FDCWD, mnt, sub, false, base | ro, err);
+                        if (r < 0)
+                                return r;
+                }
+        }
+        /* The tmpfs is made read-only last, once its mount points exist. */
+        if (ro && (r = mount_set_attr(tmp, MOUNT_ATTR_RDONLY, 0, 0, false)) < 0)
+                return vessel_error_set(err, -r, "make %s read-only", m->destination);
+        return 0;
+}

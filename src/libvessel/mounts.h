@@ -1,0 +1,40 @@
+/* mounts.h: path resolution confined to the rootfs, and the mounts of
+ * config.json, attached by file descriptor with the new mount API
+ * (fsopen/fsmount/open_tree/move_mount/mount_setattr), so that a symlink
+ * in the rootfs cannot redirect a mount outside of it. */
+#pragma once
+
+#include <stdbool.h>
+#include "spec.h"
+
+enum resolve_create {
+        RESOLVE_CREATE_NONE,
+        RESOLVE_CREATE_DIR,  /* create missing directories, the last one too */
+        RESOLVE_CREATE_FILE, /* create missing parents and an empty regular file */
+};
+
+/* Open path (absolute or relative, interpreted inside the root) below rootfd
+ * with openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS), creating what is
+ * missing.  Returns an O_PATH fd. */
+int path_open_in_root(int rootfd, const char *path, enum resolve_create create,
+                      vessel_error **err);
+
+struct mount_ctx {
+        int rootfd;          /* O_PATH fd of the rootfs */
+        const char *bundle;  /* relative bind sources are relative to it */
+        bool userns;         /* inside a new user namespace */
+        bool cgroupns;       /* inside a new cgroup namespace */
+};
+
+int mount_one(const struct mount_ctx *ctx, const struct vessel_mount *m, size_t index,
+              vessel_error **err);
+
+/* Apply MOUNT_ATTR_* to the mount at fd (AT_RECURSIVE when rec). */
+int mount_set_attr(int fd, uint64_t set, uint64_t clr, unsigned long propagation, bool rec);
+/* Bind a host (or already resolved) path onto a target fd. */
+int mount_bind_fd(int srcfd_or_dirfd, const char *src, int targetfd, bool recursive,
+                  uint64_t attr_set, vessel_error **err);
+/* A fresh tmpfs (options "mode=755" etc. as data) onto a target fd. */
+int mount_tmpfs_fd(int targetfd, const char *data, uint64_t attr_set, vessel_error **err);
+/* Recursively copy a directory tree (tmpcopyup). */
+int copy_tree(int srcfd, int dstfd, vessel_error **err);

@@ -1,0 +1,12 @@
+/* namespaces.h: namespace types, clone flags, and joining by path. */
+#pragma once
+
+#include "spec.h"
+
+int ns_clone_flag(enum vessel_ns_type t);
+/* The /proc/<pid>/ns/<name> name of a type ("net" for network). */
+const char *ns_proc_name(enum vessel_ns_type t);
+/* Open a namespace path and check that it is a namespace of type t. */
+int ns_open_checked(const char *path, enum vessel_ns_type t, vessel_error **err);
+/* setns() into fd, naming the namespace in errors. */
+int ns_join(int fd, enum vessel_ns_type t, const char *path, vessel_error **err);

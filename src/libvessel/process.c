@@ -1,0 +1,137 @@
+#include "process.h"
+#include "caps.h"
+#include "rlimits.h"
+#include "util.h"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/personality.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+
+int process_prepare_host(const struct vessel_process *p, vessel_error **err)
+{
+        if (p->has_oom_score_adj) {
+                char buf[16];
+                int r, n = snprintf(buf, sizeof(buf), "%d", p->oom_score_adj);
+                r = write_file_at(AT_FDCWD, "/proc/self/oom_score_adj", buf, (size_t)n, err);
+                if (r < 0) {
+                        if (r == -EACCES || r == -EPERM)
+                                return vessel_error_prefix(err,
+                                                           "process.oomScoreAdj %d (lowering the "
+                                                           "score below the runtime's own needs "
+                                                           "CAP_SYS_RESOURCE)",
+                                                           p->oom_score_adj);
+                        return vessel_error_prefix(err, "process.oomScoreAdj");
+                }
+        }
+        return 0;
+}
+
+static const char *env_get(char *const *env, const char *key)
+{
+        size_t n = strlen(key);
+        for (size_t i = 0; env && env[i]; i++)
+                if (!strncmp(env[i], key, n) && env[i][n] == '=')
+                        return env[i] + n + 1;
+        return NULL;
+}
+
+static bool is_executable(const char *path)
+{
+        struct stat st;
+        return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0;
+}
+
+int process_find_exe(const char *cmd, char *const *env, char **out, vessel_error **err)
+{
+        const char *path;
+        _cleanup_free_ char *copy = NULL;
+        char *dir, *save = NULL;
+
+        if (strchr(cmd, '/')) {
+                if (!is_executable(cmd))
+                        return vessel_error_sys(err, "process.args[0] %s", cmd);
+                *out = xstrdup(cmd);
+                return 0;
+        }
+        path = env_get(env, "PATH");
+        if (!path)
+                path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+        copy = xstrdup(path);
+        for (dir = strtok_r(copy, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
+                _cleanup_free_ char *cand = xasprintf("%s/%s", *dir ? dir : ".", cmd);
+                if (is_executable(cand)) {
+                        *out = steal_ptr(&cand);
+                        return 0;
+                }
+        }
+        return vessel_error_set(err, ENOENT, "process.args[0] \"%s\": executable file not found in $PATH",
+                                cmd);
+}
+
+int process_prepare(const struct vessel_process *p, const struct vessel_linux *lx, char **exe,
+                    vessel_error **err)
+{
+        const char *cwd = p->cwd ? p->cwd : "/";
+        int r;
+
+        r = rlimits_apply(p, err);
+        if (r < 0)
+                return r;
+        if (lx && lx->has_personality && personality(lx->personality) < 0)
+                return vessel_error_sys(err, "linux.personality: personality(0x%lx)", lx->personality);
+        if (chdir(cwd) < 0) {
+                /* runc and crun create a missing working directory. */
+                if (errno != ENOENT || mkdir_p(cwd, 0755, NULL) < 0 || chdir(cwd) < 0)
+                        return vessel_error_sys(err, "process.cwd %s", cwd);
+        }
+        if (p->user.has_umask)
+                umask(p->user.umask);
+        else
+                umask(022);
+        return process_find_exe(p->args[0], p->env, exe, err);
+}
+
+int process_set_identity(const struct vessel_process *p, bool in_userns, vessel_error **err)
+{
+        const struct vessel_user *u = &p->user;
+        int r;
+
+        if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
+                return vessel_error_sys(err, "prctl PR_SET_KEEPCAPS");
+        if (p->capabilities.present && (r = caps_drop_bounding(&p->capabilities, err)) < 0)
+                return r;
+        if (setgroups(u->n_additional_gids, (const gid_t *)u->additional_gids) < 0) {
+                /* With setgroups denied in a user namespace there are no
+                 * supplementary groups to drop; asking for some is an error. */
+                if (!(errno == EPERM && in_userns && u->n_additional_gids == 0))
+                        return vessel_error_sys(err, "process.user.additionalGids: setgroups");
+        }
+        if (setresgid(u->gid, u->gid, u->gid) < 0)
+                return vessel_error_sys(err, "process.user.gid %u: setresgid", u->gid);
+        if (setresuid(u->uid, u->uid, u->uid) < 0)
+                return vessel_error_sys(err, "process.user.uid %u: setresuid", u->uid);
+        if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0)
+                return vessel_error_sys(err, "prctl PR_SET_KEEPCAPS");
+        if (p->capabilities.present && (r = caps_apply(&p->capabilities, err)) < 0)
+                return r;
+        if (p->no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+                return vessel_error_sys(err, "prctl PR_SET_NO_NEW_PRIVS");
+        return 0;
+}
+
+int process_exec(const struct vessel_process *p, const char *exe, int preserve_fds,
+                 vessel_error **err)
+{
+        char *const empty[] = {NULL};
+
+        /* No runtime fd may survive into the container (CVE-2024-21626). */
+        if (syscall(SYS_close_range, 3 + preserve_fds, ~0U, 0) < 0)
+                return vessel_error_sys(err, "close_range");
+        execve(exe, p->args, p->env ? p->env : empty);
+        return vessel_error_sys(err, "execve %s", exe);
+}

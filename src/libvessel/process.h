@@ -1,0 +1,22 @@
+/* process.h: what turns the container's init (or an exec'd process) into
+ * the configured process: rlimits, personality, cwd, identity,
+ * capabilities, no_new_privs, and finally execve. */
+#pragma once
+
+#include <stdbool.h>
+#include "spec.h"
+
+/* Before pivot_root: things that need the host's /proc (oom_score_adj). */
+int process_prepare_host(const struct vessel_process *p, vessel_error **err);
+/* Inside the root: rlimits, personality, umask, cwd; resolves args[0]
+ * through the process's PATH into *exe. */
+int process_prepare(const struct vessel_process *p, const struct vessel_linux *lx, char **exe,
+                    vessel_error **err);
+/* Drop to the configured identity in the safe order: bounding set, groups,
+ * gid, uid, capabilities, no_new_privs. */
+int process_set_identity(const struct vessel_process *p, bool in_userns, vessel_error **err);
+/* Close every fd above 2 + preserve_fds and execve. Returns only on error. */
+int process_exec(const struct vessel_process *p, const char *exe, int preserve_fds,
+                 vessel_error **err);
+/* Look up a command in PATH as execvp would, but with the container's PATH. */
+int process_find_exe(const char *cmd, char *const *env, char **out, vessel_error **err);

@@ -1,0 +1,131 @@
+#include "rootfs.h"
+#include "mounts.h"
+#include "util.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+
+int rootfs_prepare(const struct vessel_spec *spec, const char *rootfs, vessel_error **err)
+{
+        unsigned long prop = spec->linux_.rootfs_propagation;
+        int fd;
+
+        /* Nothing the container mounts may propagate back to the host.  A
+         * "shared" request is applied to the new root after pivot_root, which
+         * needs the old root's mounts not to be shared. */
+        if (!(prop & (MS_PRIVATE | MS_SLAVE)))
+                prop = MS_SLAVE | MS_REC;
+        if (mount(NULL, "/", NULL, prop, NULL) < 0)
+                return vessel_error_sys(err, "make / %s", (prop & MS_PRIVATE) ? "private" : "slave");
+        if (mount(rootfs, rootfs, NULL, MS_BIND | MS_REC, NULL) < 0)
+                return vessel_error_sys(err, "bind mount rootfs %s", rootfs);
+        fd = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return vessel_error_sys(err, "open rootfs %s", rootfs);
+        return fd;
+}
+
+static int mask_path(int rootfd, const char *path, vessel_error **err)
+{
+        _cleanup_close_ int target = path_open_in_root(rootfd, path, RESOLVE_CREATE_NONE, NULL);
+        struct stat st;
+        int r;
+
+        if (target < 0)
+                return 0; /* nothing there to mask */
+        if (fstat(target, &st) < 0)
+                return vessel_error_sys(err, "stat %s", path);
+        if (S_ISDIR(st.st_mode))
+                r = mount_tmpfs_fd(target, "size=0", MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID |
+                                                             MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, err);
+        else
+                r = mount_bind_fd(AT_FDCWD, "/dev/null", target, false, MOUNT_ATTR_RDONLY, err);
+        return r < 0 ? vessel_error_prefix(err, "mask %s", path) : 0;
+}
+
+static int readonly_path(int rootfd, const char *path, vessel_error **err)
+{
+        _cleanup_close_ int target = path_open_in_root(rootfd, path, RESOLVE_CREATE_NONE, NULL);
+        int r;
+
+        if (target < 0)
+                return 0;
+        r = mount_bind_fd(target, "", target, true, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID |
+                                                            MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, err);
+        return r < 0 ? vessel_error_prefix(err, "make %s read-only", path) : 0;
+}
+
+int rootfs_protect(int rootfd, const struct vessel_spec *spec, vessel_error **err)
+{
+        int r;
+
+        for (size_t i = 0; i < spec->linux_.n_masked_paths; i++)
+                if ((r = mask_path(rootfd, spec->linux_.masked_paths[i], err)) < 0)
+                        return vessel_error_prefix(err, "linux.maskedPaths[%zu]", i);
+        for (size_t i = 0; i < spec->linux_.n_readonly_paths; i++)
+                if ((r = readonly_path(rootfd, spec->linux_.readonly_paths[i], err)) < 0)
+                        return vessel_error_prefix(err, "linux.readonlyPaths[%zu]", i);
+        if (spec->root.readonly) {
+                r = mount_set_attr(rootfd, MOUNT_ATTR_RDONLY, 0, 0, false);
+                if (r < 0)
+                        return vessel_error_set(err, -r, "root.readonly: make the rootfs read-only");
+        }
+        return 0;
+}
+
+int rootfs_enter(int rootfd, const char *rootfs, bool no_pivot, unsigned long propagation,
+                 vessel_error **err)
+{
+        if (fchdir(rootfd) < 0)
+                return vessel_error_sys(err, "chdir into rootfs %s", rootfs);
+        if (no_pivot) {
+                if (mount(".", "/", NULL, MS_MOVE, NULL) < 0)
+                        return vessel_error_sys(err, "move rootfs %s to / (--no-pivot)", rootfs);
+                if (chroot(".") < 0)
+                        return vessel_error_sys(err, "chroot %s", rootfs);
+        } else {
+                _cleanup_close_ int oldroot = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+                if (oldroot < 0)
+                        return vessel_error_sys(err, "open /");
+                /* pivot_root(".", ".") stacks the old root on top of the new
+                 * one; detaching it leaves only the container's tree. */
+                if (syscall(SYS_pivot_root, ".", ".") < 0)
+                        return vessel_error_sys(err, "pivot_root %s", rootfs);
+                if (fchdir(oldroot) < 0)
+                        return vessel_error_sys(err, "fchdir old root");
+                if (mount(NULL, ".", NULL, MS_SLAVE | MS_REC, NULL) < 0)
+                        return vessel_error_sys(err, "make old root slave");
+                if (umount2(".", MNT_DETACH) < 0)
+                        return vessel_error_sys(err, "detach old root");
+        }
+        if (chdir("/") < 0)
+                return vessel_error_sys(err, "chdir /");
+        if ((propagation & (MS_SHARED | MS_UNBINDABLE)) &&
+            mount(NULL, "/", NULL, propagation, NULL) < 0)
+                return vessel_error_sys(err, "linux.rootfsPropagation: set propagation of /");
+        return 0;
+}
+
+int sysctl_apply(const struct vessel_spec *spec, vessel_error **err)
+{
+        for (size_t i = 0; i < spec->linux_.n_sysctl; i++) {
+                const struct vessel_kv *kv = &spec->linux_.sysctl[i];
+                _cleanup_free_ char *path = NULL;
+                int r;
+
+                if (!*kv->key || strstr(kv->key, "..") || kv->key[0] == '/' || kv->key[0] == '.')
+                        return vessel_error_set(err, EINVAL, "linux.sysctl: invalid key \"%s\"", kv->key);
+                path = xasprintf("/proc/sys/%s", kv->key);
+                for (char *p = path + 10; *p; p++)
+                        if (*p == '.')
+                                *p = '/';
+                r = write_file_at(AT_FDCWD, path, kv->value, strlen(kv->value), err);
+                if (r < 0)
+                        return vessel_error_prefix(err, "linux.sysctl \"%s\"", kv->key);
+        }
+        return 0;
+}

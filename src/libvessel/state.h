@@ -1,0 +1,58 @@
+/* state.h: one directory per container under the state root, holding
+ * state.json (written atomically), a copy of config.json and the exec fifo.
+ * Every command that changes a container holds an flock on its directory. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "error.h"
+#include "spec.h"
+
+enum vessel_status {
+        VESSEL_CREATING,
+        VESSEL_CREATED,
+        VESSEL_RUNNING,
+        VESSEL_PAUSED,
+        VESSEL_STOPPED,
+};
+
+struct vessel_state {
+        char *id;
+        pid_t pid;                   /* host pid of the container's init, 0 if none */
+        unsigned long long start_time; /* /proc/<pid>/stat field 22, guards against pid reuse */
+        char *bundle;
+        char *created;               /* RFC 3339 */
+        char *owner;                 /* "" for root, as runc prints */
+        bool started;                /* start has released the init */
+        char *cgroup_path;           /* relative path used by the cgroup manager, may be NULL */
+        struct vessel_kv *annotations;
+        size_t n_annotations;
+        char *rootfs;                /* absolute */
+        bool use_systemd;
+};
+
+const char *vessel_status_name(enum vessel_status s);
+
+/* Validate a container id: non-empty, at most 1024 bytes, [A-Za-z0-9_+.-], no "." or "..". */
+int state_check_id(const char *id, vessel_error **err);
+
+/* Create <root>/<id>; fails with EEXIST and a clear message on duplicates.
+ * Returns an O_DIRECTORY fd with an exclusive flock held. */
+int state_dir_create(const char *root, const char *id, vessel_error **err);
+/* Open and lock an existing container's directory (ENOENT: "container X does not exist"). */
+int state_dir_open(const char *root, const char *id, bool exclusive, vessel_error **err);
+/* Remove a container's directory. */
+int state_dir_remove(const char *root, const char *id);
+
+int state_write(int dirfd, const struct vessel_state *st, vessel_error **err);
+int state_read(int dirfd, struct vessel_state *st, vessel_error **err);
+void state_clear(struct vessel_state *st);
+
+/* The process start time from /proc/<pid>/stat, 0 if the process is gone. */
+unsigned long long proc_start_time(pid_t pid, char *state_char);
+/* The live status of a container (checks the process, pid reuse, freezer). */
+enum vessel_status state_status(const struct vessel_state *st);
+/* The OCI state JSON (with runc's extra "created" and "owner"). */
+char *state_to_json(const struct vessel_state *st, enum vessel_status status, bool pretty);

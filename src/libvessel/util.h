@@ -1,0 +1,84 @@
+/* util.h: small helpers shared by the library: cleanup attributes,
+ * whole-file I/O, atomic writes, string lists. */
+#pragma once
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <sys/types.h>
+
+#include "error.h"
+
+static inline void freep(void *p)
+{
+        free(*(void **)p);
+}
+static inline void closep(int *fd)
+{
+        if (*fd >= 0) {
+                int saved = errno;
+                close(*fd);
+                errno = saved;
+        }
+}
+void strv_free(char **v);
+static inline void strvp(char ***v)
+{
+        strv_free(*v);
+}
+
+#define _cleanup_free_ __attribute__((cleanup(freep)))
+#define _cleanup_close_ __attribute__((cleanup(closep)))
+#define _cleanup_strv_ __attribute__((cleanup(strvp)))
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+static inline int steal_fd(int *fd)
+{
+        int r = *fd;
+        *fd = -1;
+        return r;
+}
+static inline void *steal_ptr(void *pp)
+{
+        void **p = pp;
+        void *r = *p;
+        *p = NULL;
+        return r;
+}
+
+void *xmalloc0(size_t n);     /* aborts on OOM: the runtime cannot continue */
+char *xstrdup(const char *s); /* NULL-safe */
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+size_t strv_len(char *const *v);
+/* Append a copy of s; returns the new vector. */
+char **strv_append(char **v, const char *s);
+char **strv_copy(char *const *v);
+
+/* Read a whole file (at most 64 MiB) into a NUL-terminated buffer. */
+int read_file_at(int dirfd, const char *path, char **out, size_t *len, vessel_error **err);
+int write_file_at(int dirfd, const char *path, const void *buf, size_t len, vessel_error **err);
+/* Write to path.tmp, fsync, rename over path. */
+int write_file_atomic(const char *path, const void *buf, size_t len, mode_t mode,
+                      vessel_error **err);
+int write_all(int fd, const void *buf, size_t len);
+ssize_t read_all(int fd, void *buf, size_t len);
+/* mkdir -p for host paths (trusted). */
+int mkdir_p(const char *path, mode_t mode, vessel_error **err);
+/* Remove a directory tree on one file system (does not cross mounts). */
+int rm_rf_at(int dirfd, const char *name);
+
+int parse_int64(const char *s, int64_t *out);
+bool str_has_prefix(const char *s, const char *prefix);
+
+/* Close every fd >= from except those in keep[] (sorted or not). */
+int close_fds_from(int from, const int *keep, size_t nkeep);
+
+/* Monotonic and realtime clocks in nanoseconds. */
+uint64_t now_ns_monotonic(void);
+/* RFC 3339 timestamp with nanoseconds in UTC, as runc writes them. */
+char *rfc3339_now(void);

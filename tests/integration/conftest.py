@@ -1,0 +1,172 @@
+"""Shared fixtures for the integration tests.
+
+Every test gets its own state root (--root) and bundle in a temporary
+directory.  At teardown every container left in that root is deleted with
+--force, and the test fails if anything (state, mounts under the bundle,
+processes) is left behind.
+"""
+import copy
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+VESSEL = os.environ.get("VESSEL", os.path.join(REPO, "build", "vessel"))
+
+_ROOTFS_CACHE = None
+
+
+def base_rootfs():
+    """A busybox-static rootfs built once per session and copied per test."""
+    global _ROOTFS_CACHE
+    if _ROOTFS_CACHE is None:
+        d = tempfile.mkdtemp(prefix="vessel-rootfs-")
+        subprocess.run([os.path.join(REPO, "scripts", "mkbundle.sh"), d], check=True)
+        _ROOTFS_CACHE = os.path.join(d, "rootfs")
+    return _ROOTFS_CACHE
+
+
+def default_config(args=None):
+    """A config close to `runc spec`, without a terminal."""
+    return {
+        "ociVersion": "1.2.0",
+        "root": {"path": "rootfs", "readonly": False},
+        "hostname": "testbox",
+        "process": {
+            "terminal": False,
+            "user": {"uid": 0, "gid": 0},
+            "args": args or ["/bin/true"],
+            "env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
+            "cwd": "/",
+            "capabilities": {
+                s: ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
+                for s in ("bounding", "effective", "permitted")
+            },
+            "noNewPrivileges": True,
+        },
+        "mounts": [
+            {"destination": "/proc", "type": "proc", "source": "proc"},
+            {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
+             "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+            {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
+             "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]},
+            {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
+             "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
+            {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue",
+             "options": ["nosuid", "noexec", "nodev"]},
+            {"destination": "/sys", "type": "sysfs", "source": "sysfs",
+             "options": ["nosuid", "noexec", "nodev", "ro"]},
+        ],
+        "linux": {
+            "namespaces": [{"type": t} for t in ("pid", "network", "ipc", "uts", "mount")],
+            "maskedPaths": ["/proc/kcore", "/proc/keys", "/proc/timer_list", "/sys/firmware"],
+            "readonlyPaths": ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"],
+        },
+    }
+
+
+class Result:
+    def __init__(self, cp):
+        self.returncode = cp.returncode
+        self.stdout = cp.stdout
+        self.stderr = cp.stderr
+
+    def __repr__(self):
+        return f"<rc={self.returncode} out={self.stdout!r} err={self.stderr!r}>"
+
+
+class Env:
+    """One test's sandbox: a state root, a bundle and helpers to run vessel."""
+
+    def __init__(self, tmp):
+        self.tmp = tmp
+        self.root = os.path.join(tmp, "state")
+        self.bundle = os.path.join(tmp, "bundle")
+        os.makedirs(self.bundle)
+        shutil.copytree(base_rootfs(), os.path.join(self.bundle, "rootfs"), symlinks=True)
+        self.config = default_config()
+
+    @property
+    def rootfs(self):
+        return os.path.join(self.bundle, "rootfs")
+
+    def write_config(self, config=None, bundle=None):
+        cfg = self.config if config is None else config
+        with open(os.path.join(bundle or self.bundle, "config.json"), "w") as f:
+            if isinstance(cfg, str):
+                f.write(cfg)
+            else:
+                json.dump(cfg, f)
+
+    def vessel(self, *args, check=False, timeout=60, input=None, root=True, **kw):
+        cmd = [VESSEL] + (["--root", self.root] if root else []) + [str(a) for a in args]
+        cp = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, input=input,
+                            stdin=None if input is not None else subprocess.DEVNULL, **kw)
+        r = Result(cp)
+        if check and r.returncode != 0:
+            raise AssertionError(f"{cmd} failed: {r}")
+        return r
+
+    def run(self, args, config=None, cid="c1", check=False, timeout=60, extra=()):
+        """Run a container with the given process args; returns the Result."""
+        cfg = copy.deepcopy(self.config if config is None else config)
+        cfg["process"]["args"] = args
+        self.write_config(cfg)
+        return self.vessel("run", "--bundle", self.bundle, *extra, cid, check=check, timeout=timeout)
+
+    def sh(self, script, **kw):
+        return self.run(["/bin/sh", "-c", script], **kw)
+
+    def state(self, cid):
+        r = self.vessel("state", cid, check=True)
+        return json.loads(r.stdout)
+
+    def ids(self):
+        r = self.vessel("list", "-q")
+        return [l for l in r.stdout.split("\n") if l]
+
+    def cleanup(self):
+        leftovers = []
+        for cid in self.ids():
+            leftovers.append(cid)
+            self.vessel("delete", "--force", cid)
+        return leftovers
+
+
+def mounts_under(path):
+    with open("/proc/self/mountinfo") as f:
+        return [l.split()[4] for l in f if l.split()[4].startswith(path)]
+
+
+@pytest.fixture
+def env():
+    if os.geteuid() != 0:
+        pytest.fail("the integration tests run as root")
+    tmp = tempfile.mkdtemp(prefix="vessel-test-")
+    e = Env(tmp)
+    try:
+        yield e
+    finally:
+        left = e.cleanup()
+        mnts = mounts_under(tmp)
+        for m in reversed(mnts):
+            subprocess.run(["umount", "-l", m])
+        shutil.rmtree(tmp, ignore_errors=True)
+    assert not mnts, f"mounts left behind: {mnts}"
+    assert not left, f"containers left behind: {left}"
+
+
+def wait_for(pred, timeout=10.0, interval=0.02):
+    end = time.time() + timeout
+    while time.time() < end:
+        v = pred()
+        if v:
+            return v
+        time.sleep(interval)
+    return pred()
