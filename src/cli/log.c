@@ -49,7 +49,15 @@ void cli_log(const struct cli_log *l, const char *level, const char *fmt, ...)
                                                                                JSON_C_TO_STRING_NOSLASHESCAPE));
                 json_object_put(o);
         } else {
-                line = xasprintf("time=\"%s\" level=%s msg=\"%s\"\n", now, level, msg);
+                /* logfmt, as logrus writes it: quotes and backslashes escaped. */
+                _cleanup_free_ char *q = xmalloc0(strlen(msg) * 2 + 1);
+                char *o = q;
+                for (const char *p = msg; *p; p++) {
+                        if (*p == '"' || *p == '\\')
+                                *o++ = '\\';
+                        *o++ = *p == '\n' ? ' ' : *p;
+                }
+                line = xasprintf("time=\"%s\" level=%s msg=\"%s\"\n", now, level, q);
         }
         (void)write_all(l->fd, line, strlen(line));
 }

@@ -449,6 +449,13 @@ static int cmd_features(struct cli *c, int argc, char **argv)
 
 static int cmd_later(struct cli *c, int argc, char **argv)
 {
+        for (int i = 1; i < argc; i++) {
+                if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+                        printf("Usage: vessel %s ...\n\nThe %s command is not implemented yet in "
+                               "this version of vessel.\n", argv[0], argv[0]);
+                        return 0;
+                }
+        }
         cli_log(&c->log, "error", "%s: not implemented yet in this version of vessel", argv[0]);
         return 1;
 }

@@ -99,17 +99,9 @@ static int write_time_offsets(const struct vessel_linux *lx, vessel_error **err)
         return 0;
 }
 
-static int request_usermap(int sock, vessel_error **err)
+/* Become root of the user namespace we are in, if it is mapped. */
+static int become_ns_root(vessel_error **err)
 {
-        struct sync_msg m;
-        int r;
-
-        if (sync_send(sock, SYNC_USERMAP_REQ, 0, NULL) < 0)
-                return vessel_error_sys(err, "send usermap request");
-        r = sync_expect(sock, SYNC_USERMAP_DONE, &m, err);
-        if (r < 0)
-                return r;
-        /* Become root of the new namespace, if it is mapped. */
         if (setresgid(0, 0, 0) < 0 && errno != EINVAL)
                 return vessel_error_sys(err, "setresgid 0 in the user namespace");
         if (setresuid(0, 0, 0) < 0 && errno != EINVAL)
@@ -120,6 +112,19 @@ static int request_usermap(int sock, vessel_error **err)
         if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
                 return vessel_error_sys(err, "prctl PR_SET_DUMPABLE");
         return 0;
+}
+
+static int request_usermap(int sock, vessel_error **err)
+{
+        struct sync_msg m;
+        int r;
+
+        if (sync_send(sock, SYNC_USERMAP_REQ, 0, NULL) < 0)
+                return vessel_error_sys(err, "send usermap request");
+        r = sync_expect(sock, SYNC_USERMAP_DONE, &m, err);
+        if (r < 0)
+                return r;
+        return become_ns_root(err);
 }
 
 static int join_namespaces(struct init_args *a, bool user, vessel_error **err)
@@ -275,6 +280,8 @@ static int container_init(struct init_args *a)
 
                 if (join_namespaces(a, true, &err) < 0)
                         return init_fail(a->sock, &err);
+                if (userns && !new_user && become_ns_root(&err) < 0)
+                        return init_fail(a->sock, &err);
                 if (new_user) {
                         if (unshare(CLONE_NEWUSER) < 0) {
                                 vessel_error_sys(&err, "unshare user namespace");
@@ -303,8 +310,9 @@ static int container_init(struct init_args *a)
                         sync_send(a->sock, SYNC_PID, pid, NULL);
                         _exit(0);
                 }
-                if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
-                        return init_fail(a->sock, &err);
+                /* No parent-death signal here: it would fire when the
+                 * intermediate process exits, right away.  If the runtime
+                 * dies, the next read of the sync socket fails instead. */
         } else {
                 if (new_user && request_usermap(a->sock, &err) < 0)
                         return init_fail(a->sock, &err);
@@ -371,6 +379,8 @@ static int container_init(struct init_args *a)
 
         if (start_state && hooks_run(spec, VESSEL_HOOK_START_CONTAINER, start_state, &err) < 0)
                 goto fail_started;
+        if (process_apply_lsm(&spec->process, &err) < 0)
+                goto fail_started;
         if (process_set_identity(&spec->process, userns, &err) < 0)
                 goto fail_started;
         process_exec(&spec->process, exe, a->opts->preserve_fds, &err);
@@ -396,23 +406,23 @@ static int validate(const struct vessel_spec *spec, const struct vessel_create_o
         int r;
 
         if (!spec->has_process)
-                return vessel_error_set(err, EINVAL, "process: required to create a container");
+                return vessel_error_msg(err, EINVAL, "process: required to create a container");
         if (!lx->ns[VESSEL_NS_MNT].present)
-                return vessel_error_set(err, EINVAL,
+                return vessel_error_msg(err, EINVAL,
                                         "linux.namespaces: a mount namespace is required");
         if (spec->hostname && !lx->ns[VESSEL_NS_UTS].present)
-                return vessel_error_set(err, EINVAL,
+                return vessel_error_msg(err, EINVAL,
                                         "hostname: setting it needs a new uts namespace");
         if (spec->process.terminal && !o->console_socket)
-                return vessel_error_set(err, EINVAL,
+                return vessel_error_msg(err, EINVAL,
                                         "process.terminal is true but no --console-socket was given");
         if (lx->ns[VESSEL_NS_USER].present && !lx->ns[VESSEL_NS_USER].path &&
             (!lx->n_uid_mappings || !lx->n_gid_mappings))
-                return vessel_error_set(err, EINVAL,
+                return vessel_error_msg(err, EINVAL,
                                         "linux.uidMappings/gidMappings: required with a new user namespace");
         if ((lx->time_monotonic.present || lx->time_boottime.present) &&
             (!lx->ns[VESSEL_NS_TIME].present || lx->ns[VESSEL_NS_TIME].path))
-                return vessel_error_set(err, EINVAL,
+                return vessel_error_msg(err, EINVAL,
                                         "linux.timeOffsets: needs a new time namespace");
         if ((r = idmap_validate(lx->uid_mappings, lx->n_uid_mappings, "linux.uidMappings", err)) < 0 ||
             (r = idmap_validate(lx->gid_mappings, lx->n_gid_mappings, "linux.gidMappings", err)) < 0)
@@ -424,6 +434,41 @@ static int validate(const struct vessel_spec *spec, const struct vessel_create_o
                 if (ns_fds[t] < 0)
                         return vessel_error_prefix(err, "linux.namespaces");
         }
+        for (size_t i = 0; i < lx->n_sysctl; i++) {
+                /* Only namespaced sysctls, and only with their namespace, as
+                 * runc checks: anything else would change the host. */
+                _cleanup_free_ char *k = xstrdup(lx->sysctl[i].key);
+                for (char *p = k; *p; p++)
+                        if (*p == '/')
+                                *p = '.';
+                static const char *const ipc_keys[] = {"kernel.msgmax", "kernel.msgmnb", "kernel.msgmni",
+                                                       "kernel.sem", "kernel.shmall", "kernel.shmmax",
+                                                       "kernel.shmmni", "kernel.shm_rmid_forced", NULL};
+                bool ipc = str_has_prefix(k, "fs.mqueue.");
+                for (size_t j = 0; ipc_keys[j]; j++)
+                        ipc |= !strcmp(k, ipc_keys[j]);
+                if (ipc && !lx->ns[VESSEL_NS_IPC].present)
+                        return vessel_error_msg(err, EINVAL, "linux.sysctl \"%s\": needs an ipc namespace", k);
+                if (ipc)
+                        continue;
+                if (str_has_prefix(k, "net.")) {
+                        if (!lx->ns[VESSEL_NS_NET].present)
+                                return vessel_error_msg(err, EINVAL,
+                                                        "linux.sysctl \"%s\": needs a network namespace", k);
+                        continue;
+                }
+                if (!strcmp(k, "kernel.hostname") || !strcmp(k, "kernel.domainname")) {
+                        if (!lx->ns[VESSEL_NS_UTS].present)
+                                return vessel_error_msg(err, EINVAL,
+                                                        "linux.sysctl \"%s\": needs a uts namespace", k);
+                        continue;
+                }
+                return vessel_error_msg(err, EINVAL,
+                                        "linux.sysctl \"%s\": not a namespaced sysctl; it would "
+                                        "change the host", k);
+        }
+        if ((r = process_check_lsm(&spec->process, err)) < 0)
+                return r;
         return hooks_check(spec, err);
 }
 
@@ -588,14 +633,14 @@ static int do_create(const struct vessel_runtime *rt, const struct vessel_create
                 return vessel_error_prefix(err, "%s", config);
         lx = &c->spec->linux_;
         if (!c->spec->root.path)
-                return vessel_error_set(err, EINVAL, "%s: root.path: required", config);
+                return vessel_error_msg(err, EINVAL, "%s: root.path: required", config);
         rootfs_in = c->spec->root.path[0] == '/' ? xstrdup(c->spec->root.path)
                                                   : xasprintf("%s/%s", bundle, c->spec->root.path);
         rootfs = realpath(rootfs_in, NULL);
         if (!rootfs)
                 return vessel_error_sys(err, "root.path %s", rootfs_in);
         if (stat(rootfs, &sb) < 0 || !S_ISDIR(sb.st_mode))
-                return vessel_error_set(err, ENOTDIR, "root.path %s: not a directory", rootfs);
+                return vessel_error_msg(err, ENOTDIR, "root.path %s: not a directory", rootfs);
         r = validate(c->spec, o, a.ns_fds, err);
         if (r < 0)
                 goto out;
@@ -715,12 +760,12 @@ static int start_locked(int dirfd, struct vessel_state *st, const struct vessel_
         int r;
 
         if (s != VESSEL_CREATED)
-                return vessel_error_set(err, EINVAL, "cannot start container \"%s\": it is %s, not created",
+                return vessel_error_msg(err, EINVAL, "cannot start container \"%s\": it is %s, not created",
                                         st->id, vessel_status_name(s));
         fifo = openat(dirfd, EXEC_FIFO, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
         if (fifo < 0) {
                 if (errno == ENXIO)
-                        return vessel_error_set(err, ESRCH, "container \"%s\" is not running", st->id);
+                        return vessel_error_msg(err, ESRCH, "container \"%s\" is not running", st->id);
                 return vessel_error_sys(err, "open %s", EXEC_FIFO);
         }
         if ((r = write_all(fifo, "0", 1)) < 0)
@@ -792,9 +837,9 @@ static int signal_init(const struct vessel_state *st, int sig, vessel_error **er
         int r = 0;
 
         if (pfd < 0)
-                return vessel_error_set(err, ESRCH, "container \"%s\" is not running", st->id);
+                return vessel_error_msg(err, ESRCH, "container \"%s\" is not running", st->id);
         if (proc_start_time(st->pid, NULL) != st->start_time)
-                r = vessel_error_set(err, ESRCH, "container \"%s\" is not running", st->id);
+                r = vessel_error_msg(err, ESRCH, "container \"%s\" is not running", st->id);
         else if (syscall(SYS_pidfd_send_signal, pfd, sig, NULL, 0) < 0)
                 r = vessel_error_sys(err, "kill container \"%s\" (pid %d)", st->id, (int)st->pid);
         close(pfd);
@@ -851,7 +896,7 @@ int vessel_kill(const struct vessel_runtime *rt, const char *id, int sig, bool a
                 return r;
         s = state_status(&st);
         if (s == VESSEL_STOPPED || s == VESSEL_CREATING)
-                r = vessel_error_set(err, ESRCH, "container \"%s\" is not running (%s)", id,
+                r = vessel_error_msg(err, ESRCH, "container \"%s\" is not running (%s)", id,
                                      vessel_status_name(s));
         else
                 r = all ? signal_all(&st, sig, err) : signal_init(&st, sig, err);
@@ -876,7 +921,7 @@ static int delete_locked(const struct vessel_runtime *rt, int dirfd, const char 
         s = state_status(&st);
         if (s == VESSEL_RUNNING || s == VESSEL_PAUSED) {
                 if (!force) {
-                        r = vessel_error_set(err, EBUSY,
+                        r = vessel_error_msg(err, EBUSY,
                                              "cannot delete container \"%s\" that is not stopped: %s "
                                              "(use --force)",
                                              id, vessel_status_name(s));
@@ -887,7 +932,7 @@ static int delete_locked(const struct vessel_runtime *rt, int dirfd, const char 
                 /* A created container is simply torn down, as runc does. */
                 signal_init(&st, SIGKILL, NULL);
                 if (wait_pid_gone(st.pid, st.start_time, 10000) < 0) {
-                        r = vessel_error_set(err, ETIMEDOUT,
+                        r = vessel_error_msg(err, ETIMEDOUT,
                                              "container \"%s\": init (pid %d) did not exit after SIGKILL",
                                              id, (int)st.pid);
                         goto out;
@@ -1055,10 +1100,9 @@ int vessel_run(const struct vessel_runtime *rt, const struct vessel_create_opts 
                         delete_locked(rt, fd, o->id, true, &derr);
                         close(fd);
                 }
-                if (derr) {
+                if (derr && derr->code != ENOENT)
                         fprintf(stderr, "vessel: warning: %s\n", derr->msg);
-                        vessel_error_free(&derr);
-                }
+                vessel_error_free(&derr);
         }
         if (!o->detach)
                 sigprocmask(SIG_SETMASK, &old, NULL);

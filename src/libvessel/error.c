@@ -1,6 +1,7 @@
 #include "error.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +13,7 @@ int vessel_error_ret(const vessel_error *err)
         return -EINVAL;
 }
 
-static int error_vset(vessel_error **err, int code, const char *fmt, va_list ap)
+static int error_vset(vessel_error **err, int code, bool append, const char *fmt, va_list ap)
 {
         char *base = NULL, *full = NULL;
 
@@ -22,7 +23,7 @@ static int error_vset(vessel_error **err, int code, const char *fmt, va_list ap)
                 return vessel_error_ret(*err);
         if (vasprintf(&base, fmt, ap) < 0)
                 base = NULL;
-        if (base && code > 0) {
+        if (base && code > 0 && append) {
                 if (asprintf(&full, "%s: %s", base, strerror(code)) < 0)
                         full = NULL;
                 free(base);
@@ -45,7 +46,7 @@ int vessel_error_set(vessel_error **err, int code, const char *fmt, ...)
         int r;
 
         va_start(ap, fmt);
-        r = error_vset(err, code, fmt, ap);
+        r = error_vset(err, code, true, fmt, ap);
         va_end(ap);
         return r;
 }
@@ -57,7 +58,18 @@ int vessel_error_sys(vessel_error **err, const char *fmt, ...)
         int r;
 
         va_start(ap, fmt);
-        r = error_vset(err, code, fmt, ap);
+        r = error_vset(err, code, true, fmt, ap);
+        va_end(ap);
+        return r;
+}
+
+int vessel_error_msg(vessel_error **err, int code, const char *fmt, ...)
+{
+        va_list ap;
+        int r;
+
+        va_start(ap, fmt);
+        r = error_vset(err, code, false, fmt, ap);
         va_end(ap);
         return r;
 }

@@ -17,6 +17,10 @@ typedef struct vessel_error {
  * when code is 0).  The errno string is appended when code != 0. */
 int vessel_error_set(vessel_error **err, int code, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
+/* A complete message that still carries code (no errno text appended):
+ * for logical errors such as "container x does not exist" (ENOENT). */
+int vessel_error_msg(vessel_error **err, int code, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
 /* Like vessel_error_set() with code = errno. */
 int vessel_error_sys(vessel_error **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Prepend "context: " to an existing error; returns its -code. */

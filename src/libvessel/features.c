@@ -1,7 +1,5 @@
 /* features.c: the OCI "features" document (runtime-spec features.md),
  * describing what this build of the runtime understands. */
-#ifndef _GNU_SOURCE
-#endif
 #include "spec.h"
 #include "util.h"
 
@@ -32,10 +30,20 @@ static void add_bool(json_object *o, const char *key, bool v)
         json_object_object_add(o, key, json_object_new_boolean(v));
 }
 
+#ifndef SECCOMP_FILTER_FLAG_NEW_LISTENER
+#define SECCOMP_FILTER_FLAG_NEW_LISTENER (1UL << 3)
+#endif
+#ifndef SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
+#define SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (1UL << 5)
+#endif
+
 /* A filter flag is supported when seccomp(2) gets past the flag check and
  * fails on the NULL program with EFAULT; unknown flags give EINVAL. */
 static bool seccomp_flag_supported(unsigned long flag)
 {
+        /* only valid together with NEW_LISTENER */
+        if (flag == SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV)
+                flag |= SECCOMP_FILTER_FLAG_NEW_LISTENER;
         return syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flag, NULL) < 0 && errno == EFAULT;
 }
 
@@ -104,7 +112,7 @@ char *vessel_features_json(void)
         json_object_object_add(f, "annotations", ann);
 
         text = xstrdup(json_object_to_json_string_ext(
-                f, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+                f, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE));
         json_object_put(f);
         return text;
 }

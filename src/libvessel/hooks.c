@@ -105,7 +105,7 @@ static int run_one(const struct vessel_hook *h, const char *state_json, const ch
         if (wait_with_timeout(pid, h->has_timeout ? h->timeout : 0, &status, &timed_out) < 0)
                 return vessel_error_sys(err, "hooks.%s[%zu]: waitpid", kind, idx);
         if (timed_out)
-                return vessel_error_set(err, ETIMEDOUT, "hooks.%s[%zu] %s: timed out after %d s",
+                return vessel_error_msg(err, ETIMEDOUT, "hooks.%s[%zu] %s: timed out after %d s",
                                         kind, idx, h->path, h->timeout);
         if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
                 return 0;

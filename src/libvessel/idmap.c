@@ -33,18 +33,18 @@ static bool ranges_overlap(uint32_t a, uint32_t alen, uint32_t b, uint32_t blen)
 int idmap_validate(const struct vessel_idmap *m, size_t n, const char *what, vessel_error **err)
 {
         if (n > 340)
-                return vessel_error_set(err, EINVAL, "%s: at most 340 ranges are allowed", what);
+                return vessel_error_msg(err, EINVAL, "%s: at most 340 ranges are allowed", what);
         for (size_t i = 0; i < n; i++) {
                 if (m[i].size == 0)
-                        return vessel_error_set(err, EINVAL, "%s[%zu].size: must be > 0", what, i);
+                        return vessel_error_msg(err, EINVAL, "%s[%zu].size: must be > 0", what, i);
                 for (size_t j = 0; j < i; j++) {
                         if (ranges_overlap(m[i].container_id, m[i].size, m[j].container_id,
                                            m[j].size))
-                                return vessel_error_set(err, EINVAL,
+                                return vessel_error_msg(err, EINVAL,
                                                         "%s[%zu]: containerID range overlaps %s[%zu]",
                                                         what, i, what, j);
                         if (ranges_overlap(m[i].host_id, m[i].size, m[j].host_id, m[j].size))
-                                return vessel_error_set(err, EINVAL,
+                                return vessel_error_msg(err, EINVAL,
                                                         "%s[%zu]: hostID range overlaps %s[%zu]",
                                                         what, i, what, j);
                 }

@@ -1,8 +1,6 @@
 /* mount_opts.c: turn a mount's "options" array into MS_* flags for
  * mount(2), MOUNT_ATTR_* for mount_setattr(2), propagation, and the
  * fs-specific data strings.  Pure: no system calls. */
-#ifndef _GNU_SOURCE
-#endif
 #include "spec.h"
 #include "util.h"
 
@@ -262,7 +260,7 @@ int mount_options_parse(char *const *options, size_t n, struct vessel_mount_opts
                 m = lookup(opt);
                 if (!m) {
                         mount_opts_free(&o);
-                        return vessel_error_set(err, EINVAL, "%s: unknown mount option \"%s\"",
+                        return vessel_error_msg(err, EINVAL, "%s: unknown mount option \"%s\"",
                                                 where ? where : "options", opt);
                 }
                 apply(&o, m);

@@ -134,6 +134,8 @@ static char *fs_context_log(int fsfd)
         while ((n = read(fsfd, buf, sizeof(buf) - 1)) > 0) {
                 char *tmp;
                 buf[n] = '\0';
+                while (n > 0 && buf[n - 1] == '\n')
+                        buf[--n] = '\0';
                 if (n > 2 && buf[1] == ' ')
                         memmove(buf, buf + 2, (size_t)n - 1);
                 tmp = xasprintf("%s%s%s", all ? all : "", all ? "; " : "", buf);
@@ -353,6 +355,17 @@ int mount_one(const struct mount_ctx *ctx, const struct vessel_mount *m, size_t 
                 }
                 mfd = fs_new_mount(type, m->source ? m->source : type, o->data, o->flags,
                                    o->attr_set, err);
+                if (mfd == -EINVAL && ctx->userns && !strcmp(type, "devpts")) {
+                        /* gid=5 (tty) is often not mapped in a user namespace:
+                         * mount without it, as runc and crun do. */
+                        _cleanup_strv_ char **data = NULL;
+                        for (size_t i = 0; o->data && o->data[i]; i++)
+                                if (!str_has_prefix(o->data[i], "gid="))
+                                        data = strv_append(data, o->data[i]);
+                        vessel_error_free(err);
+                        mfd = fs_new_mount(type, m->source ? m->source : type, data, o->flags,
+                                           o->attr_set, err);
+                }
                 if (mfd < 0)
                         return vessel_error_prefix(err, "mounts[%zu] (%s)", index, m->destination);
                 if (o->tmpcopyup) {

@@ -1,8 +1,6 @@
 /* names.c: name <-> number tables for namespaces, rlimits, capabilities,
  * hooks and the seccomp vocabulary.  Shared by the config parser, the
  * `features` output and the CLI. */
-#ifndef _GNU_SOURCE
-#endif
 #include "spec.h"
 #include "util.h"
 

@@ -47,14 +47,14 @@ int ns_open_checked(const char *path, enum vessel_ns_type t, vessel_error **err)
                 int e = errno;
                 close(fd);
                 if (e == ENOTTY || e == EINVAL)
-                        return vessel_error_set(err, EINVAL, "%s namespace path %s: not a namespace",
+                        return vessel_error_msg(err, EINVAL, "%s namespace path %s: not a namespace",
                                                 vessel_ns_name(t), path);
                 return vessel_error_set(err, e, "%s namespace path %s: ioctl NS_GET_NSTYPE",
                                         vessel_ns_name(t), path);
         }
         if (type != ns_table[t].flag) {
                 close(fd);
-                return vessel_error_set(err, EINVAL, "%s namespace path %s: not a %s namespace",
+                return vessel_error_msg(err, EINVAL, "%s namespace path %s: not a %s namespace",
                                         vessel_ns_name(t), path, vessel_ns_name(t));
         }
         return fd;

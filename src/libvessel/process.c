@@ -96,6 +96,52 @@ int process_prepare(const struct vessel_process *p, const struct vessel_linux *l
         return process_find_exe(p->args[0], p->env, exe, err);
 }
 
+static bool apparmor_enabled(void)
+{
+        char c = 'N';
+        int fd = open("/sys/module/apparmor/parameters/enabled", O_RDONLY | O_CLOEXEC);
+        if (fd >= 0) {
+                if (read(fd, &c, 1) != 1)
+                        c = 'N';
+                close(fd);
+        }
+        return c == 'Y';
+}
+
+static bool selinux_enabled(void)
+{
+        return access("/sys/fs/selinux/enforce", F_OK) == 0;
+}
+
+int process_check_lsm(const struct vessel_process *p, vessel_error **err)
+{
+        /* A confinement the config asks for is never silently dropped. */
+        if (p->apparmor_profile && *p->apparmor_profile && !apparmor_enabled())
+                return vessel_error_msg(err, EOPNOTSUPP,
+                                        "process.apparmorProfile \"%s\": AppArmor is not enabled on this host",
+                                        p->apparmor_profile);
+        if (p->selinux_label && *p->selinux_label && !selinux_enabled())
+                return vessel_error_msg(err, EOPNOTSUPP,
+                                        "process.selinuxLabel \"%s\": SELinux is not enabled on this host",
+                                        p->selinux_label);
+        return 0;
+}
+
+int process_apply_lsm(const struct vessel_process *p, vessel_error **err)
+{
+        if (p->apparmor_profile && *p->apparmor_profile) {
+                _cleanup_free_ char *cmd = xasprintf("exec %s", p->apparmor_profile);
+                if (write_file_at(AT_FDCWD, "/proc/self/attr/apparmor/exec", cmd, strlen(cmd), NULL) < 0 &&
+                    write_file_at(AT_FDCWD, "/proc/self/attr/exec", cmd, strlen(cmd), err) < 0)
+                        return vessel_error_prefix(err, "process.apparmorProfile");
+        }
+        if (p->selinux_label && *p->selinux_label &&
+            write_file_at(AT_FDCWD, "/proc/self/attr/exec", p->selinux_label,
+                          strlen(p->selinux_label), err) < 0)
+                return vessel_error_prefix(err, "process.selinuxLabel");
+        return 0;
+}
+
 int process_set_identity(const struct vessel_process *p, bool in_userns, vessel_error **err)
 {
         const struct vessel_user *u = &p->user;

@@ -12,6 +12,11 @@ int process_prepare_host(const struct vessel_process *p, vessel_error **err);
  * through the process's PATH into *exe. */
 int process_prepare(const struct vessel_process *p, const struct vessel_linux *lx, char **exe,
                     vessel_error **err);
+/* Is an LSM label asked for that this host cannot apply?  (Checked before
+ * anything is created.) */
+int process_check_lsm(const struct vessel_process *p, vessel_error **err);
+/* Label the next execve: AppArmor profile, SELinux label. */
+int process_apply_lsm(const struct vessel_process *p, vessel_error **err);
 /* Drop to the configured identity in the safe order: bounding set, groups,
  * gid, uid, capabilities, no_new_privs. */
 int process_set_identity(const struct vessel_process *p, bool in_userns, vessel_error **err);

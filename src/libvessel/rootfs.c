@@ -14,11 +14,11 @@ int rootfs_prepare(const struct vessel_spec *spec, const char *rootfs, vessel_er
         unsigned long prop = spec->linux_.rootfs_propagation;
         int fd;
 
-        /* Nothing the container mounts may propagate back to the host.  A
-         * "shared" request is applied to the new root after pivot_root, which
-         * needs the old root's mounts not to be shared. */
-        if (!(prop & (MS_PRIVATE | MS_SLAVE)))
-                prop = MS_SLAVE | MS_REC;
+        /* Nothing the container mounts may propagate back to the host: the
+         * whole tree becomes a slave (or private).  rootfsPropagation itself is
+         * applied to the new root after pivot_root, which needs the old root's
+         * mounts not to be shared. */
+        prop = MS_REC | ((prop & MS_PRIVATE) ? MS_PRIVATE : MS_SLAVE);
         if (mount(NULL, "/", NULL, prop, NULL) < 0)
                 return vessel_error_sys(err, "make / %s", (prop & MS_PRIVATE) ? "private" : "slave");
         if (mount(rootfs, rootfs, NULL, MS_BIND | MS_REC, NULL) < 0)
@@ -104,8 +104,7 @@ int rootfs_enter(int rootfd, const char *rootfs, bool no_pivot, unsigned long pr
         }
         if (chdir("/") < 0)
                 return vessel_error_sys(err, "chdir /");
-        if ((propagation & (MS_SHARED | MS_UNBINDABLE)) &&
-            mount(NULL, "/", NULL, propagation, NULL) < 0)
+        if (propagation && mount(NULL, "/", NULL, propagation, NULL) < 0)
                 return vessel_error_sys(err, "linux.rootfsPropagation: set propagation of /");
         return 0;
 }

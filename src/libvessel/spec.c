@@ -4,8 +4,6 @@
  *
  * Unknown keys are ignored and JSON null counts as absent.  Every error
  * message starts with the JSON path of the offending value. */
-#ifndef _GNU_SOURCE
-#endif
 #include "spec.h"
 #include "util.h"
 
@@ -68,8 +66,16 @@ static int fail(vessel_error **err, struct loc l, const char *fmt, ...)
         if (vasprintf(&msg, fmt, ap) < 0)
                 abort();
         va_end(ap);
-        return vessel_error_set(err, EINVAL, "%s: %s", path, msg);
+        return vessel_error_msg(err, EINVAL, "%s: %s", path, msg);
 }
+
+/* Return from the calling function if expr fails (is negative). */
+#define TRY(expr)                          \
+        do {                               \
+                int r_ = (expr);           \
+                if (r_ < 0)                \
+                        return r_;         \
+        } while (0)
 
 /* ------------------------------------------------------------------ */
 /* Typed access to JSON values                                          */
@@ -211,21 +217,6 @@ static int get_str(json_object *o, const char *where, const char *key, char **ou
         return r < 0 ? r : 1;
 }
 
-static int get_bool(json_object *o, const char *where, const char *key, bool *out,
-                    vessel_error **err)
-{
-        json_object *v = member(o, key);
-        int r;
-
-        if (!v)
-                return 0;
-        r = expect(v, json_type_boolean, AT(where, key), err);
-        if (r < 0)
-                return r;
-        *out = json_object_get_boolean(v);
-        return 1;
-}
-
 static int get_uint(json_object *o, const char *where, const char *key, uint64_t min,
                     uint64_t max, uint64_t *out, vessel_error **err)
 {
@@ -300,6 +291,17 @@ static int get_typed(json_object *o, const char *where, const char *key, json_ty
                 return r;
         *out = v;
         return 1;
+}
+
+static int get_bool(json_object *o, const char *where, const char *key, bool *out,
+                    vessel_error **err)
+{
+        json_object *v;
+        int r = get_typed(o, where, key, json_type_boolean, &v, err);
+
+        if (r > 0)
+                *out = json_object_get_boolean(v);
+        return r;
 }
 
 static int get_object(json_object *o, const char *where, const char *key, json_object **out,
@@ -578,26 +580,14 @@ static int get_obj_array(json_object *o, const char *where, const char *key, siz
                 _cleanup_free_ char *path = NULL;
                 json_object *e;
 
-                r = object_at(a, where, key, i, &e, &path, err);
-                if (r < 0)
-                        return r;
-                r = fn(e, path, items + i * size, err);
-                if (r < 0)
-                        return r;
+                TRY(object_at(a, where, key, i, &e, &path, err));
+                TRY(fn(e, path, items + i * size, err));
         }
         return 1;
 }
 
 #define GET_OBJ_ARRAY(o, where, key, arr, n, fn, err)                                        \
         get_obj_array((o), (where), (key), sizeof(*(arr)), (void **)&(arr), &(n), (fn), (err))
-
-/* Propagate errors from a get_* call: evaluates to nothing on success. */
-#define TRY(expr)                                  \
-        do {                                       \
-                int r_ = (expr);                   \
-                if (r_ < 0)                        \
-                        return r_;                 \
-        } while (0)
 
 /* ------------------------------------------------------------------ */
 /* Freeing                                                              */
@@ -890,7 +880,7 @@ static int parse_process_obj(json_object *o, const char *w, void *item, vessel_e
         TRY(get_sub(o, w, "consoleSize", parse_console_size, p, err));
         TRY(get_sub(o, w, "user", parse_user, &p->user, err));
 
-        TRY(r = required(get_strv(o, w, "args", &p->args, &p->n_args, err), w, "args", err));
+        TRY(required(get_strv(o, w, "args", &p->args, &p->n_args, err), w, "args", err));
         if (p->n_args == 0)
                 return fail(err, AT(w, "args"), "must not be empty");
         TRY(get_str(o, w, "commandLine", &p->command_line, err));
@@ -1328,11 +1318,10 @@ static int parse_seccomp(json_object *o, const char *w, void *item, vessel_error
 static int parse_namespaces(json_object *o, const char *w, struct vessel_linux *l,
                             vessel_error **err)
 {
-        json_object *a;
+        json_object *a = NULL;
         size_t n = 0;
-        int r;
 
-        TRY(r = get_array(o, w, "namespaces", &a, &n, err));
+        TRY(get_array(o, w, "namespaces", &a, &n, err));
         for (size_t i = 0; i < n; i++) {
                 _cleanup_free_ char *path = NULL, *type = NULL, *nspath = NULL;
                 json_object *e;
@@ -1352,30 +1341,24 @@ static int parse_namespaces(json_object *o, const char *w, struct vessel_linux *
         return 0;
 }
 
+static int parse_time_offset(json_object *o, const char *w, void *item, vessel_error **err)
+{
+        struct vessel_time_offset *t = item;
+
+        TRY(get_int(o, w, "secs", INT64_MIN, INT64_MAX, &t->secs, err));
+        TRY(get_u32(o, w, "nanosecs", &t->nanosecs, err));
+        if (t->nanosecs >= 1000000000u)
+                return fail(err, AT(w, "nanosecs"), "must be < 1000000000");
+        t->present = true;
+        return 0;
+}
+
 static int parse_time_offsets(json_object *o, const char *w, void *item, vessel_error **err)
 {
         struct vessel_linux *l = item;
-        const struct {
-                const char *key;
-                struct vessel_time_offset *dst;
-        } clocks[] = {{"monotonic", &l->time_monotonic}, {"boottime", &l->time_boottime}};
 
-        for (size_t i = 0; i < ARRAY_SIZE(clocks); i++) {
-                _cleanup_free_ char *path = NULL;
-                struct vessel_time_offset *t = clocks[i].dst;
-                json_object *v;
-                int r;
-
-                TRY(r = get_object(o, w, clocks[i].key, &v, err));
-                if (r == 0)
-                        continue;
-                path = loc_path(AT(w, clocks[i].key));
-                TRY(get_int(v, path, "secs", INT64_MIN, INT64_MAX, &t->secs, err));
-                TRY(get_u32(v, path, "nanosecs", &t->nanosecs, err));
-                if (t->nanosecs >= 1000000000u)
-                        return fail(err, AT(path, "nanosecs"), "must be < 1000000000");
-                t->present = true;
-        }
+        TRY(get_sub(o, w, "monotonic", parse_time_offset, &l->time_monotonic, err));
+        TRY(get_sub(o, w, "boottime", parse_time_offset, &l->time_boottime, err));
         return 0;
 }
 
@@ -1451,15 +1434,47 @@ static int parse_intel_rdt(json_object *o, const char *w, void *item, vessel_err
         return 0;
 }
 
-/* Keys name files under /proc/sys ("net.ipv4.ip_forward" or "net/ipv4/..."). */
+/* Which namespace a sysctl belongs to (-1: not namespaced).  key uses
+ * '.' or '/' as separator. */
+static int sysctl_namespace(const char *key)
+{
+        static const char *const ipc[] = {
+                "kernel.msgmax", "kernel.msgmnb",      "kernel.msgmni",     "kernel.msg_next_id",
+                "kernel.sem",    "kernel.sem_next_id", "kernel.shmall",     "kernel.shmmax",
+                "kernel.shmmni", "kernel.shm_next_id", "kernel.shm_rmid_forced", NULL,
+        };
+        _cleanup_free_ char *k = xstrdup(key);
+
+        for (char *p = k; *p; p++)
+                if (*p == '/')
+                        *p = '.';
+        if (str_has_prefix(k, "net."))
+                return VESSEL_NS_NET;
+        if (str_has_prefix(k, "fs.mqueue.") || vessel_name_index(ipc, k) >= 0)
+                return VESSEL_NS_IPC;
+        if (!strcmp(k, "kernel.hostname") || !strcmp(k, "kernel.domainname"))
+                return VESSEL_NS_UTS;
+        return -1;
+}
+
+/* Keys name files under /proc/sys ("net.ipv4.ip_forward" or "net/ipv4/...");
+ * a namespaced one needs its namespace, or it would change the host. */
 static int check_sysctl(const struct vessel_linux *l, const char *w, vessel_error **err)
 {
         for (size_t i = 0; i < l->n_sysctl; i++) {
                 const char *k = l->sysctl[i].key;
+                _cleanup_free_ char *path = NULL;
+                int ns;
 
                 if (!k[0] || k[0] == '/' || k[0] == '.' || strstr(k, "..")) {
-                        _cleanup_free_ char *path = map_path(w, "sysctl", k);
+                        path = map_path(w, "sysctl", k);
                         return fail(err, AT(path, NULL), "invalid sysctl name");
+                }
+                ns = sysctl_namespace(k);
+                if (ns >= 0 && !l->ns[ns].present) {
+                        path = map_path(w, "sysctl", k);
+                        return fail(err, AT(path, NULL), "needs its own %s namespace",
+                                    vessel_ns_name(ns));
                 }
         }
         return 0;
@@ -1583,8 +1598,8 @@ static int json_error(vessel_error **err, const char *source, const char *text, 
         size_t line, col;
 
         offset_to_line_col(text, off, &line, &col);
-        return vessel_error_set(err, EINVAL, "%s: invalid JSON at line %zu, column %zu: %s",
-                                source, line, col, what);
+        return vessel_error_msg(err, EINVAL, "%s%sinvalid JSON at line %zu, column %zu: %s",
+                                source ? source : "", source ? ": " : "", line, col, what);
 }
 
 /* Parse a JSON text that must hold a single object. */
@@ -1594,10 +1609,13 @@ static int parse_json_object(const char *text, size_t len, const char *source, j
         json_tokener *tok;
         json_object *obj;
         enum json_tokener_error jerr;
+        bool at_eof = false;
         size_t end;
 
+        if (!text)
+                text = "";
         if (len > INT_MAX)
-                return vessel_error_set(err, EFBIG, "%s", source);
+                return vessel_error_set(err, EFBIG, "%s", source ? source : "config");
         tok = json_tokener_new();
         if (!tok)
                 abort();
@@ -1605,9 +1623,15 @@ static int parse_json_object(const char *text, size_t len, const char *source, j
         obj = json_tokener_parse_ex(tok, text, (int)len);
         jerr = json_tokener_get_error(tok);
         end = json_tokener_get_parse_end(tok);
+        if (jerr == json_tokener_continue) {
+                /* A literal or number at the very end waits for a terminator. */
+                obj = json_tokener_parse_ex(tok, "", 1);
+                jerr = json_tokener_get_error(tok);
+                at_eof = true;
+        }
         json_tokener_free(tok);
 
-        if (jerr == json_tokener_continue) {
+        if (jerr != json_tokener_success && at_eof) {
                 json_object_put(obj);
                 return json_error(err, source, text, len, "unexpected end of input");
         }
@@ -1624,13 +1648,14 @@ static int parse_json_object(const char *text, size_t len, const char *source, j
         }
         if (!json_object_is_type(obj, json_type_object)) {
                 json_object_put(obj);
-                return vessel_error_set(err, EINVAL, "%s: expected a JSON object", source);
+                return vessel_error_msg(err, EINVAL, "%s%sexpected a JSON object",
+                                        source ? source : "", source ? ": " : "");
         }
         *out = obj;
         return 0;
 }
 
-static int spec_parse_named(const char *json, size_t len, const char *source,
+int vessel_spec_parse_named(const char *json, size_t len, const char *source,
                             struct vessel_spec **out, vessel_error **err)
 {
         struct vessel_spec *s;
@@ -1653,7 +1678,7 @@ static int spec_parse_named(const char *json, size_t len, const char *source,
 
 int vessel_spec_parse(const char *json, size_t len, struct vessel_spec **out, vessel_error **err)
 {
-        return spec_parse_named(json, len, "config.json", out, err);
+        return vessel_spec_parse_named(json, len, "config.json", out, err);
 }
 
 int vessel_spec_load(const char *path, struct vessel_spec **out, vessel_error **err)
@@ -1665,7 +1690,7 @@ int vessel_spec_load(const char *path, struct vessel_spec **out, vessel_error **
         r = read_file_at(AT_FDCWD, path, &text, &len, err);
         if (r < 0)
                 return r;
-        return spec_parse_named(text, len, path, out, err);
+        return vessel_spec_parse_named(text, len, path, out, err);
 }
 
 int vessel_process_parse(const char *json, size_t len, struct vessel_process **out,
@@ -1852,7 +1877,7 @@ char *vessel_spec_default_json(bool rootless)
         json_object_object_add(s, "mounts", default_mounts_json(rootless));
         json_object_object_add(s, "linux", default_linux_json(rootless));
         text = xstrdup(json_object_to_json_string_ext(
-                s, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+                s, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE));
         json_object_put(s);
         return text;
 }

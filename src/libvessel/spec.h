@@ -374,6 +374,9 @@ extern const char *const vessel_seccomp_op_names[];
 extern const char *const vessel_seccomp_flag_names[];
 /* Index of name in a NULL-terminated table, -1 if absent. */
 int vessel_name_index(const char *const *names, const char *name);
-/* The OCI "features" document (`vessel features`).  Returns a malloc'd,
- * pretty-printed JSON string. */
-char *vessel_features_json(void);
+/* vessel_spec_parse() naming the text 'source' in JSON syntax errors
+ * ("<source>: invalid JSON at line L, column C: ..."); with source NULL the
+ * message starts with "invalid JSON", for callers that prefix the file name
+ * themselves.  Validation errors always start with the JSON path. */
+int vessel_spec_parse_named(const char *json, size_t len, const char *source,
+                            struct vessel_spec **out, vessel_error **err);

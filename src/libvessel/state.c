@@ -19,17 +19,17 @@ int state_check_id(const char *id, vessel_error **err)
         size_t n = id ? strlen(id) : 0;
 
         if (n == 0)
-                return vessel_error_set(err, EINVAL, "container id must not be empty");
+                return vessel_error_msg(err, EINVAL, "container id must not be empty");
         if (n > 1024)
-                return vessel_error_set(err, EINVAL, "container id is longer than 1024 bytes");
+                return vessel_error_msg(err, EINVAL, "container id is longer than 1024 bytes");
         if (!strcmp(id, ".") || !strcmp(id, ".."))
-                return vessel_error_set(err, EINVAL, "invalid container id \"%s\"", id);
+                return vessel_error_msg(err, EINVAL, "invalid container id \"%s\"", id);
         for (const char *p = id; *p; p++) {
                 unsigned char c = (unsigned char)*p;
                 if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
                     c == '_' || c == '-' || c == '.' || c == '+')
                         continue;
-                return vessel_error_set(err, EINVAL,
+                return vessel_error_msg(err, EINVAL,
                                         "invalid container id \"%s\": only letters, digits and "
                                         "_ - . + are allowed",
                                         id);
@@ -64,7 +64,7 @@ int state_dir_create(const char *root, const char *id, vessel_error **err)
         path = xasprintf("%s/%s", root, id);
         if (mkdir(path, 0700) < 0) {
                 if (errno == EEXIST)
-                        return vessel_error_set(err, EEXIST, "container \"%s\" already exists", id);
+                        return vessel_error_msg(err, EEXIST, "container \"%s\" already exists", id);
                 return vessel_error_sys(err, "mkdir %s", path);
         }
         fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -94,7 +94,7 @@ int state_dir_open(const char *root, const char *id, bool exclusive, vessel_erro
         fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (fd < 0) {
                 if (errno == ENOENT)
-                        return vessel_error_set(err, ENOENT, "container \"%s\" does not exist", id);
+                        return vessel_error_msg(err, ENOENT, "container \"%s\" does not exist", id);
                 return vessel_error_sys(err, "open %s", path);
         }
         r = lock_dir(fd, exclusive, path, err);
@@ -106,7 +106,7 @@ int state_dir_open(const char *root, const char *id, bool exclusive, vessel_erro
         struct stat st;
         if (fstat(fd, &st) < 0 || st.st_nlink == 0) {
                 close(fd);
-                return vessel_error_set(err, ENOENT, "container \"%s\" does not exist", id);
+                return vessel_error_msg(err, ENOENT, "container \"%s\" does not exist", id);
         }
         return fd;
 }
