@@ -166,6 +166,7 @@ static int cmd_run(struct cli *c, int argc, char **argv)
 
         if (parse_create(c, "run", argc, argv, &o))
                 return 1;
+        o.foreground = !o.detach;
         if (vessel_run(&c->rt, &o, &status, &err) < 0)
                 return cli_fail(c, &err);
         return status;

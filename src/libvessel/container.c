@@ -22,6 +22,7 @@
 #include "process.h"
 #include "rootfs.h"
 #include "sync.h"
+#include "terminal.h"
 #include "util.h"
 
 #include <dirent.h>
@@ -70,6 +71,7 @@ struct created {
         struct vessel_spec *spec;
         struct vessel_state st;
         char *config_json;
+        int console_peer; /* our end of the socket init sends its terminal to (foreground run) */
 };
 
 /* ---------------------------------------------------------------- init */
@@ -140,57 +142,6 @@ static int join_namespaces(struct init_args *a, bool user, vessel_error **err)
         return 0;
 }
 
-/* Allocate the container's terminal inside its devpts and hand the master
- * to the console socket with SCM_RIGHTS, as runc and crun do. */
-static int setup_console(struct init_args *a, int rootfd, vessel_error **err)
-{
-        const struct vessel_process *p = &a->spec->process;
-        _cleanup_close_ int ptmx = -1, master = -1, slave = -1;
-        char path[64];
-        int unlock = 0;
-
-        ptmx = path_open_in_root(rootfd, "/dev/pts/ptmx", RESOLVE_CREATE_NONE, err);
-        if (ptmx < 0)
-                return vessel_error_prefix(err, "process.terminal needs a devpts mount at /dev/pts");
-        snprintf(path, sizeof(path), "/proc/self/fd/%d", ptmx);
-        master = open(path, O_RDWR | O_NOCTTY | O_CLOEXEC);
-        if (master < 0)
-                return vessel_error_sys(err, "open /dev/pts/ptmx");
-        if (ioctl(master, TIOCSPTLCK, &unlock) < 0)
-                return vessel_error_sys(err, "unlockpt");
-        slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY);
-        if (slave < 0)
-                return vessel_error_sys(err, "open the terminal's peer (TIOCGPTPEER)");
-        if (p->has_console_size) {
-                struct winsize ws = {.ws_row = (unsigned short)p->console_size.height,
-                                     .ws_col = (unsigned short)p->console_size.width};
-                if (ioctl(slave, TIOCSWINSZ, &ws) < 0)
-                        return vessel_error_sys(err, "process.consoleSize: TIOCSWINSZ");
-        }
-        {
-                char name[] = "/dev/ptmx";
-                char cbuf[CMSG_SPACE(sizeof(int))] = {0};
-                struct iovec iov = {name, sizeof(name) - 1};
-                struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
-                                    .msg_controllen = sizeof(cbuf)};
-                struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-                c->cmsg_level = SOL_SOCKET;
-                c->cmsg_type = SCM_RIGHTS;
-                c->cmsg_len = CMSG_LEN(sizeof(int));
-                memcpy(CMSG_DATA(c), &master, sizeof(int));
-                if (sendmsg(a->console, &mh, MSG_NOSIGNAL) < 0)
-                        return vessel_error_sys(err, "send the terminal to --console-socket");
-        }
-        closep(&a->console);
-        a->console = -1;
-        if (ioctl(slave, TIOCSCTTY, 0) < 0)
-                return vessel_error_sys(err, "make the terminal the controlling tty");
-        for (int fd = 0; fd < 3; fd++)
-                if (dup2(slave, fd) < 0)
-                        return vessel_error_sys(err, "dup2 terminal");
-        return 0;
-}
-
 static int setup_rootfs(struct init_args *a, bool userns, vessel_error **err)
 {
         const struct vessel_spec *spec = a->spec;
@@ -214,8 +165,12 @@ static int setup_rootfs(struct init_args *a, bool userns, vessel_error **err)
         }
         if ((r = devices_setup(rootfd, spec, userns, !dev_bound, err)) < 0)
                 return r;
-        if (a->console >= 0 && (r = setup_console(a, rootfd, err)) < 0)
-                return r;
+        if (a->console >= 0) {
+                if ((r = terminal_setup(rootfd, a->console, &spec->process, err)) < 0)
+                        return r;
+                closep(&a->console);
+                a->console = -1;
+        }
         if ((r = sysctl_apply(spec, err)) < 0)
                 return r;
         if ((r = process_prepare_host(&spec->process, err)) < 0)
@@ -413,9 +368,10 @@ static int validate(const struct vessel_spec *spec, const struct vessel_create_o
         if (spec->hostname && !lx->ns[VESSEL_NS_UTS].present)
                 return vessel_error_msg(err, EINVAL,
                                         "hostname: setting it needs a new uts namespace");
-        if (spec->process.terminal && !o->console_socket)
+        if (spec->process.terminal && !o->console_socket && !o->foreground)
                 return vessel_error_msg(err, EINVAL,
-                                        "process.terminal is true but no --console-socket was given");
+                                        "process.terminal is true but no --console-socket was given "
+                                        "(only a foreground run relays the terminal itself)");
         if (lx->ns[VESSEL_NS_USER].present && !lx->ns[VESSEL_NS_USER].path &&
             (!lx->n_uid_mappings || !lx->n_gid_mappings))
                 return vessel_error_msg(err, EINVAL,
@@ -433,39 +389,6 @@ static int validate(const struct vessel_spec *spec, const struct vessel_create_o
                 ns_fds[t] = ns_open_checked(lx->ns[t].path, t, err);
                 if (ns_fds[t] < 0)
                         return vessel_error_prefix(err, "linux.namespaces");
-        }
-        for (size_t i = 0; i < lx->n_sysctl; i++) {
-                /* Only namespaced sysctls, and only with their namespace, as
-                 * runc checks: anything else would change the host. */
-                _cleanup_free_ char *k = xstrdup(lx->sysctl[i].key);
-                for (char *p = k; *p; p++)
-                        if (*p == '/')
-                                *p = '.';
-                static const char *const ipc_keys[] = {"kernel.msgmax", "kernel.msgmnb", "kernel.msgmni",
-                                                       "kernel.sem", "kernel.shmall", "kernel.shmmax",
-                                                       "kernel.shmmni", "kernel.shm_rmid_forced", NULL};
-                bool ipc = str_has_prefix(k, "fs.mqueue.");
-                for (size_t j = 0; ipc_keys[j]; j++)
-                        ipc |= !strcmp(k, ipc_keys[j]);
-                if (ipc && !lx->ns[VESSEL_NS_IPC].present)
-                        return vessel_error_msg(err, EINVAL, "linux.sysctl \"%s\": needs an ipc namespace", k);
-                if (ipc)
-                        continue;
-                if (str_has_prefix(k, "net.")) {
-                        if (!lx->ns[VESSEL_NS_NET].present)
-                                return vessel_error_msg(err, EINVAL,
-                                                        "linux.sysctl \"%s\": needs a network namespace", k);
-                        continue;
-                }
-                if (!strcmp(k, "kernel.hostname") || !strcmp(k, "kernel.domainname")) {
-                        if (!lx->ns[VESSEL_NS_UTS].present)
-                                return vessel_error_msg(err, EINVAL,
-                                                        "linux.sysctl \"%s\": needs a uts namespace", k);
-                        continue;
-                }
-                return vessel_error_msg(err, EINVAL,
-                                        "linux.sysctl \"%s\": not a namespaced sysctl; it would "
-                                        "change the host", k);
         }
         if ((r = process_check_lsm(&spec->process, err)) < 0)
                 return r;
@@ -491,6 +414,7 @@ static void created_cleanup(const struct vessel_runtime *rt, struct created *c, 
 static void created_free(struct created *c)
 {
         closep(&c->dirfd);
+        closep(&c->console_peer);
         vessel_spec_free(c->spec);
         state_clear(&c->st);
         free(c->config_json);
@@ -618,6 +542,7 @@ static int do_create(const struct vessel_runtime *rt, const struct vessel_create
 
         memset(c, 0, sizeof(*c));
         c->dirfd = -1;
+        c->console_peer = -1;
         for (int t = 0; t < VESSEL_NS_COUNT; t++)
                 a.ns_fds[t] = -1;
 
@@ -629,7 +554,7 @@ static int do_create(const struct vessel_runtime *rt, const struct vessel_create
         config = o->config ? xstrdup(o->config) : xasprintf("%s/config.json", bundle);
         if ((r = read_file_at(AT_FDCWD, config, &c->config_json, &len, err)) < 0)
                 return r;
-        if ((r = vessel_spec_parse(c->config_json, len, &c->spec, err)) < 0)
+        if ((r = vessel_spec_parse_named(c->config_json, len, NULL, &c->spec, err)) < 0)
                 return vessel_error_prefix(err, "%s", config);
         lx = &c->spec->linux_;
         if (!c->spec->root.path)
@@ -656,6 +581,14 @@ static int do_create(const struct vessel_runtime *rt, const struct vessel_create
                         r = vessel_error_sys(err, "--console-socket %s: connect", o->console_socket);
                         goto out;
                 }
+        } else if (c->spec->process.terminal) {
+                int pair[2];
+                if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) < 0) {
+                        r = vessel_error_sys(err, "socketpair for the terminal");
+                        goto out;
+                }
+                a.console = pair[0];
+                c->console_peer = pair[1];
         }
 
         /* From here on, a failure removes the state directory again. */
@@ -1032,35 +965,6 @@ void vessel_list_free(struct vessel_list_entry *l, size_t n)
 
 /* ------------------------------------------------------------------ run */
 
-static int forward_and_wait(pid_t init, int *status)
-{
-        sigset_t set;
-        siginfo_t si;
-
-        sigfillset(&set);
-        for (;;) {
-                int sig = sigwaitinfo(&set, &si);
-                if (sig < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                if (sig == SIGCHLD) {
-                        int st;
-                        pid_t w;
-                        while ((w = waitpid(-1, &st, WNOHANG)) > 0) {
-                                if (w == init) {
-                                        *status = WIFEXITED(st) ? WEXITSTATUS(st)
-                                                                : 128 + WTERMSIG(st);
-                                        return 0;
-                                }
-                        }
-                        continue;
-                }
-                kill(init, sig);
-        }
-}
-
 int vessel_run(const struct vessel_runtime *rt, const struct vessel_create_opts *o, int *status,
                vessel_error **err)
 {
@@ -1088,12 +992,16 @@ int vessel_run(const struct vessel_runtime *rt, const struct vessel_create_opts 
                         created_cleanup(rt, &c, true);
         }
         if (r == 0 && !o->detach) {
+                _cleanup_close_ int master = -1;
                 /* Let other commands (kill, state, exec) in while we wait. */
                 closep(&c.dirfd);
                 c.dirfd = -1;
-                r = forward_and_wait(c.pid, status);
-                if (r < 0)
-                        vessel_error_set(err, -r, "waiting for the container");
+                if (c.console_peer >= 0)
+                        master = terminal_recv_master(c.console_peer, err);
+                if (c.console_peer < 0 || master >= 0)
+                        r = terminal_supervise(c.pid, master, status, err);
+                else
+                        r = master;
                 vessel_error *derr = NULL;
                 int fd = state_dir_open(rt->root, o->id, true, &derr);
                 if (fd >= 0) {

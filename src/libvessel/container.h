@@ -22,7 +22,8 @@ struct vessel_create_opts {
         bool no_pivot;
         bool no_new_keyring;
         int preserve_fds;
-        bool detach; /* run only */
+        bool detach;     /* run only */
+        bool foreground; /* run without --detach: vessel relays the terminal itself */
 };
 
 int vessel_create(const struct vessel_runtime *rt, const struct vessel_create_opts *o,

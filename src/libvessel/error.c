@@ -13,7 +13,8 @@ int vessel_error_ret(const vessel_error *err)
         return -EINVAL;
 }
 
-static int error_vset(vessel_error **err, int code, bool append, const char *fmt, va_list ap)
+__attribute__((format(printf, 4, 0))) static int error_vset(vessel_error **err, int code, bool append,
+                                                           const char *fmt, va_list ap)
 {
         char *base = NULL, *full = NULL;
 

@@ -1458,7 +1458,8 @@ static int sysctl_namespace(const char *key)
 }
 
 /* Keys name files under /proc/sys ("net.ipv4.ip_forward" or "net/ipv4/...");
- * a namespaced one needs its namespace, or it would change the host. */
+ * only namespaced ones are allowed, and only with their namespace, or they
+ * would change the host. */
 static int check_sysctl(const struct vessel_linux *l, const char *w, vessel_error **err)
 {
         for (size_t i = 0; i < l->n_sysctl; i++) {
@@ -1471,7 +1472,12 @@ static int check_sysctl(const struct vessel_linux *l, const char *w, vessel_erro
                         return fail(err, AT(path, NULL), "invalid sysctl name");
                 }
                 ns = sysctl_namespace(k);
-                if (ns >= 0 && !l->ns[ns].present) {
+                if (ns < 0) {
+                        /* As runc: anything else is global and would change the host. */
+                        path = map_path(w, "sysctl", k);
+                        return fail(err, AT(path, NULL), "not a namespaced sysctl; it would change the host");
+                }
+                if (!l->ns[ns].present) {
                         path = map_path(w, "sysctl", k);
                         return fail(err, AT(path, NULL), "needs its own %s namespace",
                                     vessel_ns_name(ns));

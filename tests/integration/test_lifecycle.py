@@ -9,6 +9,7 @@ import itertools
 import json
 import os
 import re
+import select
 import signal
 import socket
 import subprocess
@@ -636,11 +637,13 @@ def test_console_socket(env):
 
 
 def test_terminal_without_console_socket_fails(env):
+    """Detached, nobody could take the terminal: create and run --detach
+    refuse (a foreground run relays it itself, see test_terminal_relay)."""
     cfg = config_with(env, ["/bin/sh", "-c", "true"])
     cfg["process"]["terminal"] = True
     env.write_config(cfg)
-    for cmd in ("create", "run"):
-        r = vessel_files(env, cmd, "--bundle", env.bundle, "c1")
+    for cmd in (("create",), ("run", "--detach")):
+        r = vessel_files(env, *cmd, "--bundle", env.bundle, "c1")
         assert r.returncode != 0, f"{cmd}: {r}"
         assert "console-socket" in r.stderr and "terminal" in r.stderr, f"{cmd}: {r}"
         assert env.ids() == [] and not os.path.exists(os.path.join(env.root, "c1"))
@@ -724,3 +727,65 @@ def test_list_empty_root(env):
     r = env.vessel("list")
     assert r.returncode == 0, r
     assert r.stdout.split() == ["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"], r
+
+
+def _pty_run(env, script, rows=30, cols=100, resize=None, timeout=20):
+    """Run `vessel run` in the foreground on a pty of our own; returns
+    (exit status, everything the container wrote)."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+    cfg = config_with(env, ["/bin/sh", "-c", script])
+    cfg["process"]["terminal"] = True
+    env.write_config(cfg)
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+    p = subprocess.Popen([VESSEL, "--root", env.root, "run", "--bundle", env.bundle, "tty1"],
+                         stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
+    os.close(slave)
+    out = b""
+    end = time.time() + timeout
+    resized = False
+    try:
+        while time.time() < end:
+            r, _, _ = select.select([master], [], [], 0.1)
+            if r:
+                try:
+                    chunk = os.read(master, 4096)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                out += chunk
+            if resize and not resized and b"ready" in out:
+                fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", resize[0], resize[1], 0, 0))
+                p.send_signal(signal.SIGWINCH)
+                resized = True
+            if p.poll() is not None and not r:
+                break
+        rc = p.wait(timeout=10)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        os.close(master)
+    return rc, out.decode(errors="replace")
+
+
+def test_terminal_relay(env):
+    """Foreground run with process.terminal and no --console-socket: vessel
+    allocates the pty in the container, relays it, and passes our size."""
+    rc, out = _pty_run(env, "tty; stty size; exit 3")
+    assert rc == 3, out
+    assert "/dev/pts/0" in out, out
+    assert "30 100" in out, out
+    assert env.ids() == []
+
+
+def test_terminal_relay_resize(env):
+    """SIGWINCH on vessel's own terminal resizes the container's."""
+    rc, out = _pty_run(env, "trap 'stty size; exit 0' WINCH; echo ready; "
+                            "while :; do sleep 0.1; done", resize=(40, 120))
+    assert rc == 0, out
+    assert "40 120" in out, out
