@@ -20,5 +20,6 @@ struct cli_command {
 };
 
 extern const struct cli_command cli_commands[];
+int cli_cmd_exec(struct cli *c, int argc, char **argv);
 /* Report a library error through the log; returns the exit status 1. */
 int cli_fail(struct cli *c, vessel_error **err);

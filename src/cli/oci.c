@@ -471,7 +471,7 @@ const struct cli_command cli_commands[] = {
         {"list", cmd_list, "list containers"},
         {"spec", cmd_spec, "write a default config.json"},
         {"features", cmd_features, "print the features this build supports"},
-        {"exec", cmd_later, "run a process in a container (not yet)"},
+        {"exec", cli_cmd_exec, "run a process in a running container"},
         {"ps", cmd_later, "list a container's processes (not yet)"},
         {"pause", cmd_later, "freeze a container (not yet)"},
         {"resume", cmd_later, "thaw a container (not yet)"},

@@ -16,6 +16,7 @@ enum sync_type {
         SYNC_STATE_CREATED,   /* runtime -> init; text = state JSON for startContainer hooks */
         SYNC_READY,           /* init -> runtime: set up, waiting for start */
         SYNC_ERROR,           /* init -> runtime: value = errno, text = message */
+        SYNC_GO,              /* runtime -> process: carry on (it is in its cgroup) */
 };
 
 #define SYNC_TEXT_MAX 16384

@@ -16,12 +16,14 @@ static inline void freep(void *p)
 {
         free(*(void **)p);
 }
+/* Close and forget: a second closep() of the same variable is harmless. */
 static inline void closep(int *fd)
 {
         if (*fd >= 0) {
                 int saved = errno;
                 close(*fd);
                 errno = saved;
+                *fd = -1;
         }
 }
 void strv_free(char **v);
