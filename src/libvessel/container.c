@@ -61,6 +61,7 @@ struct init_args {
         int console;       /* connected console socket or -1 */
         int ns_fds[VESSEL_NS_COUNT];
         int dirfd;         /* the locked state directory: closed in init */
+        struct vessel_bpf seccomp; /* compiled by the runtime, installed by init */
         bool two_stage;    /* fork once more after joining/unsharing */
 };
 
@@ -336,7 +337,7 @@ static int container_init(struct init_args *a)
                 goto fail_started;
         if (process_apply_lsm(&spec->process, &err) < 0)
                 goto fail_started;
-        if (process_set_identity(&spec->process, userns, &err) < 0)
+        if (process_set_identity(&spec->process, userns, &a->seccomp, &err) < 0)
                 goto fail_started;
         process_exec(&spec->process, exe, a->opts->preserve_fds, &err);
 fail_started:
@@ -569,6 +570,9 @@ static int do_create(const struct vessel_runtime *rt, const struct vessel_create
         r = validate(c->spec, o, a.ns_fds, err);
         if (r < 0)
                 goto out;
+        r = seccomp_compile(&c->spec->linux_.seccomp, &a.seccomp, err);
+        if (r < 0)
+                goto out;
         if (o->console_socket) {
                 struct sockaddr_un sa = {.sun_family = AF_UNIX};
                 if (strlen(o->console_socket) >= sizeof(sa.sun_path)) {
@@ -666,6 +670,7 @@ static int do_create(const struct vessel_runtime *rt, const struct vessel_create
 fail:
         created_cleanup(rt, c, true);
 out:
+        seccomp_bpf_clear(&a.seccomp);
         for (int t = 0; t < VESSEL_NS_COUNT; t++)
                 closep(&a.ns_fds[t]);
         closep(&a.fifo);

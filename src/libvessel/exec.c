@@ -32,6 +32,7 @@ struct exec_args {
         const struct vessel_exec_opts *o;
         pid_t init;
         int sock, peer_sock, console;
+        struct vessel_bpf seccomp;
 };
 
 static void env_set(struct vessel_process *p, const char *kv)
@@ -193,7 +194,7 @@ static int exec_process(const struct exec_args *a)
         }
         if (process_prepare(p, NULL, &exe, &err) < 0)
                 goto fail;
-        if (process_apply_lsm(p, &err) < 0 || process_set_identity(p, userns, &err) < 0)
+        if (process_apply_lsm(p, &err) < 0 || process_set_identity(p, userns, &a->seccomp, &err) < 0)
                 goto fail;
         /* execve closes the socket (CLOEXEC): the runtime sees EOF = started. */
         process_exec(p, exe, a->o->preserve_fds, &err);
@@ -309,6 +310,8 @@ static int start_exec(const struct vessel_runtime *rt, const struct vessel_exec_
                 goto out;
         if ((r = process_check_lsm(a.proc, err)) < 0)
                 goto out;
+        if ((r = seccomp_compile(&spec->linux_.seccomp, &a.seccomp, err)) < 0)
+                goto out;
         if (a.proc->terminal && !o->console_socket && o->detach) {
                 r = vessel_error_msg(err, EINVAL,
                                      "exec --tty --detach needs a --console-socket to send the terminal to");
@@ -393,6 +396,7 @@ out:
                 waitpid(pid, NULL, 0);
         }
         free(m);
+        seccomp_bpf_clear(&a.seccomp);
         closep(&socks[0]);
         closep(&socks[1]);
         closep(&a.console);

@@ -142,11 +142,14 @@ int process_apply_lsm(const struct vessel_process *p, vessel_error **err)
         return 0;
 }
 
-int process_set_identity(const struct vessel_process *p, bool in_userns, vessel_error **err)
+int process_set_identity(const struct vessel_process *p, bool in_userns,
+                         const struct vessel_bpf *seccomp, vessel_error **err)
 {
         const struct vessel_user *u = &p->user;
         int r;
 
+        if (seccomp && !p->no_new_privileges && (r = seccomp_install(seccomp, err)) < 0)
+                return r;
         if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
                 return vessel_error_sys(err, "prctl PR_SET_KEEPCAPS");
         if (p->capabilities.present && (r = caps_drop_bounding(&p->capabilities, err)) < 0)
@@ -167,6 +170,8 @@ int process_set_identity(const struct vessel_process *p, bool in_userns, vessel_
                 return r;
         if (p->no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
                 return vessel_error_sys(err, "prctl PR_SET_NO_NEW_PRIVS");
+        if (seccomp && p->no_new_privileges && (r = seccomp_install(seccomp, err)) < 0)
+                return r;
         return 0;
 }
 

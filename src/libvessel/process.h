@@ -4,6 +4,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include "seccomp_filter.h"
 #include "spec.h"
 
 /* Before pivot_root: things that need the host's /proc (oom_score_adj). */
@@ -18,8 +19,12 @@ int process_check_lsm(const struct vessel_process *p, vessel_error **err);
 /* Label the next execve: AppArmor profile, SELinux label. */
 int process_apply_lsm(const struct vessel_process *p, vessel_error **err);
 /* Drop to the configured identity in the safe order: bounding set, groups,
- * gid, uid, capabilities, no_new_privs. */
-int process_set_identity(const struct vessel_process *p, bool in_userns, vessel_error **err);
+ * gid, uid, capabilities, no_new_privs, and the seccomp filter last.
+ * Without no_new_privs, installing a filter needs CAP_SYS_ADMIN, so then
+ * the filter goes in first (the profile must allow the calls that follow,
+ * as runc and crun require too). */
+int process_set_identity(const struct vessel_process *p, bool in_userns,
+                         const struct vessel_bpf *seccomp, vessel_error **err);
 /* Close every fd above 2 + preserve_fds and execve. Returns only on error. */
 int process_exec(const struct vessel_process *p, const char *exe, int preserve_fds,
                  vessel_error **err);
