@@ -1,0 +1,196 @@
+/* Unit tests for the runtime's pure helpers: id maps, container ids,
+ * error chaining, fd closing, and path resolution confined to a root. */
+#include "check.h"
+#include "error.h"
+#include "idmap.h"
+#include "mounts.h"
+#include "state.h"
+#include "util.h"
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+static void test_idmap(void)
+{
+        struct vessel_idmap m[] = {{0, 100000, 1000}, {1000, 1000, 1}, {1001, 101001, 64535}};
+        _cleanup_free_ char *s = idmap_format(m, 3);
+        vessel_error *err = NULL;
+
+        CHECK_STR(s, "0 100000 1000\n1000 1000 1\n1001 101001 64535\n");
+        CHECK(idmap_to_host(m, 3, 0) == 100000);
+        CHECK(idmap_to_host(m, 3, 999) == 100999);
+        CHECK(idmap_to_host(m, 3, 1000) == 1000);
+        CHECK(idmap_to_host(m, 3, 65535) == 165535);
+        CHECK(idmap_to_host(m, 3, 65536) == -1);
+        CHECK(idmap_validate(m, 3, "linux.uidMappings", &err) == 0 && !err);
+
+        struct vessel_idmap overlap_c[] = {{0, 100000, 10}, {5, 200000, 10}};
+        CHECK(idmap_validate(overlap_c, 2, "linux.uidMappings", &err) == -EINVAL);
+        CHECK(err && strstr(err->msg, "linux.uidMappings[1]: containerID range overlaps"));
+        vessel_error_free(&err);
+        struct vessel_idmap overlap_h[] = {{0, 100000, 10}, {10, 100009, 10}};
+        CHECK(idmap_validate(overlap_h, 2, "linux.gidMappings", &err) == -EINVAL);
+        CHECK(err && strstr(err->msg, "hostID range overlaps"));
+        vessel_error_free(&err);
+        struct vessel_idmap empty[] = {{0, 0, 0}};
+        CHECK(idmap_validate(empty, 1, "x", &err) == -EINVAL && strstr(err->msg, "x[0].size"));
+        vessel_error_free(&err);
+        /* ranges that touch but do not overlap are fine */
+        struct vessel_idmap touch[] = {{0, 0, 10}, {10, 10, 10}};
+        CHECK(idmap_validate(touch, 2, "x", &err) == 0);
+}
+
+static void test_ids(void)
+{
+        static const char *const good[] = {"a", "c1", "my-box_2.0+x", "0123456789abcdef"};
+        static const char *const bad[] = {"", ".", "..", "a/b", "../x", "a b", "a\nb", "é"};
+        vessel_error *err = NULL;
+        char long_id[1100];
+
+        for (size_t i = 0; i < ARRAY_SIZE(good); i++)
+                CHECK(state_check_id(good[i], NULL) == 0);
+        for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+                CHECK(state_check_id(bad[i], &err) == -EINVAL);
+                CHECK(err && strstr(err->msg, "container id"));
+                vessel_error_free(&err);
+        }
+        memset(long_id, 'a', sizeof(long_id) - 1);
+        long_id[sizeof(long_id) - 1] = '\0';
+        CHECK(state_check_id(long_id, &err) == -EINVAL && strstr(err->msg, "1024"));
+        vessel_error_free(&err);
+        CHECK(state_check_id(NULL, NULL) == -EINVAL);
+}
+
+static void test_errors(void)
+{
+        vessel_error *err = NULL;
+
+        CHECK(vessel_error_set(&err, ENOENT, "open %s", "/x") == -ENOENT);
+        CHECK_STR(err->msg, "open /x: No such file or directory");
+        /* the innermost error is kept */
+        CHECK(vessel_error_set(&err, EPERM, "outer") == -ENOENT);
+        CHECK(vessel_error_prefix(&err, "mounts[%d]", 3) == -ENOENT);
+        CHECK_STR(err->msg, "mounts[3]: open /x: No such file or directory");
+        vessel_error_free(&err);
+        CHECK(err == NULL);
+        CHECK(vessel_error_msg(&err, EEXIST, "container \"%s\" already exists", "a") == -EEXIST);
+        CHECK_STR(err->msg, "container \"a\" already exists");
+        CHECK(err->code == EEXIST);
+        vessel_error_free(&err);
+        CHECK(vessel_error_set(NULL, EIO, "nobody listens") == -EIO);
+        CHECK(vessel_error_set(&err, 0, "logical") == -EINVAL);
+        CHECK_STR(err->msg, "logical");
+        vessel_error_free(&err);
+}
+
+static void test_close_fds(void)
+{
+        int a = open("/dev/null", O_RDONLY), b = open("/dev/null", O_RDONLY),
+            c = open("/dev/null", O_RDONLY);
+        int keep[] = {b};
+
+        CHECK(a > 2 && b > a && c > b);
+        CHECK(close_fds_from(a, keep, 1) == 0);
+        CHECK(fcntl(a, F_GETFD) < 0 && errno == EBADF);
+        CHECK(fcntl(b, F_GETFD) >= 0);
+        CHECK(fcntl(c, F_GETFD) < 0);
+        close(b);
+        int d = -1;
+        closep(&d);
+        CHECK(d == -1);
+        d = open("/dev/null", O_RDONLY);
+        closep(&d);
+        CHECK(d == -1);
+}
+
+static bool exists_at(int dirfd, const char *p)
+{
+        struct stat st;
+        return fstatat(dirfd, p, &st, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+/* A hostile rootfs: symlinks pointing out of it must resolve inside it. */
+static void test_resolve(void)
+{
+        char tmpl[] = "/tmp/vessel-unit-XXXXXX";
+        char *dir = mkdtemp(tmpl);
+        _cleanup_free_ char *root = NULL, *outside = NULL;
+        _cleanup_close_ int rootfd = -1, fd = -1;
+        vessel_error *err = NULL;
+
+        CHECK(dir != NULL);
+        if (!dir)
+                return;
+        root = xasprintf("%s/rootfs", dir);
+        outside = xasprintf("%s/outside", dir);
+        CHECK(mkdir(root, 0755) == 0 && mkdir(outside, 0755) == 0);
+        rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        CHECK(rootfd >= 0);
+        CHECK(symlinkat("/", rootfd, "toroot") == 0);
+        CHECK(symlinkat(outside, rootfd, "abs") == 0);      /* absolute, to a real host dir */
+        CHECK(symlinkat("../../outside", rootfd, "rel") == 0); /* relative, climbing out */
+        CHECK(symlinkat("/proc/self/root", rootfd, "magic") == 0);
+
+        /* Creating through symlinks lands inside the root. */
+        fd = path_open_in_root(rootfd, "/toroot/a/b", RESOLVE_CREATE_DIR, &err);
+        CHECK(fd >= 0 && !err);
+        closep(&fd);
+        CHECK(exists_at(rootfd, "a/b"));
+        /* Symlinks whose targets do not exist inside the root are refused:
+         * never followed to the host. */
+        fd = path_open_in_root(rootfd, "/abs/x", RESOLVE_CREATE_DIR, &err);
+        CHECK(fd < 0 && err && strstr(err->msg, "/abs"));
+        vessel_error_free(&err);
+        fd = path_open_in_root(rootfd, "rel/y", RESOLVE_CREATE_FILE, &err);
+        CHECK(fd < 0 && err);
+        vessel_error_free(&err);
+        {
+                _cleanup_free_ char *x = xasprintf("%s/x", outside), *y = xasprintf("%s/y", outside);
+                CHECK(!exists_at(AT_FDCWD, x));
+                CHECK(!exists_at(AT_FDCWD, y));
+        }
+        /* ".." cannot climb out either. */
+        fd = path_open_in_root(rootfd, "/../../../z", RESOLVE_CREATE_DIR, &err);
+        CHECK(fd >= 0);
+        closep(&fd);
+        CHECK(exists_at(rootfd, "z"));
+        /* Magic links are refused. */
+        fd = path_open_in_root(rootfd, "/magic/etc", RESOLVE_CREATE_NONE, &err);
+        CHECK(fd < 0 && err);
+        vessel_error_free(&err);
+        /* A missing path without creation is an error naming it. */
+        fd = path_open_in_root(rootfd, "/nope", RESOLVE_CREATE_NONE, &err);
+        CHECK(fd == -ENOENT && err && strstr(err->msg, "/nope"));
+        vessel_error_free(&err);
+        /* A file in the middle of the path. */
+        CHECK(mknodat(rootfd, "file", S_IFREG | 0644, 0) == 0 || errno == EEXIST);
+        fd = path_open_in_root(rootfd, "/file/sub", RESOLVE_CREATE_DIR, &err);
+        CHECK(fd < 0 && err);
+        vessel_error_free(&err);
+
+        CHECK(rm_rf_at(AT_FDCWD, dir) == 0);
+        CHECK(!exists_at(AT_FDCWD, dir));
+}
+
+static void test_time(void)
+{
+        _cleanup_free_ char *t = rfc3339_now();
+        char state = 0;
+
+        CHECK(t && strlen(t) == 30 && t[4] == '-' && t[10] == 'T' && t[19] == '.' && t[29] == 'Z');
+        CHECK(proc_start_time(getpid(), &state) > 0);
+        CHECK(state == 'R');
+        CHECK(proc_start_time(0x7ffffff0, NULL) == 0);
+}
+
+int main(void)
+{
+        test_idmap();
+        test_ids();
+        test_errors();
+        test_close_fds();
+        test_resolve();
+        test_time();
+        return check_report("test_runtime");
+}
