@@ -426,24 +426,6 @@ static char *owner_name(void)
         return geteuid() == 0 ? xstrdup("") : xasprintf("%u", geteuid());
 }
 
-static int write_pid_file(const char *path, pid_t pid, vessel_error **err)
-{
-        char buf[16];
-        int n = snprintf(buf, sizeof(buf), "%d", (int)pid);
-        _cleanup_free_ char *abs = NULL;
-
-        if (!path)
-                return 0;
-        if (path[0] != '/') {
-                char cwd[PATH_MAX];
-                if (!getcwd(cwd, sizeof(cwd)))
-                        return vessel_error_sys(err, "getcwd");
-                abs = xasprintf("%s/%s", cwd, path);
-        }
-        return write_file_atomic(abs ? abs : path, buf, (size_t)n, 0644, err) < 0
-                       ? vessel_error_prefix(err, "--pid-file")
-                       : 0;
-}
 
 static pid_t clone_init(int flags)
 {
@@ -574,15 +556,9 @@ static int do_create(const struct vessel_runtime *rt, const struct vessel_create
         if (r < 0)
                 goto out;
         if (o->console_socket) {
-                struct sockaddr_un sa = {.sun_family = AF_UNIX};
-                if (strlen(o->console_socket) >= sizeof(sa.sun_path)) {
-                        r = vessel_error_set(err, ENAMETOOLONG, "--console-socket %s", o->console_socket);
-                        goto out;
-                }
-                strcpy(sa.sun_path, o->console_socket);
-                a.console = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-                if (a.console < 0 || connect(a.console, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-                        r = vessel_error_sys(err, "--console-socket %s: connect", o->console_socket);
+                a.console = terminal_connect(o->console_socket, err);
+                if (a.console < 0) {
+                        r = a.console;
                         goto out;
                 }
         } else if (c->spec->process.terminal) {

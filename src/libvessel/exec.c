@@ -253,24 +253,6 @@ static int load_process(const struct vessel_exec_opts *o, struct vessel_spec *sp
         return 0;
 }
 
-static int write_pid(const char *path, pid_t pid, vessel_error **err)
-{
-        char buf[16], cwd[4096];
-        _cleanup_free_ char *abs = NULL;
-        int n = snprintf(buf, sizeof(buf), "%d", (int)pid);
-
-        if (!path)
-                return 0;
-        if (path[0] != '/') {
-                if (!getcwd(cwd, sizeof(cwd)))
-                        return vessel_error_sys(err, "getcwd");
-                abs = xasprintf("%s/%s", cwd, path);
-        }
-        if (write_file_atomic(abs ? abs : path, buf, (size_t)n, 0644, err) < 0)
-                return vessel_error_prefix(err, "--pid-file");
-        return 0;
-}
-
 static int start_exec(const struct vessel_runtime *rt, const struct vessel_exec_opts *o,
                       pid_t *out_pid, int *master, vessel_error **err)
 {
@@ -318,16 +300,9 @@ static int start_exec(const struct vessel_runtime *rt, const struct vessel_exec_
                 goto out;
         }
         if (o->console_socket) {
-                struct sockaddr_un sa = {.sun_family = AF_UNIX};
-                if (strlen(o->console_socket) >= sizeof(sa.sun_path)) {
-                        r = vessel_error_msg(err, ENAMETOOLONG, "--console-socket %s: path too long",
-                                             o->console_socket);
-                        goto out;
-                }
-                strcpy(sa.sun_path, o->console_socket);
-                a.console = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-                if (a.console < 0 || connect(a.console, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-                        r = vessel_error_sys(err, "--console-socket %s: connect", o->console_socket);
+                a.console = terminal_connect(o->console_socket, err);
+                if (a.console < 0) {
+                        r = a.console;
                         goto out;
                 }
         } else if (a.proc->terminal) {
@@ -386,7 +361,7 @@ static int start_exec(const struct vessel_runtime *rt, const struct vessel_exec_
                         goto out;
                 }
         }
-        if ((r = write_pid(o->pid_file, pid, err)) < 0)
+        if ((r = write_pid_file(o->pid_file, pid, err)) < 0)
                 goto out;
         *out_pid = pid;
         pid = -1;

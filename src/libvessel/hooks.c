@@ -9,13 +9,6 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
-const char *hook_kind_name(enum vessel_hook_kind k)
-{
-        static const char *const names[] = {"prestart",       "createRuntime", "createContainer",
-                                            "startContainer", "poststart",     "poststop"};
-        return k < ARRAY_SIZE(names) ? names[k] : "?";
-}
-
 int hooks_check(const struct vessel_spec *spec, vessel_error **err)
 {
         for (int k = 0; k < VESSEL_HOOK_KIND_COUNT; k++) {
@@ -27,11 +20,11 @@ int hooks_check(const struct vessel_spec *spec, vessel_error **err)
                         struct stat st;
                         if (stat(path, &st) < 0)
                                 return vessel_error_sys(err, "hooks.%s[%zu].path %s",
-                                                        hook_kind_name(k), i, path);
+                                                        vessel_hook_name(k), i, path);
                         if (!S_ISREG(st.st_mode) || access(path, X_OK) < 0)
                                 return vessel_error_set(err, EACCES,
                                                         "hooks.%s[%zu].path %s: not an executable file",
-                                                        hook_kind_name(k), i, path);
+                                                        vessel_hook_name(k), i, path);
                 }
         }
         return 0;
@@ -120,7 +113,7 @@ int hooks_run(const struct vessel_spec *spec, enum vessel_hook_kind kind, const 
               vessel_error **err)
 {
         for (size_t i = 0; i < spec->hooks.n[kind]; i++) {
-                int r = run_one(&spec->hooks.list[kind][i], state_json, hook_kind_name(kind), i, err);
+                int r = run_one(&spec->hooks.list[kind][i], state_json, vessel_hook_name(kind), i, err);
                 if (r < 0)
                         return r;
         }

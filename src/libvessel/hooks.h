@@ -4,7 +4,6 @@
 
 #include "spec.h"
 
-const char *hook_kind_name(enum vessel_hook_kind k); /* "prestart", "createRuntime", ... */
 /* Run the hooks of one kind in order; the first failure stops and is returned. */
 int hooks_run(const struct vessel_spec *spec, enum vessel_hook_kind kind, const char *state_json,
               vessel_error **err);

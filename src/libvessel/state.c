@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <stdio.h>
+#include <unistd.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -294,4 +295,23 @@ char *state_to_json(const struct vessel_state *st, enum vessel_status status, bo
                            JSON_C_TO_STRING_NOSLASHESCAPE));
         json_object_put(o);
         return r;
+}
+
+int write_pid_file(const char *path, pid_t pid, vessel_error **err)
+{
+        char buf[16];
+        int n = snprintf(buf, sizeof(buf), "%d", (int)pid);
+        _cleanup_free_ char *abs = NULL;
+
+        if (!path)
+                return 0;
+        if (path[0] != '/') {
+                char cwd[4096];
+                if (!getcwd(cwd, sizeof(cwd)))
+                        return vessel_error_sys(err, "getcwd");
+                abs = xasprintf("%s/%s", cwd, path);
+        }
+        return write_file_atomic(abs ? abs : path, buf, (size_t)n, 0644, err) < 0
+                       ? vessel_error_prefix(err, "--pid-file")
+                       : 0;
 }

@@ -50,6 +50,8 @@ int state_write(int dirfd, const struct vessel_state *st, vessel_error **err);
 int state_read(int dirfd, struct vessel_state *st, vessel_error **err);
 void state_clear(struct vessel_state *st);
 
+/* Write pid to a --pid-file atomically (relative paths: to the cwd). */
+int write_pid_file(const char *path, pid_t pid, vessel_error **err);
 /* The process start time from /proc/<pid>/stat, 0 if the process is gone. */
 unsigned long long proc_start_time(pid_t pid, char *state_char);
 /* The live status of a container (checks the process, pid reuse, freezer). */

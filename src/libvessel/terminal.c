@@ -11,6 +11,7 @@
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 
 int terminal_setup(int rootfd, int console_sock, const struct vessel_process *p,
@@ -64,6 +65,25 @@ int terminal_setup(int rootfd, int console_sock, const struct vessel_process *p,
                 if (dup2(slave, fd) < 0)
                         return vessel_error_sys(err, "dup2 terminal");
         return 0;
+}
+
+int terminal_connect(const char *path, vessel_error **err)
+{
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        int fd;
+
+        if (strlen(path) >= sizeof(sa.sun_path))
+                return vessel_error_msg(err, ENAMETOOLONG, "--console-socket %s: path too long", path);
+        strcpy(sa.sun_path, path);
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return vessel_error_sys(err, "--console-socket %s: socket", path);
+        if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+                int r = vessel_error_sys(err, "--console-socket %s: connect", path);
+                close(fd);
+                return r;
+        }
+        return fd;
 }
 
 int terminal_recv_master(int sock, vessel_error **err)

@@ -16,6 +16,8 @@
  * controlling terminal and stdio. */
 int terminal_setup(int rootfd, int console_sock, const struct vessel_process *p,
                    vessel_error **err);
+/* Connect to a --console-socket path. */
+int terminal_connect(const char *path, vessel_error **err);
 /* Receive a pty master fd sent with SCM_RIGHTS. */
 int terminal_recv_master(int sock, vessel_error **err);
 /* Supervise pid until it exits, forwarding signals to it; with master >= 0

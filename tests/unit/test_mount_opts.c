@@ -1,4 +1,5 @@
 /* Unit tests for mount option parsing (mount_opts.c). */
+#include "check.h"
 #include "spec.h"
 #include "util.h"
 
@@ -11,17 +12,7 @@
 #define MS_NOSYMFOLLOW 256
 #endif
 
-static int failures, checks;
 
-#define CHECK(cond)                                                                    \
-        do {                                                                           \
-                checks++;                                                              \
-                if (!(cond)) {                                                         \
-                        fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, \
-                                #cond);                                                \
-                        failures++;                                                    \
-                }                                                                      \
-        } while (0)
 
 #define ATIME MOUNT_ATTR__ATIME
 
@@ -260,6 +251,5 @@ int main(void)
         test_last_wins();
         test_data();
         test_unknown();
-        printf("test_mount_opts: %d checks, %d failures\n", checks, failures);
-        return failures ? 1 : 0;
+        return check_report("test_mount_opts");
 }

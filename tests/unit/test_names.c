@@ -1,4 +1,5 @@
 /* Unit tests for the name tables (names.c). */
+#include "check.h"
 #include "spec.h"
 #include "util.h"
 
@@ -7,18 +8,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
-static int failures, checks;
 
-#define CHECK(cond)                                                                    \
-        do {                                                                           \
-                checks++;                                                              \
-                if (!(cond)) {                                                         \
-                        fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, \
-                                #cond);                                                \
-                        failures++;                                                    \
-                }                                                                      \
-        } while (0)
-#define CHECK_STR(a, b) CHECK((a) && !strcmp((a), (b)))
 
 static void test_namespaces(void)
 {
@@ -140,6 +130,5 @@ int main(void)
         test_rlimits();
         test_caps();
         test_hooks_and_tables();
-        printf("test_names: %d checks, %d failures\n", checks, failures);
-        return failures ? 1 : 0;
+        return check_report("test_names");
 }

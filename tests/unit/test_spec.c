@@ -1,4 +1,5 @@
 /* Unit tests for the config.json parser (spec.c). */
+#include "check.h"
 #include "spec.h"
 #include "util.h"
 
@@ -14,17 +15,7 @@
 #define TESTDATA_DIR "tests/unit/testdata"
 #endif
 
-static int failures, checks;
 
-#define CHECK(cond)                                                                    \
-        do {                                                                           \
-                checks++;                                                              \
-                if (!(cond)) {                                                         \
-                        fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, \
-                                #cond);                                                \
-                        failures++;                                                    \
-                }                                                                      \
-        } while (0)
 /* Like CHECK, but leaves the test function (for pointers about to be used). */
 #define REQUIRE(cond)                                                                    \
         do {                                                                             \
@@ -36,7 +27,6 @@ static int failures, checks;
                         return;                                                          \
                 }                                                                        \
         } while (0)
-#define CHECK_STR(a, b) CHECK((a) && !strcmp((a), (b)))
 
 /* Test JSON is written with ' for " to stay readable. */
 static char *json_quote(const char *s)
@@ -988,6 +978,5 @@ int main(void)
         test_default_config();
         test_features();
 
-        printf("test_spec: %d checks, %d failures\n", checks, failures);
-        return failures ? 1 : 0;
+        return check_report("test_spec");
 }
