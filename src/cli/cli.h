@@ -21,5 +21,11 @@ struct cli_command {
 
 extern const struct cli_command cli_commands[];
 int cli_cmd_exec(struct cli *c, int argc, char **argv);
+/* cgroup_cmds.c */
+int cli_cmd_pause(struct cli *c, int argc, char **argv);
+int cli_cmd_resume(struct cli *c, int argc, char **argv);
+int cli_cmd_update(struct cli *c, int argc, char **argv);
+int cli_cmd_events(struct cli *c, int argc, char **argv);
+int cli_cmd_ps(struct cli *c, int argc, char **argv);
 /* Report a library error through the log; returns the exit status 1. */
 int cli_fail(struct cli *c, vessel_error **err);

@@ -143,6 +143,7 @@ static int parse_create(struct cli *c, const char *cmd, int argc, char **argv,
         o->id = one_id(c, cmd, argc, argv);
         if (!o->id)
                 return 1;
+        o->cgroup_manager = c->cgroup_manager;
         return check_cgroup_manager(c) < 0 ? 1 : 0;
 }
 
@@ -448,19 +449,6 @@ static int cmd_features(struct cli *c, int argc, char **argv)
         return 0;
 }
 
-static int cmd_later(struct cli *c, int argc, char **argv)
-{
-        for (int i = 1; i < argc; i++) {
-                if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-                        printf("Usage: vessel %s ...\n\nThe %s command is not implemented yet in "
-                               "this version of vessel.\n", argv[0], argv[0]);
-                        return 0;
-                }
-        }
-        cli_log(&c->log, "error", "%s: not implemented yet in this version of vessel", argv[0]);
-        return 1;
-}
-
 const struct cli_command cli_commands[] = {
         {"create", cmd_create, "create a container (its init waits for start)"},
         {"start", cmd_start, "start the process of a created container"},
@@ -472,10 +460,10 @@ const struct cli_command cli_commands[] = {
         {"spec", cmd_spec, "write a default config.json"},
         {"features", cmd_features, "print the features this build supports"},
         {"exec", cli_cmd_exec, "run a process in a running container"},
-        {"ps", cmd_later, "list a container's processes (not yet)"},
-        {"pause", cmd_later, "freeze a container (not yet)"},
-        {"resume", cmd_later, "thaw a container (not yet)"},
-        {"update", cmd_later, "change a container's resources (not yet)"},
-        {"events", cmd_later, "container stats and events (not yet)"},
+        {"ps", cli_cmd_ps, "list a container's processes"},
+        {"pause", cli_cmd_pause, "freeze a container"},
+        {"resume", cli_cmd_resume, "thaw a paused container"},
+        {"update", cli_cmd_update, "change a container's resources"},
+        {"events", cli_cmd_events, "container stats and OOM events"},
         {NULL, NULL, NULL},
 };

@@ -116,18 +116,32 @@ struct cg_backend {
 
 extern const struct cg_backend cg_v1_backend, cg_v2_backend;
 
+/* Setters with the same files on v1 and v2 (pids.max, rdma.max). */
+int cg_pids_set(const struct cg_hier *h, const struct vessel_resources *r, vessel_error **err);
+int cg_rdma_set(const struct cg_hier *h, const struct vessel_resources *r, vessel_error **err);
+
 static inline const struct cg_backend *cg_backend(const struct cg_hier *h)
 {
         return h->v2 ? &cg_v2_backend : &cg_v1_backend;
 }
 
-/* v2: enable the controllers in mask (CG_BIT()s with a v2 name) in every
- * cgroup.subtree_control from the hierarchy's root down to the parent of
- * path; 'needed' ones must succeed, the others are best effort. */
-int cg_v2_enable(int rootfd, const char *mountpoint, const char *path, uint32_t mask,
-                 uint32_t needed, vessel_error **err);
+/* v2: enable the controllers of 'want' (CG_BIT()s that have a v2 name) in
+ * dirfd's cgroup.subtree_control; those of 'need' must succeed, the others
+ * are best effort.  dir names dirfd in errors. */
+int cg_v2_enable_at(int dirfd, const char *dir, uint32_t want, uint32_t need, vessel_error **err);
+/* ... in every cgroup from the root of cgroup2 down to the container's parent. */
+int cg_v2_enable_path(const struct vessel_cgroup *cg, uint32_t need, vessel_error **err);
+/* The v2 controllers that r needs (CG_BIT()s). */
+uint32_t cg_v2_needed(const struct vessel_resources *r);
+/* Apply r: everything it sets, and the device rules when 'devices' (at
+ * create, where no rules still means the OCI default). */
+int cg_apply(const struct vessel_cgroup *cg, const struct vessel_resources *r, bool devices,
+             vessel_error **err);
 /* v1 cpuset: a new cpuset is empty; copy cpus and mems from its parent. */
 int cg_v1_cpuset_init(int parentfd, int fd, const char *dir, vessel_error **err);
+
+/* The stats "data" object (cgroup-stats.c). */
+json_object *cg_stats_object(const struct vessel_cgroup *cg);
 
 /* Shared by both back ends for their stats. */
 void cg_json_u64(json_object *o, const char *key, uint64_t v);

@@ -9,7 +9,14 @@
  *   clone3(CLONE_INTO_CGROUP, cgroup_clone_fd(cg)) on v2, else
  *   cgroup_enter(cg, pid)                    before init runs anything
  *   state.json keeps cgroup_state_path(cg); later commands reopen it with
- *   cgroup_open(); delete calls cgroup_destroy(). */
+ *   cgroup_open(); delete calls cgroup_destroy().
+ *
+ * Paths: linux.cgroupsPath is below the root of every hierarchy ("/a/b" and
+ * "a/b" alike), "vessel/<id>" when absent (cgroup-values.h).  On v1 and
+ * hybrid hosts the container gets a cgroup in every hierarchy, cgroup2 and
+ * name=systemd included; each controller's resources go to the hierarchy
+ * that has it, so a hybrid host's cgroup2-only controllers (hugetlb) work.
+ * Only what create made is removed by destroy. */
 #pragma once
 
 #include <stdbool.h>
@@ -57,5 +64,37 @@ int cgroup_freeze(const struct vessel_cgroup *cg, bool freeze, vessel_error **er
 int cgroup_is_frozen(const struct vessel_cgroup *cg);
 int cgroup_update(const struct vessel_cgroup *cg, const struct vessel_resources *r,
                   vessel_error **err);
-/* runc's `events --stats` JSON object (malloc'd). */
+/* runc's `events --stats` "data" object (malloc'd JSON): cpu, cpuset,
+ * memory (usage, swap, kernel, kernelTCP, raw, cache, usageWithoutCache),
+ * pids, blkio, hugetlb. */
 int cgroup_stats_json(const struct vessel_cgroup *cg, char **json, vessel_error **err);
+
+/* ---- added with the implementation ---- */
+
+/* --cgroup-manager disabled, or no handle at all. */
+bool cgroup_is_disabled(const struct vessel_cgroup *cg);
+/* The linux.resources part of cgroup_validate(), for `update`. */
+int cgroup_validate_resources(const struct vessel_resources *r, vessel_error **err);
+
+/* OOM events of the container's memory cgroup (v1: an eventfd on
+ * memory.oom_control; v2: inotify on memory.events, counting oom_kill).
+ * Poll the fd for POLLIN, then check() returns how many OOMs happened since
+ * the last call.  The watch borrows cg: free it first. */
+struct cgroup_oom_watch;
+int cgroup_oom_watch_open(const struct vessel_cgroup *cg, struct cgroup_oom_watch **out,
+                          vessel_error **err);
+int cgroup_oom_watch_fd(const struct cgroup_oom_watch *w);
+int cgroup_oom_watch_check(struct cgroup_oom_watch *w);
+void cgroup_oom_watch_free(struct cgroup_oom_watch *w);
+
+/* The cgroup hierarchies as the calling process sees them, for the
+ * "cgroup" mount inside a container (mounts.c). */
+struct cgroup_mount {
+        char *name;       /* under /sys/fs/cgroup ("memory", "unified"); "" for v2 at the root */
+        char *mountpoint;
+        bool v2;
+        char **options;   /* v1: the controllers and name=..., NULL-terminated */
+        char *own;        /* the caller's cgroup in it, relative to the mount ("vessel/c1", "") */
+};
+int cgroup_mounts_self(struct cgroup_mount **out, size_t *n, vessel_error **err);
+void cgroup_mounts_free(struct cgroup_mount *m, size_t n);

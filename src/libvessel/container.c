@@ -14,6 +14,7 @@
  * namespace (or a user namespace) joined by path needs one more fork,
  * since setns(CLONE_NEWPID) only applies to children. */
 #include "container.h"
+#include "cgroup.h"
 #include "devices.h"
 #include "hooks.h"
 #include "idmap.h"
@@ -49,6 +50,9 @@
 #endif
 
 #define EXEC_FIFO "exec.fifo"
+/* With startContainer hooks, init reports their outcome back to `start`
+ * through this fifo: nothing before execve (EOF = started), or the error. */
+#define REPLY_FIFO "start.fifo"
 
 struct init_args {
         const struct vessel_spec *spec;
@@ -58,6 +62,7 @@ struct init_args {
         int sock;          /* init's end */
         int parent_sock;   /* the parent's end, closed in init */
         int fifo;          /* O_RDWR exec fifo */
+        int reply;         /* O_RDWR reply fifo, or -1 */
         int console;       /* connected console socket or -1 */
         int ns_fds[VESSEL_NS_COUNT];
         int dirfd;         /* the locked state directory: closed in init */
@@ -73,6 +78,7 @@ struct created {
         struct vessel_state st;
         char *config_json;
         int console_peer; /* our end of the socket init sends its terminal to (foreground run) */
+        struct vessel_cgroup *cg;
 };
 
 /* ---------------------------------------------------------------- init */
@@ -197,6 +203,15 @@ static int setup_rootfs(struct init_args *a, bool userns, vessel_error **err)
         return rootfs_enter(rootfd, a->rootfs, a->opts->no_pivot, spec->linux_.rootfs_propagation, err);
 }
 
+static int wait_for_go(int sock, vessel_error **err)
+{
+        struct sync_msg *m = xmalloc0(sizeof(*m));
+        int r = sync_expect(sock, SYNC_GO, m, err);
+
+        free(m);
+        return r;
+}
+
 static int container_init(struct init_args *a)
 {
         const struct vessel_spec *spec = a->spec;
@@ -210,7 +225,7 @@ static int container_init(struct init_args *a)
         ssize_t n;
 
         sigset_t none;
-        int keep[VESSEL_NS_COUNT + 3];
+        int keep[VESSEL_NS_COUNT + 4];
         size_t nkeep = 0;
 
         /* Only what init needs stays open: the sync socket, the fifo, the
@@ -219,6 +234,8 @@ static int container_init(struct init_args *a)
          * state directory go. */
         keep[nkeep++] = a->sock;
         keep[nkeep++] = a->fifo;
+        if (a->reply >= 0)
+                keep[nkeep++] = a->reply;
         if (a->console >= 0)
                 keep[nkeep++] = a->console;
         for (int t = 0; t < VESSEL_NS_COUNT; t++)
@@ -228,6 +245,11 @@ static int container_init(struct init_args *a)
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
         if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+                return init_fail(a->sock, &err);
+        /* Nothing happens before the runtime has put us into the
+         * container's cgroup: the cgroup namespace, the cgroup mount and
+         * every charge must be the container's. */
+        if (wait_for_go(a->sock, &err) < 0)
                 return init_fail(a->sock, &err);
 
         if (a->two_stage) {
@@ -281,6 +303,13 @@ static int container_init(struct init_args *a)
                         }
                         if (write_time_offsets(lx, &err) < 0)
                                 return init_fail(a->sock, &err);
+                }
+                /* Unshared here, not at clone: its root is the cgroup we are
+                 * in now, the container's. */
+                if (lx->ns[VESSEL_NS_CGROUP].present && !lx->ns[VESSEL_NS_CGROUP].path &&
+                    unshare(CLONE_NEWCGROUP) < 0) {
+                        vessel_error_sys(&err, "unshare cgroup namespace");
+                        return init_fail(a->sock, &err);
                 }
         }
 
@@ -341,7 +370,10 @@ static int container_init(struct init_args *a)
                 goto fail_started;
         process_exec(&spec->process, exe, a->opts->preserve_fds, &err);
 fail_started:
-        dprintf(2, "vessel: %s\n", err ? err->msg : "container init failed");
+        if (a->reply >= 0)
+                dprintf(a->reply, "%s", err ? err->msg : "container init failed");
+        else
+                dprintf(2, "vessel: %s\n", err ? err->msg : "container init failed");
         _exit(127);
 }
 
@@ -393,6 +425,8 @@ static int validate(const struct vessel_spec *spec, const struct vessel_create_o
         }
         if ((r = process_check_lsm(&spec->process, err)) < 0)
                 return r;
+        if ((r = cgroup_validate(spec, err)) < 0)
+                return r;
         return hooks_check(spec, err);
 }
 
@@ -408,6 +442,12 @@ static void created_cleanup(const struct vessel_runtime *rt, struct created *c, 
         if (c->pid > 0 && c->pid != c->child)
                 while (waitpid(c->pid, NULL, 0) < 0 && errno == EINTR)
                         ;
+        if (remove && c->cg) {
+                vessel_error *e = NULL;
+                if (cgroup_destroy(c->cg, &e) < 0)
+                        fprintf(stderr, "vessel: warning: %s\n", e->msg);
+                vessel_error_free(&e);
+        }
         if (remove && c->st.id)
                 state_dir_remove(rt->root, c->st.id);
 }
@@ -416,6 +456,7 @@ static void created_free(struct created *c)
 {
         closep(&c->dirfd);
         closep(&c->console_peer);
+        cgroup_free(c->cg);
         vessel_spec_free(c->spec);
         state_clear(&c->st);
         free(c->config_json);
@@ -427,14 +468,29 @@ static char *owner_name(void)
 }
 
 
-static pid_t clone_init(int flags)
+/* With cgroup_fd >= 0, clone straight into that (v2) cgroup, where the
+ * kernel can (5.7); *into_cgroup says whether it did. */
+static pid_t clone_init(int flags, int cgroup_fd, bool *into_cgroup)
 {
         struct clone_args ca = {
                 .flags = (uint64_t)flags,
                 .exit_signal = SIGCHLD,
         };
-        pid_t pid = (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
+        pid_t pid;
 
+        *into_cgroup = false;
+        if (cgroup_fd >= 0) {
+                ca.flags |= CLONE_INTO_CGROUP;
+                ca.cgroup = (uint64_t)cgroup_fd;
+                pid = (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
+                if (pid >= 0) {
+                        *into_cgroup = true;
+                        return pid;
+                }
+                ca.flags = (uint64_t)flags;
+                ca.cgroup = 0;
+        }
+        pid = (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
         if (pid < 0 && errno == ENOSYS)
                 return (pid_t)syscall(SYS_clone, (unsigned long)flags | SIGCHLD, NULL, NULL, NULL, NULL);
         return pid;
@@ -517,9 +573,10 @@ static int do_create(const struct vessel_runtime *rt, const struct vessel_create
                      struct created *c, vessel_error **err)
 {
         _cleanup_free_ char *bundle = NULL, *config = NULL, *rootfs_in = NULL, *rootfs = NULL;
-        struct init_args a = {.console = -1, .fifo = -1, .sock = -1, .parent_sock = -1};
+        struct init_args a = {.console = -1, .fifo = -1, .reply = -1, .sock = -1, .parent_sock = -1};
         int socks[2] = {-1, -1}, flags = 0, r;
         const struct vessel_linux *lx;
+        bool into_cgroup = false;
         struct stat sb;
         size_t len;
 
@@ -597,11 +654,24 @@ static int do_create(const struct vessel_runtime *rt, const struct vessel_create
                 r = vessel_error_sys(err, "open %s", EXEC_FIFO);
                 goto fail;
         }
+        if (c->spec->hooks.n[VESSEL_HOOK_START_CONTAINER]) {
+                if (mkfifoat(c->dirfd, REPLY_FIFO, 0600) < 0 ||
+                    (a.reply = openat(c->dirfd, REPLY_FIFO, O_RDWR | O_CLOEXEC)) < 0) {
+                        r = vessel_error_sys(err, "create %s", REPLY_FIFO);
+                        goto fail;
+                }
+        }
         {
                 _cleanup_free_ char *p = xasprintf("/proc/self/fd/%d/config.json", c->dirfd);
                 if ((r = write_file_atomic(p, c->config_json, len, 0600, err)) < 0)
                         goto fail;
         }
+        if ((r = cgroup_create(c->spec, o->id, o->cgroup_manager, &c->cg, err)) < 0)
+                goto fail;
+        /* Recorded at once, so that deleting a create that died finds it. */
+        c->st.cgroup_path = cgroup_state_path(c->cg);
+        if ((r = state_write(c->dirfd, &c->st, err)) < 0)
+                goto fail;
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, socks) < 0) {
                 r = vessel_error_sys(err, "socketpair");
                 goto fail;
@@ -616,11 +686,12 @@ static int do_create(const struct vessel_runtime *rt, const struct vessel_create
                       (lx->ns[VESSEL_NS_PID].present && lx->ns[VESSEL_NS_PID].path);
         if (!a.two_stage)
                 for (int t = 0; t < VESSEL_NS_COUNT; t++)
-                        if (lx->ns[t].present && !lx->ns[t].path && t != VESSEL_NS_TIME)
+                        if (lx->ns[t].present && !lx->ns[t].path && t != VESSEL_NS_TIME &&
+                            t != VESSEL_NS_CGROUP)
                                 flags |= ns_clone_flag(t);
         a.dirfd = c->dirfd;
 
-        c->child = clone_init(flags);
+        c->child = clone_init(flags, cgroup_clone_fd(c->cg), &into_cgroup);
         if (c->child < 0) {
                 r = vessel_error_sys(err, "clone the container's init (flags 0x%x)", flags);
                 c->child = 0;
@@ -631,6 +702,12 @@ static int do_create(const struct vessel_runtime *rt, const struct vessel_create
         close(socks[1]);
         socks[1] = -1;
         c->pid = c->child;
+        if (!into_cgroup && (r = cgroup_enter(c->cg, c->child, err)) < 0)
+                goto fail;
+        if (sync_send(socks[0], SYNC_GO, 0, NULL) < 0) {
+                r = vessel_error_sys(err, "container init went away");
+                goto fail;
+        }
 
         r = parent_sync(c, socks[0], err);
         if (r < 0)
@@ -650,6 +727,7 @@ out:
         for (int t = 0; t < VESSEL_NS_COUNT; t++)
                 closep(&a.ns_fds[t]);
         closep(&a.fifo);
+        closep(&a.reply);
         closep(&a.console);
         closep(&socks[0]);
         closep(&socks[1]);
@@ -666,16 +744,44 @@ int vessel_create(const struct vessel_runtime *rt, const struct vessel_create_op
 }
 
 /* Release a created container's init; called with the state locked. */
+/* Wait for init's report on its startContainer hooks (see REPLY_FIFO). */
+static int wait_start_reply(int reply, const char *id, vessel_error **err)
+{
+        char buf[4096];
+        size_t got = 0;
+        ssize_t n;
+
+        if (fcntl(reply, F_SETFL, 0) < 0)
+                return vessel_error_sys(err, "fcntl %s", REPLY_FIFO);
+        while (got < sizeof(buf) - 1 && (n = read(reply, buf + got, sizeof(buf) - 1 - got)) != 0) {
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return vessel_error_sys(err, "read %s", REPLY_FIFO);
+                }
+                got += (size_t)n;
+        }
+        buf[got] = '\0';
+        if (got)
+                return vessel_error_msg(err, EIO, "start container \"%s\": %s", id, buf);
+        return 0;
+}
+
 static int start_locked(int dirfd, struct vessel_state *st, const struct vessel_spec *spec,
                         vessel_error **err)
 {
-        _cleanup_close_ int fifo = -1;
+        _cleanup_close_ int fifo = -1, reply = -1;
         enum vessel_status s = state_status(st);
         int r;
 
         if (s != VESSEL_CREATED)
                 return vessel_error_msg(err, EINVAL, "cannot start container \"%s\": it is %s, not created",
                                         st->id, vessel_status_name(s));
+        if (spec && spec->hooks.n[VESSEL_HOOK_START_CONTAINER]) {
+                reply = openat(dirfd, REPLY_FIFO, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+                if (reply < 0)
+                        return vessel_error_sys(err, "open %s", REPLY_FIFO);
+        }
         fifo = openat(dirfd, EXEC_FIFO, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
         if (fifo < 0) {
                 if (errno == ENXIO)
@@ -688,11 +794,15 @@ static int start_locked(int dirfd, struct vessel_state *st, const struct vessel_
         st->started = true;
         if ((r = state_write(dirfd, st, err)) < 0)
                 return r;
-        if (spec && spec->hooks.n[VESSEL_HOOK_POSTSTART]) {
-                _cleanup_free_ char *json = state_to_json(st, VESSEL_RUNNING, false);
-                r = hooks_run(spec, VESSEL_HOOK_POSTSTART, json, err);
-                if (r < 0)
+        if (reply >= 0) {
+                unlinkat(dirfd, REPLY_FIFO, 0);
+                if ((r = wait_start_reply(reply, st->id, err)) < 0)
                         return r;
+        }
+        if (spec && spec->hooks.n[VESSEL_HOOK_POSTSTART]) {
+                /* A failing poststart hook is a warning: the container runs on. */
+                _cleanup_free_ char *json = state_to_json(st, VESSEL_RUNNING, false);
+                hooks_run_warn(spec, VESSEL_HOOK_POSTSTART, json);
         }
         return 0;
 }
@@ -796,6 +906,18 @@ static int signal_all(const struct vessel_state *st, int sig, vessel_error **err
         return 0;
 }
 
+/* kill --all: every process in the container's cgroup. */
+static int kill_cgroup(const struct vessel_state *st, int sig, vessel_error **err)
+{
+        struct vessel_cgroup *cg;
+        int r = cgroup_open(st->cgroup_path, &cg, err);
+
+        if (r == 0)
+                r = cgroup_kill_all(cg, sig, err);
+        cgroup_free(cg);
+        return r;
+}
+
 int vessel_kill(const struct vessel_runtime *rt, const char *id, int sig, bool all,
                 vessel_error **err)
 {
@@ -812,6 +934,8 @@ int vessel_kill(const struct vessel_runtime *rt, const char *id, int sig, bool a
         if (s == VESSEL_STOPPED || s == VESSEL_CREATING)
                 r = vessel_error_msg(err, ESRCH, "container \"%s\" is not running (%s)", id,
                                      vessel_status_name(s));
+        else if (all && st.cgroup_path)
+                r = kill_cgroup(&st, sig, err);
         else
                 r = all ? signal_all(&st, sig, err) : signal_init(&st, sig, err);
         state_clear(&st);
@@ -823,8 +947,8 @@ static int delete_locked(const struct vessel_runtime *rt, int dirfd, const char 
 {
         struct vessel_state st;
         struct vessel_spec *spec = NULL;
+        struct vessel_cgroup *cg = NULL;
         enum vessel_status s;
-        vessel_error *herr = NULL;
         int r;
 
         if (state_read(dirfd, &st, NULL) < 0) {
@@ -842,9 +966,14 @@ static int delete_locked(const struct vessel_runtime *rt, int dirfd, const char 
                         goto out;
                 }
         }
-        if (s != VESSEL_STOPPED) {
+        if (st.cgroup_path && (r = cgroup_open(st.cgroup_path, &cg, err)) < 0)
+                goto out;
+        if (s != VESSEL_STOPPED && st.pid > 0) {
                 /* A created container is simply torn down, as runc does. */
                 signal_init(&st, SIGKILL, NULL);
+                /* A frozen task dies only once thawed (cgroup v1). */
+                if (s == VESSEL_PAUSED)
+                        cgroup_freeze(cg, false, NULL);
                 if (wait_pid_gone(st.pid, st.start_time, 10000) < 0) {
                         r = vessel_error_msg(err, ETIMEDOUT,
                                              "container \"%s\": init (pid %d) did not exit after SIGKILL",
@@ -852,18 +981,20 @@ static int delete_locked(const struct vessel_runtime *rt, int dirfd, const char 
                         goto out;
                 }
         }
+        /* Whatever is left in the cgroup is killed; a cgroup that stays
+         * busy keeps the state, so that delete can be tried again. */
+        if ((r = cgroup_destroy(cg, err)) < 0)
+                goto out;
         if (load_saved_spec(dirfd, &spec, NULL) == 0 && spec->hooks.n[VESSEL_HOOK_POSTSTOP]) {
                 _cleanup_free_ char *json = state_to_json(&st, VESSEL_STOPPED, false);
-                /* A failing poststop hook is a warning; deletion goes on. */
-                if (hooks_run(spec, VESSEL_HOOK_POSTSTOP, json, &herr) < 0) {
-                        fprintf(stderr, "vessel: warning: %s\n", herr->msg);
-                        vessel_error_free(&herr);
-                }
+                /* A failing poststop hook is a warning; the others and deletion go on. */
+                hooks_run_warn(spec, VESSEL_HOOK_POSTSTOP, json);
         }
         r = state_dir_remove(rt->root, id);
         if (r < 0)
                 r = vessel_error_set(err, -r, "remove %s/%s", rt->root, id);
 out:
+        cgroup_free(cg);
         vessel_spec_free(spec);
         state_clear(&st);
         return r;

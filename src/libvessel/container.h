@@ -24,6 +24,7 @@ struct vessel_create_opts {
         int preserve_fds;
         bool detach;     /* run only */
         bool foreground; /* run without --detach: vessel relays the terminal itself */
+        const char *cgroup_manager; /* "cgroupfs" (NULL) or "disabled" */
 };
 
 int vessel_create(const struct vessel_runtime *rt, const struct vessel_create_opts *o,

@@ -2,6 +2,7 @@
 #include "util.h"
 
 #include <fcntl.h>
+#include <stdio.h>
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
@@ -107,6 +108,16 @@ static int run_one(const struct vessel_hook *h, const char *state_json, const ch
                                         idx, h->path, WEXITSTATUS(status));
         return vessel_error_set(err, 0, "hooks.%s[%zu] %s: killed by signal %d", kind, idx, h->path,
                                 WTERMSIG(status));
+}
+
+void hooks_run_warn(const struct vessel_spec *spec, enum vessel_hook_kind kind, const char *state_json)
+{
+        for (size_t i = 0; i < spec->hooks.n[kind]; i++) {
+                vessel_error *err = NULL;
+                if (run_one(&spec->hooks.list[kind][i], state_json, vessel_hook_name(kind), i, &err) < 0)
+                        fprintf(stderr, "vessel: warning: %s\n", err ? err->msg : "hook failed");
+                vessel_error_free(&err);
+        }
 }
 
 int hooks_run(const struct vessel_spec *spec, enum vessel_hook_kind kind, const char *state_json,

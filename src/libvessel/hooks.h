@@ -7,5 +7,7 @@
 /* Run the hooks of one kind in order; the first failure stops and is returned. */
 int hooks_run(const struct vessel_spec *spec, enum vessel_hook_kind kind, const char *state_json,
               vessel_error **err);
+/* Run them all; each failure is a warning on stderr (poststart, poststop). */
+void hooks_run_warn(const struct vessel_spec *spec, enum vessel_hook_kind kind, const char *state_json);
 /* Check that every hook binary exists and is executable (before anything is created). */
 int hooks_check(const struct vessel_spec *spec, vessel_error **err);

@@ -1,4 +1,5 @@
 #include "mounts.h"
+#include "cgroup.h"
 #include "util.h"
 
 #include <dirent.h>
@@ -295,8 +296,8 @@ static bool is_bind(const struct vessel_mount *m)
         return m->opts.bind || (m->type && (!strcmp(m->type, "bind") || !strcmp(m->type, "rbind")));
 }
 
-static int mount_cgroup_v1_tree(const struct mount_ctx *ctx, int targetfd, const struct vessel_mount *m,
-                                vessel_error **err);
+static int mount_cgroup(const struct mount_ctx *ctx, int targetfd, const struct vessel_mount *m,
+                        vessel_error **err);
 
 int mount_one(const struct mount_ctx *ctx, const struct vessel_mount *m, size_t index,
               vessel_error **err)
@@ -344,14 +345,9 @@ int mount_one(const struct mount_ctx *ctx, const struct vessel_mount *m, size_t 
                 target = path_open_in_root(ctx->rootfd, m->destination, RESOLVE_CREATE_DIR, err);
                 if (target < 0)
                         return vessel_error_prefix(err, "mounts[%zu]", index);
-                if (!strcmp(type, "cgroup")) {
-                        struct statfs sfs;
-                        if (statfs("/sys/fs/cgroup", &sfs) == 0 && sfs.f_type == CGROUP2_SUPER_MAGIC) {
-                                type = "cgroup2";
-                        } else {
-                                r = mount_cgroup_v1_tree(ctx, target, m, err);
-                                return r < 0 ? vessel_error_prefix(err, "mounts[%zu]", index) : 0;
-                        }
+                if (!strcmp(type, "cgroup") || !strcmp(type, "cgroup2")) {
+                        r = mount_cgroup(ctx, target, m, err);
+                        return r < 0 ? vessel_error_prefix(err, "mounts[%zu]", index) : 0;
                 }
                 mfd = fs_new_mount(type, m->source ? m->source : type, o->data, o->flags,
                                    o->attr_set, err);
@@ -401,18 +397,58 @@ int mount_one(const struct mount_ctx *ctx, const struct vessel_mount *m, size_t 
         return 0;
 }
 
-/* On a v1 or hybrid host, "cgroup" means a tmpfs holding one mount per
- * hierarchy, as the host has them: cgroup (v1) per controller and cgroup2
- * at "unified".  Inside a cgroup namespace each one shows only the
- * container's own subtree. */
-static int mount_cgroup_v1_tree(const struct mount_ctx *ctx, int targetfd, const struct vessel_mount *m,
-                                vessel_error **err)
+/* One hierarchy for the container: in a cgroup namespace a new mount,
+ * whose root is the namespace's root, the container's cgroup; without
+ * one, a bind of the container's own cgroup directory, never the whole
+ * hierarchy. */
+static int mount_cgroup_hier(const struct mount_ctx *ctx, const struct cgroup_mount *c, int targetfd,
+                             uint64_t attrs, vessel_error **err)
 {
-        _cleanup_free_ char *info = NULL;
+        _cleanup_close_ int mfd = -1;
+        _cleanup_free_ char *src = NULL;
+        int r;
+
+        if (!ctx->cgroupns) {
+                src = *c->own ? xasprintf("%s/%s", c->mountpoint, c->own) : xstrdup(c->mountpoint);
+                return mount_bind_fd(AT_FDCWD, src, targetfd, false, attrs, err);
+        }
+        mfd = fs_new_mount(c->v2 ? "cgroup2" : "cgroup", "cgroup", c->v2 ? NULL : c->options, 0, attrs,
+                           err);
+        if (mfd < 0)
+                return vessel_error_prefix(err, "cgroup %s", c->mountpoint);
+        if ((r = attach(mfd, targetfd)) < 0)
+                return vessel_error_set(err, -r, "move_mount cgroup %s", c->mountpoint);
+        return 0;
+}
+
+/* The host's symlinks between hierarchies (cpu -> cpu,cpuacct). */
+static void copy_cgroup_links(int tmpdir)
+{
+        DIR *d = opendir("/sys/fs/cgroup");
+        struct dirent *de;
+
+        if (!d)
+                return;
+        while ((de = readdir(d))) {
+                char target[256];
+                ssize_t n;
+                if (de->d_type != DT_LNK)
+                        continue;
+                n = readlinkat(dirfd(d), de->d_name, target, sizeof(target) - 1);
+                if (n <= 0 || memchr(target, '/', (size_t)n))
+                        continue;
+                target[n] = '\0';
+                symlinkat(target, tmpdir, de->d_name);
+        }
+        closedir(d);
+}
+
+/* v1 and hybrid: a tmpfs holding one mount per hierarchy, named as on the
+ * host (cgroup2 at "unified"). */
+static int mount_cgroup_tree(const struct mount_ctx *ctx, int targetfd, const struct cgroup_mount *c,
+                             size_t n, uint64_t base, uint64_t ro, vessel_error **err)
+{
         _cleanup_close_ int tmp = -1, dir = -1;
-        uint64_t ro = m->opts.attr_set & MOUNT_ATTR_RDONLY;
-        uint64_t base = m->opts.attr_set & ~MOUNT_ATTR_RDONLY;
-        char *line, *save = NULL;
         int r;
 
         tmp = fs_new_mount("tmpfs", "tmpfs", (char *[]){"mode=755", NULL}, 0, base, err);
@@ -421,50 +457,52 @@ static int mount_cgroup_v1_tree(const struct mount_ctx *ctx, int targetfd, const
         dir = openat(tmp, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dir < 0)
                 return vessel_error_sys(err, "open cgroup tmpfs");
-        r = read_file_at(AT_FDCWD, "/proc/self/mountinfo", &info, NULL, err);
-        if (r < 0)
-                return r;
         if ((r = attach(tmp, targetfd)) < 0)
                 return vessel_error_set(err, -r, "move_mount cgroup tmpfs");
-        for (line = strtok_r(info, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-                char mnt[4096], fstype[64], super[1024];
-                const char *sep = strstr(line, " - "), *name;
-                _cleanup_close_ int sub = -1, cfd = -1;
-                _cleanup_strv_ char **data = NULL;
-
-                if (!sep || sscanf(line, "%*s %*s %*s %*s %4095s", mnt) != 1 ||
-                    sscanf(sep + 3, "%63s %*s %1023s", fstype, super) != 2)
-                        continue;
-                if (!str_has_prefix(mnt, "/sys/fs/cgroup/") || strchr(mnt + 15, '/'))
-                        continue;
-                name = mnt + 15;
-                if (!strcmp(fstype, "cgroup")) {
-                        char *s2 = NULL;
-                        for (char *o = strtok_r(super, ",", &s2); o; o = strtok_r(NULL, ",", &s2))
-                                if (strcmp(o, "rw") && strcmp(o, "ro"))
-                                        data = strv_append(data, o);
-                } else if (strcmp(fstype, "cgroup2") != 0) {
-                        continue;
-                }
-                if (mkdirat(dir, name, 0755) < 0 && errno != EEXIST)
-                        return vessel_error_sys(err, "mkdir cgroup %s", name);
-                sub = openat(dir, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_close_ int sub = -1;
+                if (mkdirat(dir, c[i].name, 0755) < 0 && errno != EEXIST)
+                        return vessel_error_sys(err, "mkdir cgroup %s", c[i].name);
+                sub = openat(dir, c[i].name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                 if (sub < 0)
-                        return vessel_error_sys(err, "open cgroup %s", name);
-                if (ctx->cgroupns) {
-                        cfd = fs_new_mount(fstype, "cgroup", data, 0, base | ro, err);
-                        if (cfd < 0)
-                                return vessel_error_prefix(err, "cgroup %s", name);
-                        if ((r = attach(cfd, sub)) < 0)
-                                return vessel_error_set(err, -r, "move_mount cgroup %s", name);
-                } else {
-                        r = mount_bind_fd(AT_FDCWD, mnt, sub, false, base | ro, err);
-                        if (r < 0)
-                                return r;
-                }
+                        return vessel_error_sys(err, "open cgroup %s", c[i].name);
+                if ((r = mount_cgroup_hier(ctx, &c[i], sub, base | ro, err)) < 0)
+                        return r;
         }
+        copy_cgroup_links(dir);
         /* The tmpfs is made read-only last, once its mount points exist. */
         if (ro && (r = mount_set_attr(tmp, MOUNT_ATTR_RDONLY, 0, 0, false)) < 0)
-                return vessel_error_set(err, -r, "make %s read-only", m->destination);
+                return vessel_error_set(err, -r, "make the cgroup tmpfs read-only");
         return 0;
+}
+
+/* "cgroup": what the host has, as the container should see it: on a v2
+ * host one cgroup2 mount, on v1 and hybrid hosts a tree of them.
+ * "cgroup2": the cgroup2 hierarchy alone.  Read-only unless the options
+ * say "rw". */
+static int mount_cgroup(const struct mount_ctx *ctx, int targetfd, const struct vessel_mount *m,
+                        vessel_error **err)
+{
+        uint64_t ro = m->opts.attr_clr & MOUNT_ATTR_RDONLY ? 0 : MOUNT_ATTR_RDONLY;
+        uint64_t base = m->opts.attr_set & ~MOUNT_ATTR_RDONLY;
+        bool only_v2 = !strcmp(m->type, "cgroup2");
+        struct cgroup_mount *c;
+        size_t n;
+        int r;
+
+        if ((r = cgroup_mounts_self(&c, &n, err)) < 0)
+                return r;
+        if (only_v2 || (n == 1 && c[0].v2)) {
+                size_t i = 0;
+                while (i < n && !c[i].v2)
+                        i++;
+                if (i < n)
+                        r = mount_cgroup_hier(ctx, &c[i], targetfd, base | ro, err);
+                else
+                        r = vessel_error_msg(err, ENOENT, "no cgroup2 file system on this host");
+        } else {
+                r = mount_cgroup_tree(ctx, targetfd, c, n, base, ro, err);
+        }
+        cgroup_mounts_free(c, n);
+        return r;
 }

@@ -1,4 +1,5 @@
 #include "state.h"
+#include "cgroup.h"
 #include "util.h"
 
 #include <fcntl.h>
@@ -263,6 +264,19 @@ unsigned long long proc_start_time(pid_t pid, char *state_char)
         return start;
 }
 
+/* Paused: the container's cgroup is frozen (vessel pause). */
+static bool cgroup_frozen(const char *cgroup_path)
+{
+        struct vessel_cgroup *cg;
+        bool frozen;
+
+        if (!cgroup_path || cgroup_open(cgroup_path, &cg, NULL) < 0)
+                return false;
+        frozen = cgroup_is_frozen(cg) == 1;
+        cgroup_free(cg);
+        return frozen;
+}
+
 enum vessel_status state_status(const struct vessel_state *st)
 {
         char c = 0;
@@ -273,6 +287,8 @@ enum vessel_status state_status(const struct vessel_state *st)
         t = proc_start_time(st->pid, &c);
         if (t == 0 || t != st->start_time || c == 'Z' || c == 'X')
                 return VESSEL_STOPPED;
+        if (cgroup_frozen(st->cgroup_path))
+                return VESSEL_PAUSED;
         return st->started ? VESSEL_RUNNING : VESSEL_CREATED;
 }
 

@@ -1,0 +1,949 @@
+/* cgroup.c: the cgroup manager: finding the hierarchies, placing a
+ * container in them, and its life cycle (enter, freeze, kill, destroy).
+ * Resources are in cgroup-resources.c, stats and OOM events in
+ * cgroup-stats.c, the per-layout files in cgroup-v1.c and cgroup-v2.c. */
+#include "cgroup-internal.h"
+#include "util.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#define CGROUP_ROOT "/sys/fs/cgroup"
+#define DESTROY_TIMEOUT_MS 5000
+
+static const char *const v1_names[CG_COUNT] = {
+        [CG_CPU] = "cpu",         [CG_CPUACCT] = "cpuacct", [CG_CPUSET] = "cpuset",
+        [CG_MEMORY] = "memory",   [CG_DEVICES] = "devices", [CG_FREEZER] = "freezer",
+        [CG_BLKIO] = "blkio",     [CG_PIDS] = "pids",       [CG_HUGETLB] = "hugetlb",
+        [CG_NET_CLS] = "net_cls", [CG_NET_PRIO] = "net_prio", [CG_RDMA] = "rdma",
+        [CG_MISC] = "misc",
+};
+static const char *const v2_names[CG_COUNT] = {
+        [CG_CPU] = "cpu",   [CG_CPUSET] = "cpuset",   [CG_MEMORY] = "memory", [CG_BLKIO] = "io",
+        [CG_PIDS] = "pids", [CG_HUGETLB] = "hugetlb", [CG_RDMA] = "rdma",     [CG_MISC] = "misc",
+};
+
+const char *cg_ctrl_v1_name(enum cg_ctrl c)
+{
+        return (unsigned)c < CG_COUNT ? v1_names[c] : NULL;
+}
+
+const char *cg_ctrl_v2_name(enum cg_ctrl c)
+{
+        return (unsigned)c < CG_COUNT ? v2_names[c] : NULL;
+}
+
+const char *cgroup_layout_name(enum cgroup_layout l)
+{
+        static const char *const names[] = {"none", "v1", "hybrid", "v2"};
+        return (unsigned)l < ARRAY_SIZE(names) ? names[l] : "unknown";
+}
+
+/* ------------------------------------------------------- hierarchies */
+
+static int ctrl_by_name(const char *const *names, const char *s, size_t len)
+{
+        for (int c = 0; c < CG_COUNT; c++)
+                if (names[c] && strlen(names[c]) == len && !strncmp(names[c], s, len))
+                        return c;
+        return -1;
+}
+
+static uint32_t v2_mask_of(const char *mountpoint)
+{
+        _cleanup_free_ char *path = xasprintf("%s/cgroup.controllers", mountpoint), *buf = NULL;
+        uint32_t mask = CG_V2_CORE;
+        char *save = NULL;
+
+        if (read_file_at(AT_FDCWD, path, &buf, NULL, NULL) < 0)
+                return mask;
+        for (char *t = strtok_r(buf, " \n", &save); t; t = strtok_r(NULL, " \n", &save)) {
+                int c = ctrl_by_name(v2_names, t, strlen(t));
+                if (c >= 0)
+                        mask |= CG_BIT(c);
+        }
+        return mask;
+}
+
+static void hier_fill_v1(struct cg_hier *h, char *super)
+{
+        char *save = NULL;
+
+        for (char *t = strtok_r(super, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+                int c = ctrl_by_name(v1_names, t, strlen(t));
+                if (c >= 0)
+                        h->mask |= CG_BIT(c);
+                if (c >= 0 || str_has_prefix(t, "name="))
+                        h->options = strv_append(h->options, t);
+        }
+}
+
+static void hier_clear(struct cg_hier *h)
+{
+        free(h->mountpoint);
+        free(h->name);
+        free(h->mnt_root);
+        free(h->dir);
+        strv_free(h->options);
+        closep(&h->fd);
+        memset(h, 0, sizeof(*h));
+        h->fd = -1;
+}
+
+void cg_hiers_free(struct cg_hier *h, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                hier_clear(&h[i]);
+        free(h);
+}
+
+/* Fields 4 (root), 5 (mount point), and after " - ": type and super options. */
+static bool mountinfo_fields(char *line, char **root, char **mnt, char **type, char **super)
+{
+        char *sep = strstr(line, " - "), *save = NULL, *f;
+        int i = 0;
+
+        if (!sep)
+                return false;
+        *sep = '\0';
+        for (f = strtok_r(line, " ", &save); f && i < 5; f = strtok_r(NULL, " ", &save), i++) {
+                if (i == 3)
+                        *root = f;
+                if (i == 4)
+                        *mnt = f;
+        }
+        if (i < 5)
+                return false;
+        save = NULL;
+        *type = strtok_r(sep + 3, " ", &save);
+        if (!*type || !strtok_r(NULL, " ", &save))
+                return false;
+        *super = strtok_r(NULL, " ", &save);
+        return *super != NULL;
+}
+
+static bool under_cgroup_root(const char *mnt)
+{
+        if (!strcmp(mnt, CGROUP_ROOT))
+                return true;
+        return str_has_prefix(mnt, CGROUP_ROOT "/") && mnt[sizeof(CGROUP_ROOT)] &&
+               !strchr(mnt + sizeof(CGROUP_ROOT), '/');
+}
+
+static struct cg_hier *hier_slot(struct cg_hier **h, size_t *n, const char *mnt)
+{
+        for (size_t i = 0; i < *n; i++)
+                if (!strcmp((*h)[i].mountpoint, mnt)) {
+                        /* Mounted over: the later mount is what we see. */
+                        hier_clear(&(*h)[i]);
+                        return &(*h)[i];
+                }
+        *h = realloc(*h, (*n + 1) * sizeof(**h));
+        if (!*h)
+                abort();
+        memset(&(*h)[*n], 0, sizeof(**h));
+        (*h)[*n].fd = -1;
+        return &(*h)[(*n)++];
+}
+
+static enum cgroup_layout layout_of(const struct cg_hier *h, size_t n)
+{
+        bool v1 = false, v2 = false;
+
+        for (size_t i = 0; i < n; i++) {
+                if (h[i].v2 && !strcmp(h[i].mountpoint, CGROUP_ROOT))
+                        return CGROUP_LAYOUT_V2;
+                if (h[i].v2)
+                        v2 = true;
+                else if (h[i].mask)
+                        v1 = true;
+        }
+        if (v1)
+                return v2 ? CGROUP_LAYOUT_HYBRID : CGROUP_LAYOUT_V1;
+        return v2 ? CGROUP_LAYOUT_V2 : CGROUP_LAYOUT_NONE;
+}
+
+int cg_hiers_read(struct cg_hier **out, size_t *n, enum cgroup_layout *layout, vessel_error **err)
+{
+        _cleanup_free_ char *info = NULL;
+        struct cg_hier *h = NULL;
+        size_t cnt = 0;
+        char *line, *save = NULL;
+        int r;
+
+        *out = NULL;
+        *n = 0;
+        if ((r = read_file_at(AT_FDCWD, "/proc/self/mountinfo", &info, NULL, err)) < 0)
+                return r;
+        for (line = strtok_r(info, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+                char *root = NULL, *mnt = NULL, *type = NULL, *super = NULL;
+                struct cg_hier *x;
+
+                if (!mountinfo_fields(line, &root, &mnt, &type, &super) || !under_cgroup_root(mnt))
+                        continue;
+                if (strcmp(type, "cgroup") && strcmp(type, "cgroup2"))
+                        continue;
+                x = hier_slot(&h, &cnt, mnt);
+                x->mountpoint = xstrdup(mnt);
+                x->name = xstrdup(strcmp(mnt, CGROUP_ROOT) ? mnt + sizeof(CGROUP_ROOT) : "");
+                x->mnt_root = xstrdup(root);
+                x->v2 = !strcmp(type, "cgroup2");
+                if (x->v2)
+                        x->mask = v2_mask_of(mnt);
+                else
+                        hier_fill_v1(x, super);
+        }
+        /* A v2 mount over /sys/fs/cgroup hides whatever was below it. */
+        *layout = layout_of(h, cnt);
+        if (*layout == CGROUP_LAYOUT_V2) {
+                for (size_t i = 0; i < cnt; i++) {
+                        if (!h[i].v2 || strcmp(h[i].mountpoint, CGROUP_ROOT))
+                                continue;
+                        struct cg_hier keep = h[i];
+                        h[i].mountpoint = h[i].name = h[i].mnt_root = NULL;
+                        h[i].options = NULL;
+                        cg_hiers_free(h, cnt);
+                        h = xmalloc0(sizeof(*h));
+                        h[0] = keep;
+                        cnt = 1;
+                        break;
+                }
+        }
+        *out = h;
+        *n = cnt;
+        return 0;
+}
+
+int cgroup_detect(enum cgroup_layout *out, vessel_error **err)
+{
+        struct cg_hier *h;
+        size_t n;
+        int r = cg_hiers_read(&h, &n, out, err);
+
+        cg_hiers_free(h, n);
+        return r;
+}
+
+/* The hierarchy that serves c: a v1 one, else cgroup2. */
+static struct cg_hier *hier_serving(struct cg_hier *h, size_t n, enum cg_ctrl c)
+{
+        struct cg_hier *v2 = NULL;
+
+        for (size_t i = 0; i < n; i++) {
+                if (!(h[i].mask & CG_BIT(c)))
+                        continue;
+                if (!h[i].v2)
+                        return &h[i];
+                v2 = &h[i];
+        }
+        return v2;
+}
+
+struct cg_hier *cg_hier_of(const struct vessel_cgroup *cg, enum cg_ctrl c)
+{
+        struct cg_hier *h = hier_serving(cg->h, cg->n_h, c);
+        return h && h->fd >= 0 ? h : NULL;
+}
+
+/* ------------------------------------------------------------- files */
+
+bool cg_has(const struct cg_hier *h, const char *file)
+{
+        return faccessat(h->fd, file, F_OK, 0) == 0;
+}
+
+static int write_at(int dirfd, const char *file, const char *val)
+{
+        _cleanup_close_ int fd = openat(dirfd, file, O_WRONLY | O_CLOEXEC);
+        ssize_t n;
+
+        if (fd < 0)
+                return -errno;
+        /* One write(2): cgroup files take a value per write. */
+        n = write(fd, val, strlen(val));
+        if (n < 0)
+                return -errno;
+        return (size_t)n == strlen(val) ? 0 : -EIO;
+}
+
+int cg_write(const struct cg_hier *h, const char *what, const char *file, const char *val,
+             vessel_error **err)
+{
+        int r = write_at(h->fd, file, val);
+
+        if (r == 0)
+                return 0;
+        if (r == -ENOENT)
+                return vessel_error_msg(err, ENOENT, "%s%s%s/%s: not supported by this kernel (no such "
+                                        "cgroup file)", what ? what : "", what ? ": " : "", h->dir, file);
+        return vessel_error_set(err, -r, "%s%swrite \"%s\" to %s/%s", what ? what : "",
+                                what ? ": " : "", val, h->dir, file);
+}
+
+int cg_writef(const struct cg_hier *h, const char *what, const char *file, vessel_error **err,
+              const char *fmt, ...)
+{
+        _cleanup_free_ char *val = NULL;
+        va_list ap;
+
+        va_start(ap, fmt);
+        if (vasprintf(&val, fmt, ap) < 0)
+                abort();
+        va_end(ap);
+        return cg_write(h, what, file, val, err);
+}
+
+int cg_read(const struct cg_hier *h, const char *file, char **out, vessel_error **err)
+{
+        size_t len;
+        int r = read_file_at(h->fd, file, out, &len, NULL);
+
+        if (r < 0)
+                return vessel_error_set(err, -r, "read %s/%s", h->dir, file);
+        while (len && (*out)[len - 1] == '\n')
+                (*out)[--len] = '\0';
+        return 0;
+}
+
+static int parse_u64(const char *s, uint64_t *out)
+{
+        char *end;
+
+        if (!strncmp(s, "max", 3) && (!s[3] || s[3] == '\n')) {
+                *out = UINT64_MAX;
+                return 0;
+        }
+        if (*s == '-') { /* v1 reports "no limit" as -1 in some files */
+                *out = UINT64_MAX;
+                return 0;
+        }
+        errno = 0;
+        *out = strtoull(s, &end, 10);
+        if (errno || end == s || (*end && *end != '\n' && *end != ' '))
+                return -EINVAL;
+        return 0;
+}
+
+int cg_read_u64(const struct cg_hier *h, const char *file, uint64_t *out)
+{
+        _cleanup_free_ char *buf = NULL;
+        int r = read_file_at(h->fd, file, &buf, NULL, NULL);
+
+        if (r < 0)
+                return r;
+        return parse_u64(buf, out);
+}
+
+int cg_read_key(const struct cg_hier *h, const char *file, const char *key, uint64_t *out)
+{
+        _cleanup_free_ char *buf = NULL;
+        size_t klen = strlen(key);
+        int r = read_file_at(h->fd, file, &buf, NULL, NULL);
+
+        if (r < 0)
+                return r;
+        for (char *l = buf; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+                if (!strncmp(l, key, klen) && l[klen] == ' ')
+                        return parse_u64(l + klen + 1, out);
+        return -ENOENT;
+}
+
+int cg_unsupported(const struct cg_hier *h, const char *what, const char *file,
+                   vessel_error **err)
+{
+        return vessel_error_msg(err, EOPNOTSUPP,
+                                "%s: not supported with cgroup %s (%s has no %s)", what,
+                                h->v2 ? "v2" : "v1", h->dir, file);
+}
+
+/* -------------------------------------------------------------- procs */
+
+struct pid_vec {
+        pid_t *v;
+        size_t n, cap;
+};
+
+static void collect_pids(int cgfd, struct pid_vec *pv, int depth)
+{
+        _cleanup_free_ char *buf = NULL;
+        char *save = NULL;
+        DIR *d;
+        struct dirent *de;
+        int fd;
+
+        if (read_file_at(cgfd, "cgroup.procs", &buf, NULL, NULL) == 0) {
+                for (char *t = strtok_r(buf, "\n", &save); t; t = strtok_r(NULL, "\n", &save)) {
+                        int64_t p;
+                        if (parse_int64(t, &p) < 0 || p <= 0)
+                                continue;
+                        if (pv->n == pv->cap) {
+                                pv->cap = pv->cap ? pv->cap * 2 : 32;
+                                pv->v = realloc(pv->v, pv->cap * sizeof(*pv->v));
+                                if (!pv->v)
+                                        abort();
+                        }
+                        pv->v[pv->n++] = (pid_t)p;
+                }
+        }
+        if (depth > 64 || (fd = openat(cgfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+                return;
+        if (!(d = fdopendir(fd))) {
+                close(fd);
+                return;
+        }
+        while ((de = readdir(d))) {
+                _cleanup_close_ int sub = -1;
+                if (de->d_type != DT_DIR || !strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+                        continue;
+                sub = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (sub >= 0)
+                        collect_pids(sub, pv, depth + 1);
+        }
+        closedir(d);
+}
+
+/* -------------------------------------------------------------- create */
+
+void cgroup_free(struct vessel_cgroup *cg)
+{
+        if (!cg)
+                return;
+        cg_hiers_free(cg->h, cg->n_h);
+        free(cg->path);
+        free(cg);
+}
+
+static void set_unified(struct vessel_cgroup *cg)
+{
+        cg->unified = NULL;
+        for (size_t i = 0; i < cg->n_h; i++)
+                if (cg->h[i].v2)
+                        cg->unified = &cg->h[i];
+}
+
+/* Create path (every missing component) in one hierarchy; *created is how
+ * many trailing components this made. */
+static int hier_make(struct cg_hier *h, const char *path, uint32_t want, uint32_t need,
+                     int *created, vessel_error **err)
+{
+        _cleanup_free_ char *copy = xstrdup(path), *at = xstrdup(h->mountpoint);
+        _cleanup_close_ int fd = open(h->mountpoint, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        char *save = NULL;
+        int depth = 0, first_new = -1, r;
+
+        if (fd < 0)
+                return vessel_error_sys(err, "open %s", h->mountpoint);
+        for (char *c = strtok_r(copy, "/", &save); c; c = strtok_r(NULL, "/", &save), depth++) {
+                _cleanup_close_ int child = -1;
+                char *next;
+
+                if (h->v2 && (r = cg_v2_enable_at(fd, at, want, need, err)) < 0)
+                        return r;
+                next = xasprintf("%s/%s", at, c);
+                free(at);
+                at = next;
+                if (mkdirat(fd, c, 0755) == 0) {
+                        if (first_new < 0)
+                                first_new = depth;
+                } else if (errno != EEXIST) {
+                        return vessel_error_sys(err, "mkdir %s", at);
+                }
+                child = openat(fd, c, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (child < 0)
+                        return vessel_error_sys(err, "open %s", at);
+                if (!h->v2 && (h->mask & CG_BIT(CG_CPUSET)) &&
+                    (r = cg_v1_cpuset_init(fd, child, at, err)) < 0)
+                        return r;
+                closep(&fd);
+                fd = steal_fd(&child);
+        }
+        *created = first_new < 0 ? 0 : depth - first_new;
+        h->fd = steal_fd(&fd);
+        h->dir = steal_ptr(&at);
+        return 0;
+}
+
+int cg_v2_enable_path(const struct vessel_cgroup *cg, uint32_t need, vessel_error **err)
+{
+        const char *p = cg->path, *end = p, *slash;
+        int r;
+
+        if (!cg->unified || !need)
+                return 0;
+        /* The root, then every parent of the container's cgroup. */
+        for (;;) {
+                const char *mnt = cg->unified->mountpoint;
+                _cleanup_free_ char *dir = end == p ? xstrdup(mnt)
+                                                    : xasprintf("%s/%.*s", mnt, (int)(end - 1 - p), p);
+                _cleanup_close_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+                if (fd < 0)
+                        return vessel_error_sys(err, "open %s", dir);
+                if ((r = cg_v2_enable_at(fd, dir, need, need, err)) < 0)
+                        return r;
+                if (!(slash = strchr(end, '/')))
+                        return 0;
+                end = slash + 1;
+        }
+}
+
+/* Remove a cgroup and the cgroups the container made below it. */
+static int rmdir_tree(int parentfd, const char *name)
+{
+        _cleanup_close_ int fd = openat(parentfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        DIR *d;
+        struct dirent *de;
+
+        if (fd < 0)
+                return errno == ENOENT ? 0 : -errno;
+        d = fdopendir(steal_fd(&fd));
+        if (!d)
+                return -errno;
+        while ((de = readdir(d)))
+                if (de->d_type == DT_DIR && strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+                        rmdir_tree(dirfd(d), de->d_name);
+        closedir(d);
+        if (unlinkat(parentfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+                return -errno;
+        return 0;
+}
+
+/* path with its last k components removed, or NULL when none is left. */
+static char *path_parent(const char *path, int k)
+{
+        _cleanup_free_ char *p = xstrdup(path);
+
+        while (k-- > 0) {
+                char *slash = strrchr(p, '/');
+                if (!slash)
+                        return NULL;
+                *slash = '\0';
+        }
+        return steal_ptr(&p);
+}
+
+/* Remove the leaf in every hierarchy; returns the first error. */
+static int remove_leaf(struct vessel_cgroup *cg, size_t *busy_at)
+{
+        int first = 0;
+
+        for (size_t i = 0; i < cg->n_h; i++) {
+                _cleanup_close_ int root = open(cg->h[i].mountpoint, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                int r = root < 0 ? -errno : rmdir_tree(root, cg->path);
+                if (r < 0 && !first) {
+                        first = r;
+                        *busy_at = i;
+                }
+        }
+        return first;
+}
+
+/* The parents that create made, if nothing else uses them. */
+static void remove_owned_parents(struct vessel_cgroup *cg)
+{
+        for (int k = 1; k < cg->owned; k++) {
+                _cleanup_free_ char *p = path_parent(cg->path, k);
+                if (!p)
+                        break;
+                for (size_t i = 0; i < cg->n_h; i++) {
+                        _cleanup_free_ char *full = xasprintf("%s/%s", cg->h[i].mountpoint, p);
+                        rmdir(full); /* EBUSY: another container's; leave it */
+                }
+        }
+}
+
+static void sleep_ms(long ms)
+{
+        struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+                ;
+}
+
+static char *pid_list_text(const struct vessel_cgroup *cg)
+{
+        pid_t *pids = NULL;
+        size_t n = 0;
+        char *s = xstrdup("");
+
+        if (cgroup_pids(cg, &pids, &n, NULL) < 0 || n == 0) {
+                free(pids);
+                return s;
+        }
+        for (size_t i = 0; i < n && i < 16; i++) {
+                char *t = xasprintf("%s%s%d", s, i ? " " : "; pids: ", (int)pids[i]);
+                free(s);
+                s = t;
+        }
+        free(pids);
+        return s;
+}
+
+int cgroup_destroy(struct vessel_cgroup *cg, vessel_error **err)
+{
+        size_t busy_at = 0;
+        long waited = 0, step = 5;
+        int r;
+
+        /* A cgroup that was there before is not ours to empty. */
+        if (!cg || cg->disabled || !cg->path || cg->owned < 1)
+                return 0;
+        /* Nothing may be left: thaw (a frozen task cannot die on v1) and
+         * kill, then retry while the kernel finishes tearing tasks down. */
+        while ((r = remove_leaf(cg, &busy_at)) == -EBUSY && waited < DESTROY_TIMEOUT_MS) {
+                cgroup_freeze(cg, false, NULL);
+                cgroup_kill_all(cg, SIGKILL, NULL);
+                sleep_ms(step);
+                waited += step;
+                step = step < 100 ? step * 2 : 100;
+        }
+        if (r < 0) {
+                _cleanup_free_ char *pids = pid_list_text(cg);
+                if (r == -EBUSY)
+                        return vessel_error_set(err, EBUSY, "cgroup %s/%s is still in use after %d s%s",
+                                                cg->h[busy_at].mountpoint, cg->path,
+                                                DESTROY_TIMEOUT_MS / 1000, pids);
+                return vessel_error_set(err, -r, "remove cgroup %s/%s", cg->h[busy_at].mountpoint,
+                                        cg->path);
+        }
+        remove_owned_parents(cg);
+        return 0;
+}
+
+/* Undo a create that failed half-way: nothing entered the cgroups yet,
+ * and nothing that another container may have put there is killed. */
+static void create_fail(struct vessel_cgroup *cg)
+{
+        size_t at;
+
+        if (cg->owned > 0 && remove_leaf(cg, &at) == 0)
+                remove_owned_parents(cg);
+        cgroup_free(cg);
+}
+
+/* On v2 every controller is enabled down to the container, as runc does,
+ * so that its files are there for stats and updates; on a hybrid host only
+ * what the resources need, to leave the host's cgroup2 as it is. */
+/* Has the cgroup (or one below it) a process? */
+static bool populated(int fd)
+{
+        struct pid_vec pv = {0};
+
+        collect_pids(fd, &pv, 0);
+        free(pv.v);
+        return pv.n > 0;
+}
+
+static int make_all(struct vessel_cgroup *cg, bool own_leaf, uint32_t needed, vessel_error **err)
+{
+        uint32_t avail = cg->unified ? cg->unified->mask : 0, need = needed & avail;
+        uint32_t want = cg->layout == CGROUP_LAYOUT_V2 ? avail : need;
+
+        for (size_t i = 0; i < cg->n_h; i++) {
+                int created = 0;
+                int r = hier_make(&cg->h[i], cg->path, want, need, &created, err);
+                /* What was made so far is removed by the caller. */
+                if (created > cg->owned)
+                        cg->owned = created;
+                if (r < 0)
+                        return vessel_error_prefix(err, "linux.cgroupsPath");
+                /* The default path is the id's: the same id under another
+                 * --root must not share (and later kill) it. */
+                if (own_leaf && !created && populated(cg->h[i].fd))
+                        return vessel_error_msg(err, EBUSY,
+                                                "cgroup %s already has processes: a container with "
+                                                "the same id under another --root? (give "
+                                                "linux.cgroupsPath)",
+                                                cg->h[i].dir);
+        }
+        /* A default path is unique to the container id: a leftover leaf is
+         * from a crashed create, and ours to remove. */
+        if (own_leaf && cg->owned < 1)
+                cg->owned = 1;
+        return 0;
+}
+
+int cgroup_create(const struct vessel_spec *spec, const char *id, const char *manager,
+                  struct vessel_cgroup **out, vessel_error **err)
+{
+        const char *given = spec->linux_.cgroups_path;
+        struct vessel_cgroup *cg = xmalloc0(sizeof(*cg));
+        int r;
+
+        *out = NULL;
+        if ((manager && !strcmp(manager, "disabled"))) {
+                cg->disabled = true;
+                *out = cg;
+                return 0;
+        }
+        if ((r = cgroup_path_normalize(given, id, &cg->path, err)) < 0 ||
+            (r = cg_hiers_read(&cg->h, &cg->n_h, &cg->layout, err)) < 0) {
+                cgroup_free(cg);
+                return r;
+        }
+        set_unified(cg);
+        if (cg->layout == CGROUP_LAYOUT_NONE) {
+                cgroup_free(cg);
+                return vessel_error_msg(err, ENOENT, "no cgroup file system is mounted on %s (use "
+                                        "--cgroup-manager disabled to run without cgroups)",
+                                        CGROUP_ROOT);
+        }
+        r = make_all(cg, !given || !*given, cg_v2_needed(&spec->linux_.resources), err);
+        if (r == 0)
+                r = cg_apply(cg, &spec->linux_.resources, true, err);
+        if (r < 0) {
+                create_fail(cg);
+                return r;
+        }
+        *out = cg;
+        return 0;
+}
+
+int cgroup_clone_fd(const struct vessel_cgroup *cg)
+{
+        if (!cg || cg->disabled || cg->layout != CGROUP_LAYOUT_V2 || !cg->unified)
+                return -1;
+        return cg->unified->fd;
+}
+
+int cgroup_enter(const struct vessel_cgroup *cg, pid_t pid, vessel_error **err)
+{
+        char buf[32];
+
+        if (!cg || cg->disabled)
+                return 0;
+        snprintf(buf, sizeof(buf), "%d", (int)pid);
+        for (size_t i = 0; i < cg->n_h; i++) {
+                int r;
+                if (cg->h[i].fd < 0)
+                        continue;
+                if ((r = write_at(cg->h[i].fd, "cgroup.procs", buf)) < 0)
+                        return vessel_error_set(err, -r, "move pid %d into %s (cgroup.procs)",
+                                                (int)pid, cg->h[i].dir);
+        }
+        return 0;
+}
+
+char *cgroup_state_path(const struct vessel_cgroup *cg)
+{
+        if (!cg || cg->disabled || !cg->path)
+                return NULL;
+        return cgroup_state_encode(cg->owned, cg->path);
+}
+
+int cgroup_open(const char *state_path, struct vessel_cgroup **out, vessel_error **err)
+{
+        struct vessel_cgroup *cg = xmalloc0(sizeof(*cg));
+        int r;
+
+        *out = NULL;
+        if (cgroup_state_decode(state_path, &cg->owned, &cg->path) < 0) {
+                cgroup_free(cg);
+                return vessel_error_msg(err, EINVAL, "state.json: invalid cgroupPath \"%s\"",
+                                        state_path ? state_path : "");
+        }
+        if ((r = cg_hiers_read(&cg->h, &cg->n_h, &cg->layout, err)) < 0) {
+                cgroup_free(cg);
+                return r;
+        }
+        set_unified(cg);
+        for (size_t i = 0; i < cg->n_h; i++) {
+                struct cg_hier *h = &cg->h[i];
+                h->dir = xasprintf("%s/%s", h->mountpoint, cg->path);
+                h->fd = open(h->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        }
+        *out = cg;
+        return 0;
+}
+
+bool cgroup_is_disabled(const struct vessel_cgroup *cg)
+{
+        return !cg || cg->disabled;
+}
+
+/* ------------------------------------------------------ processes */
+
+/* Where the processes are listed: on v1 and hybrid a v1 hierarchy (every
+ * process of the container is in all of them), else cgroup2. */
+static struct cg_hier *procs_hier(const struct vessel_cgroup *cg)
+{
+        static const enum cg_ctrl order[] = {CG_PIDS, CG_FREEZER, CG_MEMORY, CG_CPU};
+
+        if (cg->layout == CGROUP_LAYOUT_V2)
+                return cg->unified && cg->unified->fd >= 0 ? cg->unified : NULL;
+        for (size_t i = 0; i < ARRAY_SIZE(order); i++) {
+                struct cg_hier *h = cg_hier_of(cg, order[i]);
+                if (h && !h->v2)
+                        return h;
+        }
+        for (size_t i = 0; i < cg->n_h; i++)
+                if (cg->h[i].fd >= 0)
+                        return &cg->h[i];
+        return NULL;
+}
+
+int cgroup_pids(const struct vessel_cgroup *cg, pid_t **pids, size_t *n, vessel_error **err)
+{
+        struct pid_vec pv = {0};
+        struct cg_hier *h;
+
+        *pids = NULL;
+        *n = 0;
+        if (!cg || cg->disabled)
+                return 0;
+        h = procs_hier(cg);
+        if (!h)
+                return vessel_error_msg(err, ENOENT, "the container's cgroup %s is gone", cg->path);
+        collect_pids(h->fd, &pv, 0);
+        *pids = pv.v;
+        *n = pv.n;
+        return 0;
+}
+
+int cgroup_kill_all(const struct vessel_cgroup *cg, int sig, vessel_error **err)
+{
+        pid_t *pids = NULL;
+        size_t n = 0;
+        bool was_frozen, froze = false;
+        int r;
+
+        if (!cg || cg->disabled)
+                return 0;
+        /* cgroup.kill is atomic against forks. */
+        if (sig == SIGKILL && cg->layout == CGROUP_LAYOUT_V2 && cg->unified &&
+            cg->unified->fd >= 0 && write_at(cg->unified->fd, "cgroup.kill", "1") == 0)
+                return 0;
+        /* Elsewhere, freeze so that nothing forks between listing and
+         * signalling. */
+        was_frozen = cgroup_is_frozen(cg) == 1;
+        if (!was_frozen)
+                froze = cgroup_freeze(cg, true, NULL) == 0;
+        r = cgroup_pids(cg, &pids, &n, err);
+        for (size_t i = 0; r == 0 && i < n; i++)
+                if (kill(pids[i], sig) < 0 && errno != ESRCH)
+                        r = vessel_error_sys(err, "kill pid %d with signal %d", (int)pids[i], sig);
+        /* A frozen v1 task only dies once thawed. */
+        if (froze || (was_frozen && sig == SIGKILL))
+                cgroup_freeze(cg, false, NULL);
+        free(pids);
+        return r;
+}
+
+int cgroup_freeze(const struct vessel_cgroup *cg, bool freeze, vessel_error **err)
+{
+        struct cg_hier *h;
+
+        if (!cg || cg->disabled)
+                return vessel_error_msg(err, EOPNOTSUPP, "the container has no cgroup to %s",
+                                        freeze ? "freeze" : "thaw");
+        h = cg_hier_of(cg, CG_FREEZER);
+        if (!h)
+                return vessel_error_msg(err, EOPNOTSUPP,
+                                        "no freezer for cgroup %s on this host (neither a v1 freezer "
+                                        "hierarchy nor cgroup.freeze)",
+                                        cg->path);
+        return cg_backend(h)->freeze(h, freeze, err);
+}
+
+int cgroup_is_frozen(const struct vessel_cgroup *cg)
+{
+        struct cg_hier *h;
+
+        if (!cg || cg->disabled)
+                return 0;
+        h = cg_hier_of(cg, CG_FREEZER);
+        return h ? cg_backend(h)->is_frozen(h) : 0;
+}
+
+/* ------------------------------------------------------------ mounts */
+
+static bool same_controllers(char *const *opts, const char *field)
+{
+        _cleanup_free_ char *copy = xstrdup(field);
+        char *save = NULL;
+        size_t n = 0;
+
+        for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save), n++) {
+                bool found = false;
+                for (size_t i = 0; opts && opts[i]; i++)
+                        found |= !strcmp(opts[i], t);
+                if (!found)
+                        return false;
+        }
+        return n == strv_len(opts);
+}
+
+/* This process's cgroup in h (from /proc/self/cgroup), relative to what the
+ * mount shows as its root. */
+static char *own_path(const struct cg_hier *h, const char *proc_cgroup)
+{
+        _cleanup_free_ char *copy = xstrdup(proc_cgroup);
+        char *save = NULL;
+
+        for (char *l = strtok_r(copy, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+                char *c1 = strchr(l, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+                const char *p;
+                size_t rl;
+
+                if (!c2)
+                        continue;
+                *c2 = '\0';
+                if (h->v2 ? c1[1] != '\0' : !same_controllers(h->options, c1 + 1))
+                        continue;
+                p = c2 + 1;
+                rl = strcmp(h->mnt_root, "/") ? strlen(h->mnt_root) : 0;
+                if (rl && (strncmp(p, h->mnt_root, rl) || (p[rl] && p[rl] != '/')))
+                        return xstrdup("");
+                p += rl;
+                while (*p == '/')
+                        p++;
+                return xstrdup(p);
+        }
+        return xstrdup("");
+}
+
+int cgroup_mounts_self(struct cgroup_mount **out, size_t *n, vessel_error **err)
+{
+        _cleanup_free_ char *proc = NULL;
+        struct cg_hier *h;
+        struct cgroup_mount *m;
+        enum cgroup_layout layout;
+        size_t nh;
+        int r;
+
+        *out = NULL;
+        *n = 0;
+        if ((r = read_file_at(AT_FDCWD, "/proc/self/cgroup", &proc, NULL, err)) < 0)
+                return r;
+        if ((r = cg_hiers_read(&h, &nh, &layout, err)) < 0)
+                return r;
+        m = xmalloc0((nh + 1) * sizeof(*m));
+        for (size_t i = 0; i < nh; i++) {
+                m[i].name = steal_ptr(&h[i].name);
+                m[i].mountpoint = steal_ptr(&h[i].mountpoint);
+                m[i].v2 = h[i].v2;
+                m[i].own = own_path(&h[i], proc);
+                m[i].options = steal_ptr(&h[i].options);
+        }
+        cg_hiers_free(h, nh);
+        *out = m;
+        *n = nh;
+        return 0;
+}
+
+void cgroup_mounts_free(struct cgroup_mount *m, size_t n)
+{
+        for (size_t i = 0; m && i < n; i++) {
+                free(m[i].name);
+                free(m[i].mountpoint);
+                free(m[i].own);
+                strv_free(m[i].options);
+        }
+        free(m);
+}
