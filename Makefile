@@ -6,7 +6,7 @@ PYTEST     ?= /usr/bin/python3 -m pytest
 DEBS = meson ninja-build pkg-config gcc libc6-dev libjson-c-dev libseccomp-dev \
        busybox-static python3-pytest iproute2 util-linux uidmap
 
-.PHONY: all deps build demo check check-unit check-integration check-asan fuzz bench clean
+.PHONY: all deps build demo check check-unit check-integration check-asan e2e fuzz bench clean
 
 all: build
 
@@ -45,6 +45,32 @@ check-asan: deps $(BUILD_ASAN)/build.ninja
 		meson test -C $(BUILD_ASAN) --print-errorlogs
 	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 		VESSEL=$(abspath $(BUILD_ASAN)/vessel) $(PYTEST) -q tests/integration
+
+# libFuzzer on the config parser: a short run (FUZZ_SECONDS), corpus kept in
+# the repository (new interesting inputs land in build-fuzz/corpus, not git).
+FUZZ_SECONDS ?= 60
+fuzz:
+	@dpkg -s clang libclang-rt-14-dev >/dev/null 2>&1 || \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang libclang-rt-14-dev >/dev/null
+	[ -f build-fuzz/build.ninja ] || CC=clang meson setup build-fuzz -Dfuzz=true \
+		-Db_sanitize=address,undefined -Db_lundef=false
+	ninja -C build-fuzz tests/fuzz/fuzz-spec
+	mkdir -p build-fuzz/corpus
+	build-fuzz/tests/fuzz/fuzz-spec -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
+		build-fuzz/corpus tests/fuzz/corpus/spec
+
+# podman (40 scenarios) and containerd (12 checks) drive the freshly built
+# vessel as their runtime, with no wrapper around it (../shared/e2e).
+E2E_DIR ?= $(firstword $(wildcard ../shared/e2e /work/shared/e2e))
+e2e: build
+	@[ -n "$(E2E_DIR)" ] && [ -x "$(E2E_DIR)/podman-e2e.sh" ] || \
+		{ echo "e2e: the podman/containerd harness (../shared/e2e) is missing" >&2; exit 1; }
+	$(E2E_DIR)/podman-e2e.sh $(abspath $(BUILD)/vessel)
+	$(E2E_DIR)/containerd-smoke.sh $(abspath $(BUILD)/vessel)
+
+# vessel vs crun vs runc, side by side (bench/README.md); not part of check.
+bench: deps
+	./bench/bench.sh
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN) build-fuzz
