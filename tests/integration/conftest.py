@@ -20,6 +20,31 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 VESSEL = os.environ.get("VESSEL", os.path.join(REPO, "build", "vessel"))
 
 _ROOTFS_CACHE = None
+CGROUP_PARENT = "vessel-test"
+
+
+def _cgroup_parents():
+    """The test cgroup parent on every mounted hierarchy."""
+    found = []
+    try:
+        with open("/proc/self/mountinfo") as f:
+            for line in f:
+                fields = line.split()
+                fstype = fields[fields.index("-") + 1]
+                if fstype in ("cgroup", "cgroup2"):
+                    found.append(os.path.join(fields[4], CGROUP_PARENT))
+    except OSError:
+        pass
+    return [p for p in found if os.path.isdir(p)]
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Remove the (then empty) test cgroup parents; a non-empty one is a leak."""
+    for parent in _cgroup_parents():
+        try:
+            os.rmdir(parent)
+        except OSError as e:
+            print(f"\nwarning: cgroup {parent} left behind: {e}")
 
 
 def base_rootfs():
@@ -91,6 +116,10 @@ class Env:
         os.makedirs(self.bundle)
         shutil.copytree(base_rootfs(), os.path.join(self.bundle, "rootfs"), symlinks=True)
         self.config = default_config()
+        # Container ids repeat across tests (and parallel runs): give every
+        # test a cgroup of its own so that one test's delete never touches
+        # another's container.
+        self.config["linux"]["cgroupsPath"] = f"/{CGROUP_PARENT}/{os.path.basename(tmp)}"
 
     @property
     def rootfs(self):
