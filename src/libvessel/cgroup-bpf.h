@@ -13,16 +13,16 @@
 
 /* The program for rules (pure; malloc'd instructions).
  *
- * Shape: 5 instructions load the device type, the requested access bits,
+ * Shape: 6 instructions load the device type, the requested access bits,
  * the major and the minor from struct bpf_cgroup_dev_ctx.  Then one block
- * per rule, LAST rule first, since later rules win: a block skips to the
- * next unless type, major and minor match (one jump for each that is not a
- * wildcard), then
+ * per rule, LAST rule first, since later rules win: the block skips to the
+ * next one unless type, major and minor match (one jump for each that is
+ * not a wildcard), then
  *   allow: clears the access bits it grants from the pending ones and
- *          returns 1 when none are left (3 + 2 instructions);
- *   deny:  returns 0 when it covers any pending bit (3 + 2 instructions).
+ *          returns 1 when none are left (4 instructions);
+ *   deny:  returns 0 when it covers any pending bit (5 instructions).
  * So each access bit is decided by the last rule that names it, as the v1
- * devices controller decides; the program ends with "return 0". */
+ * devices controller decides; the program ends with "return 0" (2). */
 int cgroup_bpf_build(const struct cgroup_dev_rule *rules, size_t n, struct bpf_insn **out,
                      size_t *len);
 

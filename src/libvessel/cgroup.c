@@ -730,6 +730,86 @@ int cgroup_enter(const struct vessel_cgroup *cg, pid_t pid, vessel_error **err)
         return 0;
 }
 
+/* runc's exec --cgroup: "PATH" for every hierarchy, or
+ * "CONTROLLER[,CONTROLLER...]:PATH" for the hierarchies of those
+ * controllers.  The sub-path for h ("" = the container's own cgroup). */
+static const char *sub_path(const struct cg_hier *h, const char *sub)
+{
+        const char *colon = strchr(sub, ':');
+        size_t len;
+
+        if (!colon)
+                return sub;
+        for (const char *c = sub; c < colon; c += len + (c[len] == ',')) {
+                len = strcspn(c, ",:");
+                int id = ctrl_by_name(h->v2 ? v2_names : v1_names, c, len);
+                if (id >= 0 && (h->mask & CG_BIT(id)))
+                        return colon + 1;
+        }
+        return "";
+}
+
+static int check_sub(const char *sub, vessel_error **err)
+{
+        const char *colon = strchr(sub, ':'), *p = colon ? colon + 1 : sub;
+
+        if (!*p || *p == '/' || strstr(p, "..") || (colon && colon == sub))
+                return vessel_error_msg(err, EINVAL,
+                                        "--cgroup \"%s\": a path below the container's cgroup "
+                                        "(PATH or CONTROLLER[,CONTROLLER]:PATH)",
+                                        sub);
+        return 0;
+}
+
+int cgroup_enter_sub(const struct vessel_cgroup *cg, pid_t pid, const char *sub, vessel_error **err)
+{
+        char buf[32];
+        int r;
+
+        if (!sub || !*sub)
+                return cgroup_enter(cg, pid, err);
+        if (!cg || cg->disabled)
+                return vessel_error_msg(err, EOPNOTSUPP,
+                                        "--cgroup %s: the container has no cgroup", sub);
+        if ((r = check_sub(sub, err)) < 0)
+                return r;
+        snprintf(buf, sizeof(buf), "%d", (int)pid);
+        /* Check every hierarchy first: a missing sub-cgroup moves nothing. */
+        for (int pass = 0; pass < 2; pass++) {
+                for (size_t i = 0; i < cg->n_h; i++) {
+                        const struct cg_hier *h = &cg->h[i];
+                        const char *path = sub_path(h, sub);
+                        _cleanup_close_ int fd = -1;
+
+                        if (h->fd < 0)
+                                continue;
+                        fd = *path ? openat(h->fd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+                                   : fcntl(h->fd, F_DUPFD_CLOEXEC, 3);
+                        if (fd < 0)
+                                return vessel_error_sys(err, "--cgroup %s: %s/%s", sub, h->dir, path);
+                        if (pass == 1 && (r = write_at(fd, "cgroup.procs", buf)) < 0)
+                                return vessel_error_set(err, -r, "--cgroup %s: move pid %d into %s/%s",
+                                                        sub, (int)pid, h->dir, path);
+                }
+        }
+        return 0;
+}
+
+int cgroup_join(const char *state_path, pid_t pid, const char *sub, vessel_error **err)
+{
+        struct vessel_cgroup *cg = NULL;
+        int r = 0;
+
+        if (!state_path && (!sub || !*sub))
+                return 0;
+        if (state_path)
+                r = cgroup_open(state_path, &cg, err);
+        if (r == 0)
+                r = cgroup_enter_sub(cg, pid, sub, err);
+        cgroup_free(cg);
+        return r;
+}
+
 char *cgroup_state_path(const struct vessel_cgroup *cg)
 {
         if (!cg || cg->disabled || !cg->path)

@@ -71,6 +71,16 @@ int cgroup_stats_json(const struct vessel_cgroup *cg, char **json, vessel_error 
 
 /* ---- added with the implementation ---- */
 
+/* exec: move pid into the container's cgroup, or with sub into a
+ * sub-cgroup that exists below it, as runc's exec --cgroup: "PATH" in
+ * every hierarchy, or "CONTROLLER[,CONTROLLER]:PATH" in those hierarchies
+ * (the container's own cgroup in the others). */
+int cgroup_enter_sub(const struct vessel_cgroup *cg, pid_t pid, const char *sub,
+                     vessel_error **err);
+
+/* The same from state.json's cgroup path (NULL: no cgroup), for exec. */
+int cgroup_join(const char *state_path, pid_t pid, const char *sub, vessel_error **err);
+
 /* --cgroup-manager disabled, or no handle at all. */
 bool cgroup_is_disabled(const struct vessel_cgroup *cg);
 /* The linux.resources part of cgroup_validate(), for `update`. */

@@ -336,7 +336,7 @@ static int container_init(struct init_args *a)
                         return init_fail(a->sock, &err);
                 }
         }
-        if (process_prepare(&spec->process, lx, &exe, &err) < 0)
+        if (process_prepare(&spec->process, lx, true, &exe, &err) < 0)
                 return init_fail(a->sock, &err);
         if (spec->hooks.n[VESSEL_HOOK_START_CONTAINER]) {
                 struct sync_msg *m = xmalloc0(sizeof(*m));
@@ -626,6 +626,7 @@ static int do_create(const struct vessel_runtime *rt, const struct vessel_create
                 }
                 a.console = pair[0];
                 c->console_peer = pair[1];
+                terminal_inherit_size(&c->spec->process);
         }
 
         /* From here on, a failure removes the state directory again. */

@@ -8,6 +8,7 @@
  * it.  The process then gets what init got: rlimits, cwd, LSM label,
  * identity, capabilities and no_new_privs, then execve. */
 #include "exec.h"
+#include "cgroup.h"
 #include "namespaces.h"
 #include "process.h"
 #include "sync.h"
@@ -192,7 +193,7 @@ static int exec_process(const struct exec_args *a)
                 vessel_error_sys(&err, "setsid");
                 goto fail;
         }
-        if (process_prepare(p, NULL, &exe, &err) < 0)
+        if (process_prepare(p, NULL, false, &exe, &err) < 0)
                 goto fail;
         if (process_apply_lsm(p, &err) < 0 || process_set_identity(p, userns, &a->seccomp, &err) < 0)
                 goto fail;
@@ -313,6 +314,7 @@ static int start_exec(const struct vessel_runtime *rt, const struct vessel_exec_
                 }
                 a.console = pair[0];
                 console_peer = pair[1];
+                terminal_inherit_size((struct vessel_process *)a.proc);
         }
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, socks) < 0) {
                 r = vessel_error_sys(err, "socketpair");
@@ -339,7 +341,9 @@ static int start_exec(const struct vessel_runtime *rt, const struct vessel_exec_
         if (r < 0)
                 goto out;
         pid = m->value;
-        /* TODO(cgroup): join the container's cgroup here. */
+        /* Into the container's cgroup (or --cgroup's sub-cgroup) before it runs. */
+        if ((r = cgroup_join(st.cgroup_path, pid, o->cgroup, err)) < 0)
+                goto out;
         if (sync_send(socks[0], SYNC_GO, 0, NULL) < 0) {
                 r = vessel_error_sys(err, "exec: the process went away");
                 goto out;

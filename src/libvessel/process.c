@@ -73,8 +73,8 @@ int process_find_exe(const char *cmd, char *const *env, char **out, vessel_error
                                 cmd);
 }
 
-int process_prepare(const struct vessel_process *p, const struct vessel_linux *lx, char **exe,
-                    vessel_error **err)
+int process_prepare(const struct vessel_process *p, const struct vessel_linux *lx, bool create_cwd,
+                    char **exe, vessel_error **err)
 {
         const char *cwd = p->cwd ? p->cwd : "/";
         int r;
@@ -85,8 +85,7 @@ int process_prepare(const struct vessel_process *p, const struct vessel_linux *l
         if (lx && lx->has_personality && personality(lx->personality) < 0)
                 return vessel_error_sys(err, "linux.personality: personality(0x%lx)", lx->personality);
         if (chdir(cwd) < 0) {
-                /* runc and crun create a missing working directory. */
-                if (errno != ENOENT || mkdir_p(cwd, 0755, NULL) < 0 || chdir(cwd) < 0)
+                if (!create_cwd || errno != ENOENT || mkdir_p(cwd, 0755, NULL) < 0 || chdir(cwd) < 0)
                         return vessel_error_sys(err, "process.cwd %s", cwd);
         }
         if (p->user.has_umask)

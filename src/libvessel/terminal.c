@@ -67,6 +67,17 @@ int terminal_setup(int rootfd, int console_sock, const struct vessel_process *p,
         return 0;
 }
 
+void terminal_inherit_size(struct vessel_process *p)
+{
+        struct winsize ws;
+
+        if (p->has_console_size || ioctl(0, TIOCGWINSZ, &ws) < 0 || !ws.ws_row || !ws.ws_col)
+                return;
+        p->has_console_size = true;
+        p->console_size.height = ws.ws_row;
+        p->console_size.width = ws.ws_col;
+}
+
 int terminal_connect(const char *path, vessel_error **err)
 {
         struct sockaddr_un sa = {.sun_family = AF_UNIX};

@@ -16,6 +16,9 @@
  * controlling terminal and stdio. */
 int terminal_setup(int rootfd, int console_sock, const struct vessel_process *p,
                    vessel_error **err);
+/* A terminal vessel relays itself starts with the size of vessel's own
+ * (unless process.consoleSize says otherwise), before the process runs. */
+void terminal_inherit_size(struct vessel_process *p);
 /* Connect to a --console-socket path. */
 int terminal_connect(const char *path, vessel_error **err);
 /* Receive a pty master fd sent with SCM_RIGHTS. */

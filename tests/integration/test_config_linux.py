@@ -5,11 +5,18 @@ import contextlib
 import os
 import platform
 import subprocess
-import time
 
 import pytest
 
 from conftest import wait_for
+
+
+@pytest.fixture(autouse=True)
+def own_cgroup(env):
+    """A cgroup of this test's own: the default one is named after the
+    container id ("c1"), which concurrent test runs on this machine share."""
+    env.config["linux"]["cgroupsPath"] = "/vessel/" + os.path.basename(env.tmp)
+
 
 NS_FILE = {"pid": "pid", "network": "net", "ipc": "ipc", "uts": "uts", "mount": "mnt",
            "cgroup": "cgroup", "user": "user", "time": "time"}
@@ -68,15 +75,37 @@ def mount_at(entries, path):
 
 @contextlib.contextmanager
 def helper(*unshare_args):
-    """`unshare ARGS sleep 1000` on the host; yields the Popen.  Killed at exit."""
-    p = subprocess.Popen(["unshare", *unshare_args, "sleep", "1000"],
+    """`unshare ARGS sleep 1000` on the host; yields the Popen.  At exit the
+    helper and (with --fork) its child are killed and reaped."""
+    p = subprocess.Popen(["unshare", *unshare_args, "--kill-child", "sleep", "1000"]
+                         if "--fork" in unshare_args else
+                         ["unshare", *unshare_args, "sleep", "1000"],
                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                         stderr=subprocess.PIPE)
+                         stderr=subprocess.DEVNULL)
     try:
         yield p
     finally:
+        kids = children(p.pid)
+        for kid in kids:
+            try:
+                os.kill(kid, 9)
+            except ProcessLookupError:
+                pass
+        if kids:
+            try:
+                p.wait(timeout=5)  # unshare --fork reaps its child and exits
+            except subprocess.TimeoutExpired:
+                pass
         p.kill()
         p.wait()
+
+
+def children(pid):
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(k) for k in f.read().split()]
+    except FileNotFoundError:
+        return []
 
 
 def wait_exec_sleep(pid):
@@ -126,7 +155,7 @@ def test_join_namespace_by_path(env, typ):
     with helper(UNSHARE_FLAG[typ]) as h:
         wait_exec_sleep(h.pid)
         want = host_ns(f, h.pid)
-        assert want != host_ns(f), f"helper did not unshare {typ}: {h.stderr}"
+        assert want != host_ns(f), f"helper did not unshare {typ}"
         set_ns(env, typ, f"/proc/{h.pid}/ns/{f}")
         if typ == "uts":
             env.config.pop("hostname", None)
@@ -157,15 +186,14 @@ def test_join_uts_namespace_keeps_its_hostname(env):
 def test_join_pid_namespace_by_path(env):
     with helper("--pid", "--fork", "--mount-proc") as h:
         def child():
-            try:
-                with open(f"/proc/{h.pid}/task/{h.pid}/children") as f:
-                    kids = f.read().split()
-            except FileNotFoundError:
-                return None
-            if not kids:
-                return None
-            with open(f"/proc/{kids[0]}/comm") as f:
-                return int(kids[0]) if f.read().strip() == "sleep" else None
+            for kid in children(h.pid):
+                try:
+                    with open(f"/proc/{kid}/comm") as f:
+                        if f.read().strip() == "sleep":
+                            return kid
+                except FileNotFoundError:
+                    pass
+            return None
         sleeper = wait_for(child)
         assert sleeper, "the helper's sleep never started"
         want = host_ns("pid", sleeper)
@@ -185,6 +213,10 @@ def test_join_user_namespace_by_path(env):
         with open(f"/proc/{h.pid}/uid_map") as f:
             want_map = f.read().split()
         set_ns(env, "user", f"/proc/{h.pid}/ns/user")
+        # Only uid/gid 0 exist in this user namespace: no gid=5 for devpts.
+        for m in env.config["mounts"]:
+            if m["type"] == "devpts":
+                m["options"] = [o for o in m["options"] if not o.startswith("gid=")]
         r = env.sh("readlink /proc/self/ns/user; cat /proc/self/uid_map")
         out = ok(r).split()
         assert out[0] == host_ns("user", h.pid), r

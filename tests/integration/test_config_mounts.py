@@ -9,6 +9,13 @@ import pytest
 from conftest import VESSEL, wait_for
 
 
+@pytest.fixture(autouse=True)
+def own_cgroup(env):
+    """A cgroup of this test's own: the default one is named after the
+    container id ("c1"), which concurrent test runs on this machine share."""
+    env.config["linux"]["cgroupsPath"] = "/vessel/" + os.path.basename(env.tmp)
+
+
 def ok(r, what="run"):
     assert r.returncode == 0, f"{what} failed: rc={r.returncode}\nstdout={r.stdout!r}\nstderr={r.stderr!r}"
     return r.stdout
@@ -255,10 +262,18 @@ CGROUP_MOUNT = {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cg
 
 def test_cgroup_mount_ro(env):
     add_mount(env, dict(CGROUP_MOUNT))
-    out, mi, r = run_with_mountinfo(
-        env, "ls /sys/fs/cgroup | tr '\\n' ' '; echo; "
-             "mkdir /sys/fs/cgroup/newdir 2>&1 && echo MKDIR-OK; "
-             "for d in /sys/fs/cgroup/*/; do mkdir $d/vessel-test-x 2>/dev/null && echo SUB-MKDIR-OK $d; done; echo END")
+    probe = "probe-" + os.path.basename(env.tmp)
+    try:
+        out, mi, r = run_with_mountinfo(
+            env, "ls /sys/fs/cgroup | tr '\\n' ' '; echo; "
+                 "mkdir /sys/fs/cgroup/newdir 2>&1 && echo MKDIR-OK; "
+                 f"for d in /sys/fs/cgroup/*/; do mkdir $d{probe} 2>/dev/null && echo SUB-MKDIR-OK $d; "
+                 "done; echo END")
+    finally:
+        # Should the mount be writable, the probe is a real cgroup on the host.
+        subprocess.run(f"rmdir /sys/fs/cgroup/*/{probe} /sys/fs/cgroup/*/*/{probe} "
+                       f"/sys/fs/cgroup/*/*/*/{probe}",
+                       shell=True, capture_output=True)
     listing = out.splitlines()[0].split()
     assert listing, f"/sys/fs/cgroup is empty inside the container: {r}"
     assert "MKDIR-OK" not in out and "SUB-MKDIR-OK" not in out, f"cgroup mount is writable: {r}"
