@@ -117,6 +117,7 @@ int main(int argc, char **argv)
         cli_log_open(&c.log, log_path);
 
         const char *name = argv[optind];
+        cli_log(&c.log, "debug", "vessel %s: %s (root %s)", VESSEL_VERSION, name, root);
         for (const struct cli_command *cmd = cli_commands; cmd->name; cmd++) {
                 if (strcmp(cmd->name, name))
                         continue;

@@ -156,6 +156,7 @@ static int cmd_create(struct cli *c, int argc, char **argv)
                 return 1;
         if (vessel_create(&c->rt, &o, &err) < 0)
                 return cli_fail(c, &err);
+        cli_log(&c->log, "debug", "container %s created from bundle %s", o.id, o.bundle ? o.bundle : ".");
         return 0;
 }
 

@@ -66,6 +66,8 @@ struct init_args {
         int console;       /* connected console socket or -1 */
         int ns_fds[VESSEL_NS_COUNT];
         int dirfd;         /* the locked state directory: closed in init */
+        int listen_fds;    /* socket-activation fds passed on (from fd 3) */
+        int preserve_fds;  /* fds from 3 that survive: max(--preserve-fds, listen_fds) */
         struct vessel_bpf seccomp; /* compiled by the runtime, installed by init */
         bool two_stage;    /* fork once more after joining/unsharing */
 };
@@ -241,7 +243,7 @@ static int container_init(struct init_args *a)
         for (int t = 0; t < VESSEL_NS_COUNT; t++)
                 if (a->ns_fds[t] >= 0)
                         keep[nkeep++] = a->ns_fds[t];
-        close_fds_from(3 + a->opts->preserve_fds, keep, nkeep);
+        close_fds_from(3 + a->preserve_fds, keep, nkeep);
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
         if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
@@ -368,7 +370,16 @@ static int container_init(struct init_args *a)
                 goto fail_started;
         if (process_set_identity(&spec->process, userns, &a->seccomp, &err) < 0)
                 goto fail_started;
-        process_exec(&spec->process, exe, a->opts->preserve_fds, &err);
+        if (a->listen_fds > 0) {
+                /* Socket activation, as runc does: the fds stay at 3.., and
+                 * LISTEN_PID names the container's process. */
+                char kv[64];
+                snprintf(kv, sizeof(kv), "LISTEN_FDS=%d", a->listen_fds);
+                process_env_set((struct vessel_process *)&spec->process, kv);
+                snprintf(kv, sizeof(kv), "LISTEN_PID=%d", (int)getpid());
+                process_env_set((struct vessel_process *)&spec->process, kv);
+        }
+        process_exec(&spec->process, exe, a->preserve_fds, &err);
 fail_started:
         if (a->reply >= 0)
                 dprintf(a->reply, "%s", err ? err->msg : "container init failed");
@@ -691,6 +702,8 @@ static int do_create(const struct vessel_runtime *rt, const struct vessel_create
                             t != VESSEL_NS_CGROUP)
                                 flags |= ns_clone_flag(t);
         a.dirfd = c->dirfd;
+        a.listen_fds = process_listen_fds();
+        a.preserve_fds = o->preserve_fds > a.listen_fds ? o->preserve_fds : a.listen_fds;
 
         c->child = clone_init(flags, cgroup_clone_fd(c->cg), &into_cgroup);
         if (c->child < 0) {

@@ -36,22 +36,6 @@ struct exec_args {
         struct vessel_bpf seccomp;
 };
 
-static void env_set(struct vessel_process *p, const char *kv)
-{
-        const char *eq = strchr(kv, '=');
-        size_t klen = eq ? (size_t)(eq - kv) : strlen(kv);
-
-        for (size_t i = 0; i < p->n_env; i++) {
-                if (!strncmp(p->env[i], kv, klen) && p->env[i][klen] == '=') {
-                        free(p->env[i]);
-                        p->env[i] = xstrdup(kv);
-                        return;
-                }
-        }
-        p->env = strv_append(p->env, kv);
-        p->n_env++;
-}
-
 static int parse_id(const char *s, uint32_t *out)
 {
         int64_t v;
@@ -73,7 +57,7 @@ static int apply_overrides(struct vessel_process *p, const struct vessel_exec_op
         for (size_t i = 0; o->env && o->env[i]; i++) {
                 if (!strchr(o->env[i], '='))
                         return vessel_error_msg(err, EINVAL, "--env %s: expected KEY=VALUE", o->env[i]);
-                env_set(p, o->env[i]);
+                process_env_set(p, o->env[i]);
         }
         if (o->cwd) {
                 if (o->cwd[0] != '/')

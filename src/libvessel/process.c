@@ -46,6 +46,34 @@ static bool is_executable(const char *path)
         return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0;
 }
 
+void process_env_set(struct vessel_process *p, const char *kv)
+{
+        const char *eq = strchr(kv, '=');
+        size_t klen = eq ? (size_t)(eq - kv) : strlen(kv);
+
+        for (size_t i = 0; i < p->n_env; i++) {
+                if (!strncmp(p->env[i], kv, klen) && p->env[i][klen] == '=') {
+                        free(p->env[i]);
+                        p->env[i] = xstrdup(kv);
+                        return;
+                }
+        }
+        p->env = strv_append(p->env, kv);
+        p->n_env++;
+}
+
+int process_listen_fds(void)
+{
+        const char *fds = getenv("LISTEN_FDS"), *pid = getenv("LISTEN_PID");
+        int64_t n, p;
+
+        if (!fds || parse_int64(fds, &n) < 0 || n <= 0 || n > 65536)
+                return 0;
+        if (pid && (parse_int64(pid, &p) < 0 || p != getpid()))
+                return 0; /* meant for another process */
+        return (int)n;
+}
+
 int process_find_exe(const char *cmd, char *const *env, char **out, vessel_error **err)
 {
         const char *path;

@@ -29,5 +29,10 @@ int process_set_identity(const struct vessel_process *p, bool in_userns,
 /* Close every fd above 2 + preserve_fds and execve. Returns only on error. */
 int process_exec(const struct vessel_process *p, const char *exe, int preserve_fds,
                  vessel_error **err);
+/* Set KEY=VALUE in the process's environment, replacing an existing KEY. */
+void process_env_set(struct vessel_process *p, const char *kv);
+/* systemd socket activation: when the caller handed us LISTEN_FDS for our
+ * own pid, the number of fds (from 3) to pass on; 0 otherwise. */
+int process_listen_fds(void);
 /* Look up a command in PATH as execvp would, but with the container's PATH. */
 int process_find_exe(const char *cmd, char *const *env, char **out, vessel_error **err);

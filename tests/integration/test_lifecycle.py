@@ -504,7 +504,7 @@ def test_run_same_id_again_after_exit(env):
 FD_LIST = ("ls -l /proc/self/fd | sed -n 's/.* \\([0-9][0-9]*\\) -> \\(.*\\)$/\\1 \\2/p'")
 
 
-def run_with_fds(env, script, fds, preserve=None, env_add=()):
+def run_with_fds(env, script, fds, preserve=None, env_add=(), host_env=None):
     """`vessel run` with the given fds (numbers) open on data.txt."""
     data = os.path.join(env.tmp, "data.txt")
     with open(data, "w") as f:
@@ -515,7 +515,7 @@ def run_with_fds(env, script, fds, preserve=None, env_add=()):
     cmd = ["/bin/sh", "-c", f'exec "$0" "$@" {redir}', VESSEL, "--root", env.root, "run",
            *extra, "--bundle", env.bundle, "c1"]
     cp = subprocess.run(cmd, capture_output=True, text=True, timeout=60,
-                        stdin=subprocess.DEVNULL, env=dict(os.environ, DATA=data))
+                        stdin=subprocess.DEVNULL, env=dict(os.environ, DATA=data, **(host_env or {})))
     return cp
 
 
@@ -558,6 +558,29 @@ def test_listen_fds_env_passthrough(env):
                       env_add=["LISTEN_FDS=1", "LISTEN_PID=1"])
     assert cp.returncode == 0, cp
     assert cp.stdout == "1 1\nsecret-data\n", cp
+
+
+def test_socket_activation_from_vessels_environment(env):
+    """systemd socket activation: LISTEN_FDS given to vessel itself passes
+    those fds on (without --preserve-fds) and tells the container's process
+    (pid 1 in its pid namespace) about them."""
+    cp = run_with_fds(env, 'echo "$LISTEN_FDS $LISTEN_PID"; cat <&4; ' + FD_LIST, fds=[3, 4],
+                      host_env={"LISTEN_FDS": "2"})
+    assert cp.returncode == 0, cp
+    lines = cp.stdout.splitlines()
+    assert lines[0] == "2 1", cp
+    assert lines[1] == "secret-data", cp
+    assert sorted(fd_table("\n".join(lines[2:]))) == [0, 1, 2, 3, 4], cp
+
+
+def test_socket_activation_for_another_pid_is_ignored(env):
+    """LISTEN_PID naming another process: the fds are not ours to pass."""
+    cp = run_with_fds(env, 'echo "${LISTEN_FDS:-none}"; ' + FD_LIST, fds=[3],
+                      host_env={"LISTEN_FDS": "1", "LISTEN_PID": "1"})
+    assert cp.returncode == 0, cp
+    lines = cp.stdout.splitlines()
+    assert lines[0] == "none", cp
+    assert sorted(fd_table("\n".join(lines[1:]))) == [0, 1, 2], cp
 
 
 class ConsoleServer:
