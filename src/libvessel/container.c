@@ -119,7 +119,8 @@ static int become_ns_root(vessel_error **err)
                 return vessel_error_sys(err, "setresuid 0 in the user namespace");
         /* Changing ids made us non-dumpable, which hands /proc/self to the
          * host's root, out of our reach (timens_offsets, oom_score_adj).
-         * Nothing of the container runs yet; execve resets this. */
+         * Nothing of the container runs yet; init turns it off again once
+         * those are written (see container_init). */
         if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
                 return vessel_error_sys(err, "prctl PR_SET_DUMPABLE");
         return 0;
@@ -184,6 +185,13 @@ static int setup_rootfs(struct init_args *a, bool userns, vessel_error **err)
                 return r;
         if ((r = process_prepare_host(&spec->process, err)) < 0)
                 return r;
+        /* From here on processes of the container may exist (exec into a
+         * created container).  Non-dumpable, init's /proc/PID/exe (this
+         * runtime's binary, CVE-2019-5736), fds and memory are out of their
+         * reach: that needs CAP_SYS_PTRACE in the host's user namespace.
+         * execve of the container's process resets it. */
+        if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+                return vessel_error_sys(err, "prctl PR_SET_DUMPABLE");
 
         bool need_state = spec->hooks.n[VESSEL_HOOK_PRESTART] || spec->hooks.n[VESSEL_HOOK_CREATE_RUNTIME] ||
                           spec->hooks.n[VESSEL_HOOK_CREATE_CONTAINER] ||
@@ -246,7 +254,8 @@ static int container_init(struct init_args *a)
         close_fds_from(3 + a->preserve_fds, keep, nkeep);
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
-        if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+        /* Not dumpable until execve: see setup_rootfs. */
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
                 return init_fail(a->sock, &err);
         /* Nothing happens before the runtime has put us into the
          * container's cgroup: the cgroup namespace, the cgroup mount and

@@ -195,7 +195,10 @@ static int exec_helper(const struct exec_args *a)
         int keep[3] = {a->sock, a->console, -1};
         pid_t pid;
 
-        if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+        /* Non-dumpable until execve: the container's processes cannot reach
+         * this runtime's binary through /proc/PID/exe (CVE-2019-5736), nor
+         * our fds or memory, without CAP_SYS_PTRACE in the host's user ns. */
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
                 return 1;
         close(a->peer_sock);
         close_fds_from(3 + a->o->preserve_fds, keep, a->console >= 0 ? 2 : 1);
