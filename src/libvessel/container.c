@@ -69,6 +69,7 @@ struct init_args {
         int listen_fds;    /* socket-activation fds passed on (from fd 3) */
         int preserve_fds;  /* fds from 3 that survive: max(--preserve-fds, listen_fds) */
         struct vessel_bpf seccomp; /* compiled by the runtime, installed by init */
+        int *idmap_fds;    /* per mount: a detached idmapped mount, or -1 */
         bool two_stage;    /* fork once more after joining/unsharing */
 };
 
@@ -157,6 +158,7 @@ static int setup_rootfs(struct init_args *a, bool userns, vessel_error **err)
         const struct vessel_spec *spec = a->spec;
         _cleanup_close_ int rootfd = -1;
         struct mount_ctx mctx = {.bundle = a->bundle,
+                                 .idmap_fds = a->idmap_fds,
                                  .userns = userns,
                                  .cgroupns = spec->linux_.ns[VESSEL_NS_CGROUP].present};
         bool dev_bound = false;
@@ -168,7 +170,7 @@ static int setup_rootfs(struct init_args *a, bool userns, vessel_error **err)
         mctx.rootfd = rootfd;
         for (size_t i = 0; i < spec->n_mounts; i++) {
                 const struct vessel_mount *m = &spec->mounts[i];
-                if (!strcmp(m->destination, "/dev") && m->opts.bind)
+                if (!strcmp(m->destination, "/dev") && mount_is_bind(m))
                         dev_bound = true;
                 if ((r = mount_one(&mctx, m, i, err)) < 0)
                         return r;
@@ -235,7 +237,7 @@ static int container_init(struct init_args *a)
         ssize_t n;
 
         sigset_t none;
-        int keep[VESSEL_NS_COUNT + 4];
+        _cleanup_free_ int *keep = xmalloc0(sizeof(int) * (VESSEL_NS_COUNT + 4 + spec->n_mounts));
         size_t nkeep = 0;
 
         /* Only what init needs stays open: the sync socket, the fifo, the
@@ -251,6 +253,9 @@ static int container_init(struct init_args *a)
         for (int t = 0; t < VESSEL_NS_COUNT; t++)
                 if (a->ns_fds[t] >= 0)
                         keep[nkeep++] = a->ns_fds[t];
+        for (size_t i = 0; i < spec->n_mounts; i++)
+                if (a->idmap_fds[i] >= 0)
+                        keep[nkeep++] = a->idmap_fds[i];
         close_fds_from(3 + a->preserve_fds, keep, nkeep);
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
@@ -450,6 +455,46 @@ static int validate(const struct vessel_spec *spec, const struct vessel_create_o
         return hooks_check(spec, err);
 }
 
+/* Idmapped mounts are made by the runtime before the container exists
+ * (init, in its own user namespace, is not privileged over the source's
+ * file system): a detached clone of each source, idmapped through a user
+ * namespace with the mount's own maps, or else the container's. */
+static int prepare_idmaps(const struct vessel_spec *spec, const char *bundle, int **out,
+                          vessel_error **err)
+{
+        const struct vessel_linux *lx = &spec->linux_;
+        int *fds = xmalloc0(sizeof(int) * (spec->n_mounts + 1));
+
+        *out = fds;
+        for (size_t i = 0; i < spec->n_mounts; i++)
+                fds[i] = -1;
+        for (size_t i = 0; i < spec->n_mounts; i++) {
+                const struct vessel_mount *m = &spec->mounts[i];
+                bool own = m->n_uid_mappings || m->n_gid_mappings;
+
+                if (!mount_wants_idmap(m))
+                        continue;
+                if (!mount_is_bind(m))
+                        return vessel_error_msg(err, EINVAL,
+                                                "mounts[%zu]: idmapped mounts need a bind mount", i);
+                if (!own && (!lx->n_uid_mappings || !lx->n_gid_mappings))
+                        return vessel_error_msg(err, EINVAL,
+                                                "mounts[%zu]: \"idmap\" needs uidMappings and gidMappings, "
+                                                "of the mount or of a user namespace", i);
+                int userns = own ? idmap_userns_fd(m->uid_mappings, m->n_uid_mappings, m->gid_mappings,
+                                                   m->n_gid_mappings, err)
+                                 : idmap_userns_fd(lx->uid_mappings, lx->n_uid_mappings, lx->gid_mappings,
+                                                   lx->n_gid_mappings, err);
+                if (userns < 0)
+                        return vessel_error_prefix(err, "mounts[%zu]", i);
+                fds[i] = mount_idmapped_tree(m, bundle, userns, err);
+                close(userns);
+                if (fds[i] < 0)
+                        return vessel_error_prefix(err, "mounts[%zu]", i);
+        }
+        return 0;
+}
+
 static void created_cleanup(const struct vessel_runtime *rt, struct created *c, bool remove)
 {
         if (c->pid > 0)
@@ -632,6 +677,8 @@ static int do_create(const struct vessel_runtime *rt, const struct vessel_create
         r = seccomp_compile(&c->spec->linux_.seccomp, &a.seccomp, err);
         if (r < 0)
                 goto out;
+        if ((r = prepare_idmaps(c->spec, bundle, &a.idmap_fds, err)) < 0)
+                goto out;
         if (o->console_socket) {
                 a.console = terminal_connect(o->console_socket, err);
                 if (a.console < 0) {
@@ -747,6 +794,9 @@ fail:
         created_cleanup(rt, c, true);
 out:
         seccomp_bpf_clear(&a.seccomp);
+        for (size_t i = 0; a.idmap_fds && i < c->spec->n_mounts; i++)
+                closep(&a.idmap_fds[i]);
+        free(a.idmap_fds);
         for (int t = 0; t < VESSEL_NS_COUNT; t++)
                 closep(&a.ns_fds[t]);
         closep(&a.fifo);

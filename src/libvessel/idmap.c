@@ -4,6 +4,8 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sched.h>
+#include <signal.h>
 #include <sys/wait.h>
 
 char *idmap_format(const struct vessel_idmap *m, size_t n)
@@ -97,6 +99,53 @@ static int run_helper(const char *helper, pid_t pid, const struct vessel_idmap *
 static bool only_own_id(const struct vessel_idmap *m, size_t n, uint32_t own)
 {
         return n == 1 && m[0].size == 1 && m[0].host_id == own;
+}
+
+int idmap_userns_fd(const struct vessel_idmap *uids, size_t nu, const struct vessel_idmap *gids,
+                    size_t ng, vessel_error **err)
+{
+        struct vessel_linux lx = {.uid_mappings = (struct vessel_idmap *)uids,
+                                  .n_uid_mappings = nu,
+                                  .gid_mappings = (struct vessel_idmap *)gids,
+                                  .n_gid_mappings = ng};
+        int ready[2], fd = -1, r;
+        char path[64], c;
+        pid_t pid;
+
+        if (pipe2(ready, O_CLOEXEC) < 0)
+                return vessel_error_sys(err, "pipe");
+        pid = fork();
+        if (pid < 0) {
+                r = vessel_error_sys(err, "fork");
+                close(ready[0]);
+                close(ready[1]);
+                return r;
+        }
+        if (pid == 0) {
+                /* Only a holder of the namespace: it waits to be killed. */
+                close(ready[0]);
+                c = unshare(CLONE_NEWUSER) == 0 ? 'y' : 'n';
+                if (write(ready[1], &c, 1) != 1 || c != 'y')
+                        _exit(1);
+                for (;;)
+                        pause();
+        }
+        close(ready[1]);
+        if (read(ready[0], &c, 1) != 1 || c != 'y') {
+                r = vessel_error_msg(err, EPERM, "idmapped mount: cannot create a user namespace");
+                goto out;
+        }
+        if ((r = idmap_write(pid, &lx, err)) < 0)
+                goto out;
+        snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)pid);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        r = fd < 0 ? vessel_error_sys(err, "open %s", path) : fd;
+out:
+        close(ready[0]);
+        kill(pid, SIGKILL);
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+                ;
+        return r;
 }
 
 int idmap_write(pid_t pid, const struct vessel_linux *lx, vessel_error **err)

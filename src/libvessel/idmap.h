@@ -12,6 +12,10 @@ char *idmap_format(const struct vessel_idmap *m, size_t n);
 int64_t idmap_to_host(const struct vessel_idmap *m, size_t n, uint32_t id);
 /* Check ranges for overlaps (pure).  'what' names the field in errors. */
 int idmap_validate(const struct vessel_idmap *m, size_t n, const char *what, vessel_error **err);
+/* A user namespace holding these maps, for idmapped mounts: an fd of it
+ * (its only process, a short-lived helper, is gone when this returns). */
+int idmap_userns_fd(const struct vessel_idmap *uids, size_t nu, const struct vessel_idmap *gids,
+                    size_t ng, vessel_error **err);
 /* Write /proc/<pid>/{setgroups,uid_map,gid_map}.  When the caller is not
  * root, maps through newuidmap/newgidmap unless the map is the caller's own
  * id only. */

@@ -291,7 +291,7 @@ int copy_tree(int srcfd, int dstfd, vessel_error **err)
         return r;
 }
 
-static bool is_bind(const struct vessel_mount *m)
+bool mount_is_bind(const struct vessel_mount *m)
 {
         return m->opts.bind || (m->type && (!strcmp(m->type, "bind") || !strcmp(m->type, "rbind")));
 }
@@ -299,12 +299,41 @@ static bool is_bind(const struct vessel_mount *m)
 static int mount_cgroup(const struct mount_ctx *ctx, int targetfd, const struct vessel_mount *m,
                         vessel_error **err);
 
+bool mount_wants_idmap(const struct vessel_mount *m)
+{
+        return m->opts.idmap || m->opts.ridmap || m->n_uid_mappings || m->n_gid_mappings;
+}
+
+int mount_idmapped_tree(const struct vessel_mount *m, const char *bundle, int userns_fd,
+                        vessel_error **err)
+{
+        _cleanup_free_ char *src = NULL;
+        struct mount_attr attr = {.attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t)userns_fd};
+        bool rec = m->opts.rbind || (m->type && !strcmp(m->type, "rbind"));
+        int fd;
+
+        if (!m->source)
+                return vessel_error_msg(err, EINVAL, "source: required for a bind mount");
+        src = m->source[0] == '/' ? xstrdup(m->source) : xasprintf("%s/%s", bundle, m->source);
+        fd = open_tree(AT_FDCWD, src, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (rec ? AT_RECURSIVE : 0));
+        if (fd < 0)
+                return vessel_error_sys(err, "bind source %s", src);
+        if (mount_setattr(fd, "", AT_EMPTY_PATH | (m->opts.ridmap ? AT_RECURSIVE : 0), &attr,
+                          sizeof(attr)) < 0) {
+                int r = vessel_error_sys(err, "idmapped mount of %s (does its file system support "
+                                              "idmapped mounts?)", src);
+                close(fd);
+                return r;
+        }
+        return fd;
+}
+
 int mount_one(const struct mount_ctx *ctx, const struct vessel_mount *m, size_t index,
               vessel_error **err)
 {
         const struct vessel_mount_opts *o = &m->opts;
         _cleanup_close_ int target = -1, mfd = -1;
-        bool bind = is_bind(m);
+        bool bind = mount_is_bind(m);
         bool rec = o->rbind || (m->type && !strcmp(m->type, "rbind"));
         int r;
 
@@ -315,8 +344,11 @@ int mount_one(const struct mount_ctx *ctx, const struct vessel_mount *m, size_t 
                 if (!m->source)
                         return vessel_error_set(err, EINVAL, "mounts[%zu].source: required for a bind mount", index);
                 src = m->source[0] == '/' ? xstrdup(m->source) : xasprintf("%s/%s", ctx->bundle, m->source);
-                mfd = open_tree(AT_FDCWD, src,
-                                OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (rec ? AT_RECURSIVE : 0));
+                if (ctx->idmap_fds && ctx->idmap_fds[index] >= 0)
+                        mfd = fcntl(ctx->idmap_fds[index], F_DUPFD_CLOEXEC, 3);
+                else
+                        mfd = open_tree(AT_FDCWD, src,
+                                        OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (rec ? AT_RECURSIVE : 0));
                 if (mfd < 0)
                         return vessel_error_sys(err, "mounts[%zu]: bind source %s", index, src);
                 if (fstat(mfd, &st) < 0)
@@ -329,6 +361,7 @@ int mount_one(const struct mount_ctx *ctx, const struct vessel_mount *m, size_t 
                 r = mount_set_attr(mfd, o->attr_set, o->attr_clr, 0, false);
                 if (r < 0)
                         return vessel_error_set(err, -r, "mounts[%zu]: mount_setattr on bind of %s", index, src);
+
         } else if (o->remount) {
                 target = path_open_in_root(ctx->rootfd, m->destination, RESOLVE_CREATE_NONE, err);
                 if (target < 0)

@@ -24,8 +24,18 @@ struct mount_ctx {
         const char *bundle;  /* relative bind sources are relative to it */
         bool userns;         /* inside a new user namespace */
         bool cgroupns;       /* inside a new cgroup namespace */
+        const int *idmap_fds; /* per mount: a detached idmapped mount made by the runtime, or -1 */
 };
 
+/* A bind mount: the "bind"/"rbind" option or type. */
+bool mount_is_bind(const struct vessel_mount *m);
+/* Does mount m ask for an idmapped mount (idmap/ridmap, or its own maps)? */
+bool mount_wants_idmap(const struct vessel_mount *m);
+/* The runtime's half of an idmapped bind mount: a detached clone of the
+ * source with the idmap applied (only a process privileged over the source's
+ * file system may), that init then attaches. */
+int mount_idmapped_tree(const struct vessel_mount *m, const char *bundle, int userns_fd,
+                        vessel_error **err);
 int mount_one(const struct mount_ctx *ctx, const struct vessel_mount *m, size_t index,
               vessel_error **err);
 
