@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -326,6 +327,19 @@ static int cmd_delete(struct cli *c, int argc, char **argv)
         return 0;
 }
 
+/* The owner as a user name, as runc lists it ("" in the state is root). */
+static const char *owner_name(const char *owner)
+{
+        int64_t uid;
+        struct passwd *pw;
+
+        if (!owner || !*owner)
+                return "root";
+        if (parse_int64(owner, &uid) < 0 || !(pw = getpwuid((uid_t)uid)))
+                return owner;
+        return pw->pw_name;
+}
+
 static int cmd_list(struct cli *c, int argc, char **argv)
 {
         static const struct option opts[] = {{"format", required_argument, NULL, 'f'},
@@ -380,8 +394,7 @@ static int cmd_list(struct cli *c, int argc, char **argv)
                         printf("%-*s   %-8d %-10s %-40s %-32s %s\n", w, l[i].st.id,
                                l[i].status == VESSEL_STOPPED ? 0 : l[i].st.pid,
                                vessel_status_name(l[i].status), l[i].st.bundle ? l[i].st.bundle : "",
-                               l[i].st.created ? l[i].st.created : "",
-                               l[i].st.owner && *l[i].st.owner ? l[i].st.owner : "root");
+                               l[i].st.created ? l[i].st.created : "", owner_name(l[i].st.owner));
         }
         vessel_list_free(l, n);
         return 0;

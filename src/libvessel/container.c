@@ -259,8 +259,10 @@ static int container_init(struct init_args *a)
         close_fds_from(3 + a->preserve_fds, keep, nkeep);
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
-        /* Not dumpable until execve: see setup_rootfs. */
-        if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+        /* Dumpable for now: an unprivileged runtime must write our id maps.
+         * No process of the container can exist before READY; setup_rootfs
+         * makes us non-dumpable before that. */
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
                 return init_fail(a->sock, &err);
         /* Nothing happens before the runtime has put us into the
          * container's cgroup: the cgroup namespace, the cgroup mount and
@@ -734,7 +736,17 @@ static int do_create(const struct vessel_runtime *rt, const struct vessel_create
                 if ((r = write_file_atomic(p, c->config_json, len, 0600, err)) < 0)
                         goto fail;
         }
-        if ((r = cgroup_create(c->spec, o->id, o->cgroup_manager, &c->cg, err)) < 0)
+        r = cgroup_create(c->spec, o->id, o->cgroup_manager, &c->cg, err);
+        if (r < 0 && (r == -EACCES || r == -EPERM) && geteuid() != 0) {
+                /* Rootless without a delegated cgroup: run, but say that
+                 * nothing limits the container. */
+                fprintf(stderr, "vessel: warning: %s; no cgroup is delegated to uid %u, so the "
+                                "container runs without resource limits\n",
+                        (*err)->msg, (unsigned)geteuid());
+                vessel_error_free(err);
+                r = cgroup_create(c->spec, o->id, "disabled", &c->cg, err);
+        }
+        if (r < 0)
                 goto fail;
         /* Recorded at once, so that deleting a create that died finds it. */
         c->st.cgroup_path = cgroup_state_path(c->cg);
