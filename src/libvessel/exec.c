@@ -280,8 +280,11 @@ static int start_exec(const struct vessel_runtime *rt, const struct vessel_exec_
                 goto out;
         if ((r = process_check_lsm(a.proc, err)) < 0)
                 goto out;
-        if ((r = seccomp_compile(&spec->linux_.seccomp, &a.seccomp, err)) < 0)
-                goto out;
+        {
+                _cleanup_free_ char *cache = xasprintf("%s/.seccomp-cache", rt->root);
+                if ((r = seccomp_compile(&spec->linux_.seccomp, cache, &a.seccomp, err)) < 0)
+                        goto out;
+        }
         if (a.proc->terminal && !o->console_socket && o->detach) {
                 r = vessel_error_msg(err, EINVAL,
                                      "exec --tty --detach needs a --console-socket to send the terminal to");

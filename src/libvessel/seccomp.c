@@ -133,15 +133,163 @@ static int export_program(scmp_filter_ctx ctx, struct vessel_bpf *out, vessel_er
         return 0;
 }
 
-int seccomp_compile(const struct vessel_seccomp *s, struct vessel_bpf *out, vessel_error **err)
+/* ---- the compiled-program cache ----
+ * A cache file holds the whole profile as a canonical key (so that a hash
+ * collision can never load another profile's program), then the flags and
+ * the program.  Its name is a hash of the key. */
+struct buf {
+        char *p;
+        size_t len, cap;
+};
+
+static void buf_add(struct buf *b, const void *data, size_t n)
 {
-        uint32_t defact;
-        scmp_filter_ctx ctx;
+        if (b->len + n > b->cap) {
+                b->cap = (b->len + n) * 2 + 256;
+                b->p = realloc(b->p, b->cap);
+                if (!b->p)
+                        abort();
+        }
+        memcpy(b->p + b->len, data, n);
+        b->len += n;
+}
+
+static void buf_str(struct buf *b, const char *s)
+{
+        buf_add(b, s ? s : "", s ? strlen(s) + 1 : 1);
+}
+
+static void buf_u64(struct buf *b, uint64_t v)
+{
+        buf_add(b, &v, sizeof(v));
+}
+
+static void cache_key(const struct vessel_seccomp *s, struct buf *k)
+{
+        const struct scmp_version *v = seccomp_version();
+
+        buf_str(k, "vessel-seccomp-1");
+        buf_u64(k, v ? ((uint64_t)v->major << 32 | v->minor << 16 | v->micro) : 0);
+        buf_u64(k, seccomp_arch_native());
+        buf_str(k, s->default_action);
+        buf_u64(k, s->has_default_errno_ret ? (1ull << 32 | s->default_errno_ret) : 0);
+        buf_u64(k, s->n_architectures);
+        for (size_t i = 0; i < s->n_architectures; i++)
+                buf_str(k, s->architectures[i]);
+        buf_u64(k, s->n_flags);
+        for (size_t i = 0; i < s->n_flags; i++)
+                buf_str(k, s->flags[i]);
+        buf_u64(k, s->n_syscalls);
+        for (size_t i = 0; i < s->n_syscalls; i++) {
+                const struct vessel_seccomp_syscall *sc = &s->syscalls[i];
+                buf_u64(k, sc->n_names);
+                for (size_t j = 0; j < sc->n_names; j++)
+                        buf_str(k, sc->names[j]);
+                buf_str(k, sc->action);
+                buf_u64(k, sc->has_errno_ret ? (1ull << 32 | sc->errno_ret) : 0);
+                buf_u64(k, sc->n_args);
+                for (size_t j = 0; j < sc->n_args; j++) {
+                        buf_u64(k, sc->args[j].index);
+                        buf_u64(k, sc->args[j].value);
+                        buf_u64(k, sc->args[j].value_two);
+                        buf_str(k, sc->args[j].op);
+                }
+        }
+}
+
+static uint64_t fnv1a(const char *p, size_t n)
+{
+        uint64_t h = 0xcbf29ce484222325ull;
+        for (size_t i = 0; i < n; i++)
+                h = (h ^ (unsigned char)p[i]) * 0x100000001b3ull;
+        return h;
+}
+
+static char *cache_path(const char *dir, const struct buf *k)
+{
+        return xasprintf("%s/%016llx.bpf", dir, (unsigned long long)fnv1a(k->p, k->len));
+}
+
+static int cache_load(const char *path, const struct buf *k, struct vessel_bpf *out)
+{
+        _cleanup_free_ char *data = NULL;
+        size_t len, off = 0;
+        uint64_t klen, flags, n;
+
+        if (read_file_at(AT_FDCWD, path, &data, &len, NULL) < 0)
+                return -1;
+#define TAKE(dst)                                        \
+        do {                                             \
+                if (len - off < sizeof(dst))             \
+                        return -1;                       \
+                memcpy(&(dst), data + off, sizeof(dst)); \
+                off += sizeof(dst);                      \
+        } while (0)
+        TAKE(klen);
+        if (klen != k->len || len - off < klen || memcmp(data + off, k->p, klen) != 0)
+                return -1;
+        off += klen;
+        TAKE(flags);
+        TAKE(n);
+#undef TAKE
+        if (n == 0 || n > BPF_MAXINSNS || len - off != n * sizeof(struct sock_filter))
+                return -1;
+        out->insns = xmalloc0(n * sizeof(struct sock_filter));
+        memcpy(out->insns, data + off, n * sizeof(struct sock_filter));
+        out->len = (unsigned short)n;
+        out->flags = (unsigned int)flags;
+        return 0;
+}
+
+static void cache_store(const char *dir, const char *path, const struct buf *k,
+                        const struct vessel_bpf *b)
+{
+        struct buf f = {0};
+
+        if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+                return;
+        buf_u64(&f, k->len);
+        buf_add(&f, k->p, k->len);
+        buf_u64(&f, b->flags);
+        buf_u64(&f, b->len);
+        buf_add(&f, b->insns, b->len * sizeof(struct sock_filter));
+        (void)write_file_atomic(path, f.p, f.len, 0600, NULL);
+        free(f.p);
+}
+
+static int compile_uncached(const struct vessel_seccomp *s, struct vessel_bpf *out, vessel_error **err);
+
+int seccomp_compile(const struct vessel_seccomp *s, const char *cache_dir, struct vessel_bpf *out,
+                    vessel_error **err)
+{
+        struct buf key = {0};
+        _cleanup_free_ char *path = NULL;
         int r;
 
         memset(out, 0, sizeof(*out));
         if (!s->present)
                 return 0;
+        if (!cache_dir)
+                return compile_uncached(s, out, err);
+        cache_key(s, &key);
+        path = cache_path(cache_dir, &key);
+        if (cache_load(path, &key, out) == 0) {
+                free(key.p);
+                return 0;
+        }
+        r = compile_uncached(s, out, err);
+        if (r == 0)
+                cache_store(cache_dir, path, &key, out);
+        free(key.p);
+        return r;
+}
+
+static int compile_uncached(const struct vessel_seccomp *s, struct vessel_bpf *out, vessel_error **err)
+{
+        uint32_t defact;
+        scmp_filter_ctx ctx;
+        int r;
+
         r = action_of(s->default_action, s->has_default_errno_ret, s->default_errno_ret, &defact,
                       "linux.seccomp.defaultAction", err);
         if (r < 0)

@@ -4,9 +4,11 @@
 #include "error.h"
 #include "idmap.h"
 #include "mounts.h"
+#include "seccomp_filter.h"
 #include "state.h"
 #include "util.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -173,6 +175,63 @@ static void test_resolve(void)
         CHECK(!exists_at(AT_FDCWD, dir));
 }
 
+/* The compiled-program cache gives the same program, survives a corrupt
+ * file, and never serves one profile's program for another. */
+static void test_seccomp_cache(void)
+{
+        static const char *json =
+                "{\"ociVersion\": \"1.2.0\", \"linux\": {\"seccomp\": {\"defaultAction\": "
+                "\"SCMP_ACT_ALLOW\", \"syscalls\": [{\"names\": [\"mkdir\", \"mkdirat\"], "
+                "\"action\": \"SCMP_ACT_ERRNO\", \"errnoRet\": 1}]}}}";
+        char tmpl[] = "/tmp/vessel-unit-XXXXXX";
+        char *dir = mkdtemp(tmpl);
+        struct vessel_spec *spec = NULL, *other = NULL;
+        struct vessel_bpf a, b, c, d;
+        _cleanup_free_ char *cache = NULL;
+        vessel_error *err = NULL;
+
+        CHECK(dir != NULL);
+        if (!dir)
+                return;
+        cache = xasprintf("%s/cache", dir);
+        CHECK(vessel_spec_parse(json, strlen(json), &spec, &err) == 0);
+        CHECK(seccomp_compile(&spec->linux_.seccomp, NULL, &a, &err) == 0 && a.len > 0);
+        CHECK(seccomp_compile(&spec->linux_.seccomp, cache, &b, &err) == 0); /* stores */
+        CHECK(seccomp_compile(&spec->linux_.seccomp, cache, &c, &err) == 0); /* loads */
+        CHECK(a.len == b.len && b.len == c.len && !memcmp(a.insns, c.insns, a.len * sizeof(*a.insns)));
+        {
+                /* A corrupt cache file is ignored (and replaced). */
+                DIR *dd = opendir(cache);
+                struct dirent *de;
+                while (dd && (de = readdir(dd)))
+                        if (de->d_name[0] != '.') {
+                                _cleanup_free_ char *p = xasprintf("%s/%s", cache, de->d_name);
+                                CHECK(write_file_at(AT_FDCWD, p, "junk", 4, NULL) == 0);
+                        }
+                if (dd)
+                        closedir(dd);
+        }
+        CHECK(seccomp_compile(&spec->linux_.seccomp, cache, &d, &err) == 0);
+        CHECK(d.len == a.len && !memcmp(a.insns, d.insns, a.len * sizeof(*a.insns)));
+        seccomp_bpf_clear(&d);
+        /* Another profile gets its own program. */
+        {
+                _cleanup_free_ char *j2 = xstrdup(json);
+                char *p = strstr(j2, "\"errnoRet\": 1");
+                p[strlen("\"errnoRet\": ")] = '2';
+                CHECK(vessel_spec_parse(j2, strlen(j2), &other, &err) == 0);
+                CHECK(seccomp_compile(&other->linux_.seccomp, cache, &d, &err) == 0);
+                CHECK(memcmp(a.insns, d.insns, a.len * sizeof(*a.insns)) != 0);
+        }
+        seccomp_bpf_clear(&a);
+        seccomp_bpf_clear(&b);
+        seccomp_bpf_clear(&c);
+        seccomp_bpf_clear(&d);
+        vessel_spec_free(spec);
+        vessel_spec_free(other);
+        CHECK(rm_rf_at(AT_FDCWD, dir) == 0);
+}
+
 static void test_time(void)
 {
         _cleanup_free_ char *t = rfc3339_now();
@@ -192,5 +251,6 @@ int main(void)
         test_close_fds();
         test_resolve();
         test_time();
+        test_seccomp_cache();
         return check_report("test_runtime");
 }
