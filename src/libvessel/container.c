@@ -676,7 +676,10 @@ static int do_create(const struct vessel_runtime *rt, const struct vessel_create
         r = validate(c->spec, o, a.ns_fds, err);
         if (r < 0)
                 goto out;
-        r = seccomp_compile(&c->spec->linux_.seccomp, &a.seccomp, err);
+        {
+                _cleanup_free_ char *cache = xasprintf("%s/.seccomp-cache", rt->root);
+                r = seccomp_compile(&c->spec->linux_.seccomp, cache, &a.seccomp, err);
+        }
         if (r < 0)
                 goto out;
         if ((r = prepare_idmaps(c->spec, bundle, &a.idmap_fds, err)) < 0)
@@ -1051,8 +1054,13 @@ static int delete_locked(const struct vessel_runtime *rt, int dirfd, const char 
                         goto out;
                 }
         }
-        if (st.cgroup_path && (r = cgroup_open(st.cgroup_path, &cg, err)) < 0)
-                goto out;
+        if (st.cgroup_path) {
+                vessel_error *cerr = NULL;
+                /* A state that names no usable cgroup must not block delete. */
+                if (cgroup_open(st.cgroup_path, &cg, &cerr) < 0)
+                        fprintf(stderr, "vessel: warning: %s\n", cerr->msg);
+                vessel_error_free(&cerr);
+        }
         if (s != VESSEL_STOPPED && st.pid > 0) {
                 /* A created container is simply torn down, as runc does. */
                 signal_init(&st, SIGKILL, NULL);
