@@ -81,6 +81,7 @@ struct created {
         struct vessel_state st;
         char *config_json;
         int console_peer; /* our end of the socket init sends its terminal to (foreground run) */
+        bool want_created_state; /* init needs the "created" state (startContainer hooks, seccomp listener) */
         struct vessel_cgroup *cg;
 };
 
@@ -197,7 +198,7 @@ static int setup_rootfs(struct init_args *a, bool userns, vessel_error **err)
 
         bool need_state = spec->hooks.n[VESSEL_HOOK_PRESTART] || spec->hooks.n[VESSEL_HOOK_CREATE_RUNTIME] ||
                           spec->hooks.n[VESSEL_HOOK_CREATE_CONTAINER] ||
-                          spec->hooks.n[VESSEL_HOOK_START_CONTAINER];
+                          spec->hooks.n[VESSEL_HOOK_START_CONTAINER] || a->seccomp.listener >= 0;
         if (need_state) {
                 struct sync_msg *m = xmalloc0(sizeof(*m));
                 if (sync_send(a->sock, SYNC_HOOKS_REQ, 0, NULL) < 0 ||
@@ -237,7 +238,7 @@ static int container_init(struct init_args *a)
         ssize_t n;
 
         sigset_t none;
-        _cleanup_free_ int *keep = xmalloc0(sizeof(int) * (VESSEL_NS_COUNT + 4 + spec->n_mounts));
+        _cleanup_free_ int *keep = xmalloc0(sizeof(int) * (VESSEL_NS_COUNT + 5 + spec->n_mounts));
         size_t nkeep = 0;
 
         /* Only what init needs stays open: the sync socket, the fifo, the
@@ -246,6 +247,8 @@ static int container_init(struct init_args *a)
          * state directory go. */
         keep[nkeep++] = a->sock;
         keep[nkeep++] = a->fifo;
+        if (a->seccomp.listener >= 0)
+                keep[nkeep++] = a->seccomp.listener;
         if (a->reply >= 0)
                 keep[nkeep++] = a->reply;
         if (a->console >= 0)
@@ -356,13 +359,14 @@ static int container_init(struct init_args *a)
         }
         if (process_prepare(&spec->process, lx, true, &exe, &err) < 0)
                 return init_fail(a->sock, &err);
-        if (spec->hooks.n[VESSEL_HOOK_START_CONTAINER]) {
+        if (spec->hooks.n[VESSEL_HOOK_START_CONTAINER] || a->seccomp.listener >= 0) {
                 struct sync_msg *m = xmalloc0(sizeof(*m));
                 if (sync_expect(a->sock, SYNC_STATE_CREATED, m, &err) < 0) {
                         free(m);
                         return init_fail(a->sock, &err);
                 }
                 start_state = xstrdup(m->text);
+                a->seccomp.state_json = start_state;
                 free(m);
         }
 
@@ -380,7 +384,8 @@ static int container_init(struct init_args *a)
                 _exit(1);
         close(a->fifo);
 
-        if (start_state && hooks_run(spec, VESSEL_HOOK_START_CONTAINER, start_state, &err) < 0)
+        if (spec->hooks.n[VESSEL_HOOK_START_CONTAINER] &&
+            hooks_run(spec, VESSEL_HOOK_START_CONTAINER, start_state, &err) < 0)
                 goto fail_started;
         if (process_apply_lsm(&spec->process, &err) < 0)
                 goto fail_started;
@@ -620,7 +625,7 @@ static int parent_sync(struct created *c, int sock, vessel_error **err)
                         if (r < 0)
                                 break;
                         sync_send(sock, SYNC_HOOKS_DONE, 0, json);
-                        if (c->spec->hooks.n[VESSEL_HOOK_START_CONTAINER]) {
+                        if (c->want_created_state) {
                                 _cleanup_free_ char *cj = state_json_for(c, VESSEL_CREATED);
                                 sync_send(sock, SYNC_STATE_CREATED, 0, cj);
                         }
@@ -680,8 +685,9 @@ static int do_create(const struct vessel_runtime *rt, const struct vessel_create
                 _cleanup_free_ char *cache = xasprintf("%s/.seccomp-cache", rt->root);
                 r = seccomp_compile(&c->spec->linux_.seccomp, cache, &a.seccomp, err);
         }
-        if (r < 0)
+        if (r < 0 || (r = seccomp_connect_listener(&c->spec->linux_.seccomp, &a.seccomp, err)) < 0)
                 goto out;
+        c->want_created_state = c->spec->hooks.n[VESSEL_HOOK_START_CONTAINER] || a.seccomp.listener >= 0;
         if ((r = prepare_idmaps(c->spec, bundle, &a.idmap_fds, err)) < 0)
                 goto out;
         if (o->console_socket) {

@@ -192,7 +192,9 @@ static int exec_helper(const struct exec_args *a)
 {
         vessel_error *err = NULL;
         sigset_t none;
-        int keep[3] = {a->sock, a->console, -1};
+        int keep[3] = {a->sock, a->console >= 0 ? a->console : a->seccomp.listener,
+                       a->console >= 0 ? a->seccomp.listener : -1};
+        size_t nkeep = 1 + (keep[1] >= 0) + (keep[2] >= 0);
         pid_t pid;
 
         /* Non-dumpable until execve: the container's processes cannot reach
@@ -201,7 +203,7 @@ static int exec_helper(const struct exec_args *a)
         if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
                 return 1;
         close(a->peer_sock);
-        close_fds_from(3 + a->o->preserve_fds, keep, a->console >= 0 ? 2 : 1);
+        close_fds_from(3 + a->o->preserve_fds, keep, nkeep);
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
         if (join_container(a, &err) < 0) {
@@ -248,7 +250,8 @@ static int start_exec(const struct vessel_runtime *rt, const struct vessel_exec_
         struct vessel_spec *spec = NULL;
         struct vessel_process *owned = NULL;
         struct vessel_state st = {0};
-        struct exec_args a = {.sock = -1, .peer_sock = -1, .console = -1};
+        struct exec_args a = {.sock = -1, .peer_sock = -1, .console = -1, .seccomp = {.listener = -1}};
+        _cleanup_free_ char *exec_state = NULL;
         _cleanup_close_ int console_peer = -1;
         int socks[2] = {-1, -1};
         struct sync_msg *m = NULL;
@@ -282,8 +285,12 @@ static int start_exec(const struct vessel_runtime *rt, const struct vessel_exec_
                 goto out;
         {
                 _cleanup_free_ char *cache = xasprintf("%s/.seccomp-cache", rt->root);
-                if ((r = seccomp_compile(&spec->linux_.seccomp, cache, &a.seccomp, err)) < 0)
+                if ((r = seccomp_compile(&spec->linux_.seccomp, cache, &a.seccomp, err)) < 0 ||
+                    (r = seccomp_connect_listener(&spec->linux_.seccomp, &a.seccomp, err)) < 0)
                         goto out;
+                /* The listener gets the container's state (its pid is init's). */
+                exec_state = state_to_json(&st, s, false);
+                a.seccomp.state_json = exec_state;
         }
         if (a.proc->terminal && !o->console_socket && o->detach) {
                 r = vessel_error_msg(err, EINVAL,

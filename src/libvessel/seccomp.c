@@ -10,6 +10,9 @@
 #include <sys/syscall.h>
 #include <linux/seccomp.h>
 #include <seccomp.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <json-c/json.h>
 
 static int action_of(const char *name, bool has_errno, uint32_t errno_ret, uint32_t *out,
                      const char *where, vessel_error **err)
@@ -31,9 +34,7 @@ static int action_of(const char *name, bool has_errno, uint32_t errno_ret, uint3
         else if (!strcmp(name, "SCMP_ACT_LOG"))
                 *out = SCMP_ACT_LOG;
         else if (!strcmp(name, "SCMP_ACT_NOTIFY"))
-                return vessel_error_msg(err, EOPNOTSUPP,
-                                        "%s: SCMP_ACT_NOTIFY is not supported by this version of vessel",
-                                        where);
+                *out = SCMP_ACT_NOTIFY;
         else
                 return vessel_error_msg(err, EINVAL, "%s: unknown action \"%s\"", where, name);
         return 0;
@@ -267,6 +268,7 @@ int seccomp_compile(const struct vessel_seccomp *s, const char *cache_dir, struc
         int r;
 
         memset(out, 0, sizeof(*out));
+        out->listener = -1;
         if (!s->present)
                 return 0;
         if (!cache_dir)
@@ -323,6 +325,8 @@ static int compile_uncached(const struct vessel_seccomp *s, struct vessel_bpf *o
                         goto out;
                 if (action == defact)
                         continue; /* libseccomp refuses rules that change nothing */
+                if (action == SCMP_ACT_NOTIFY)
+                        out->flags |= SECCOMP_FILTER_FLAG_NEW_LISTENER;
                 for (size_t j = 0; j < sc->n_names; j++) {
                         int nr = seccomp_syscall_resolve_name(sc->names[j]);
                         if (nr == __NR_SCMP_ERROR)
@@ -339,13 +343,82 @@ out:
         return r;
 }
 
+int seccomp_connect_listener(const struct vessel_seccomp *s, struct vessel_bpf *b, vessel_error **err)
+{
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        int fd;
+
+        b->listener = -1;
+        if (!(b->flags & SECCOMP_FILTER_FLAG_NEW_LISTENER) || !s->listener_path)
+                return 0;
+        if (strlen(s->listener_path) >= sizeof(sa.sun_path))
+                return vessel_error_msg(err, ENAMETOOLONG, "linux.seccomp.listenerPath %s: too long",
+                                        s->listener_path);
+        strcpy(sa.sun_path, s->listener_path);
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+                int r = vessel_error_sys(err, "linux.seccomp.listenerPath %s: connect", s->listener_path);
+                if (fd >= 0)
+                        close(fd);
+                return r;
+        }
+        b->listener = fd;
+        b->listener_metadata = s->listener_metadata;
+        return 0;
+}
+
+static int send_to_listener(const struct vessel_bpf *b, int notify_fd, vessel_error **err)
+{
+        json_object *o = json_object_new_object(), *fds = json_object_new_array(), *st = NULL, *pid;
+        char cbuf[CMSG_SPACE(sizeof(int))] = {0};
+        struct iovec iov;
+        struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+                            .msg_controllen = sizeof(cbuf)};
+        struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+        const char *text;
+        int r = 0;
+
+        if (b->state_json)
+                st = json_tokener_parse(b->state_json);
+        json_object_object_add(o, "ociVersion", json_object_new_string(VESSEL_OCI_VERSION));
+        json_object_array_add(fds, json_object_new_string("seccompFd"));
+        json_object_object_add(o, "fds", fds);
+        pid = st && json_object_object_get_ex(st, "pid", &pid) ? json_object_get(pid) : json_object_new_int(0);
+        json_object_object_add(o, "pid", pid);
+        if (b->listener_metadata)
+                json_object_object_add(o, "metadata", json_object_new_string(b->listener_metadata));
+        json_object_object_add(o, "state", st ? st : json_object_new_object());
+        text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+        iov.iov_base = (void *)text;
+        iov.iov_len = strlen(text);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(c), &notify_fd, sizeof(int));
+        if (sendmsg(b->listener, &mh, MSG_NOSIGNAL) < 0)
+                r = vessel_error_sys(err, "linux.seccomp.listenerPath: send the notify fd");
+        json_object_put(o);
+        return r;
+}
+
 int seccomp_install(const struct vessel_bpf *b, vessel_error **err)
 {
         struct sock_fprog prog = {.len = b->len, .filter = b->insns};
+        int fd, r;
 
         if (!b->insns)
                 return 0;
-        if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, b->flags, &prog) < 0) {
+        fd = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, b->flags, &prog);
+        if (fd >= 0 && (b->flags & SECCOMP_FILTER_FLAG_NEW_LISTENER)) {
+                r = b->listener >= 0 ? send_to_listener(b, fd, err)
+                                     : vessel_error_msg(err, EINVAL, "linux.seccomp: SCMP_ACT_NOTIFY "
+                                                                     "without a listener");
+                close(fd);
+                if (b->listener >= 0)
+                        close(b->listener);
+                return r;
+        }
+        if (fd < 0) {
                 if (errno == EINVAL && b->flags)
                         return vessel_error_sys(err, "linux.seccomp.flags: seccomp(2) refused flags 0x%x",
                                                 b->flags);
@@ -357,5 +430,8 @@ int seccomp_install(const struct vessel_bpf *b, vessel_error **err)
 void seccomp_bpf_clear(struct vessel_bpf *b)
 {
         free(b->insns);
+        if (b->listener > 0)
+                close(b->listener);
         memset(b, 0, sizeof(*b));
+        b->listener = -1;
 }

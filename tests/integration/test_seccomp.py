@@ -318,11 +318,66 @@ def test_filter_blocking_setresuid_still_starts_with_nnp(env):
 
 # ------------------------------------------------------------- SCMP_ACT_NOTIFY
 
-def test_notify_not_supported(env):
+class Listener:
+    """A seccomp agent: accepts one connection, receives the notify fd and
+    the container's state, then closes the fd (the notified syscall then
+    fails with ENOSYS)."""
+
+    def __init__(self, path):
+        import socket
+        import threading
+        self.path = path
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.bind(path)
+        self.sock.listen(1)
+        self.msg = None
+        self.fd_ok = False
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        import socket
+        conn, _ = self.sock.accept()
+        with conn:
+            data, fds, _, _ = socket.recv_fds(conn, 65536, 4)
+            self.msg = json.loads(data.decode())
+            self.fd_ok = len(fds) == 1 and os.readlink(f"/proc/self/fd/{fds[0]}") == \
+                "anon_inode:seccomp notify"
+            for fd in fds:
+                os.close(fd)
+
+    def close(self):
+        self.thread.join(timeout=10)
+        self.sock.close()
+
+
+def test_notify_sends_fd_and_state_to_listener(env):
+    """SCMP_ACT_NOTIFY: the listener gets the notify fd (SCM_RIGHTS) and the
+    container's state, as the OCI runtime spec says."""
+    path = os.path.join(env.tmp, "listener.sock")
+    lst = Listener(path)
+    try:
+        with_seccomp(env, profile(rule(["mkdir", "mkdirat"], "SCMP_ACT_NOTIFY"), listenerPath=path,
+                                  listenerMetadata="hello-agent"))
+        r = env.sh("mkdir /tmp/x 2>&1; echo done")
+    finally:
+        lst.close()
+    assert r.returncode == 0, r
+    assert "done" in r.stdout, r
+    # Nobody answers (the agent closed the fd): the syscall fails.
+    assert "Function not implemented" in r.stdout or "not implemented" in r.stdout.lower(), r
+    assert lst.msg is not None, "the listener got nothing"
+    assert lst.fd_ok, "the fd is not a seccomp notify fd"
+    assert lst.msg["fds"] == ["seccompFd"], lst.msg
+    assert lst.msg["metadata"] == "hello-agent", lst.msg
+    assert lst.msg["state"]["id"] == "c1" and lst.msg["state"]["status"] == "created", lst.msg
+    assert lst.msg["pid"] == lst.msg["state"]["pid"] > 0, lst.msg
+
+
+def test_notify_listener_missing_fails_cleanly(env):
     with_seccomp(env, profile(rule(["mkdir"], "SCMP_ACT_NOTIFY"),
-                              listenerPath=os.path.join(env.tmp, "listener.sock")))
-    r = env.sh("echo SHOULD-NOT-RUN")
-    assert_rejected(env, r, "SCMP_ACT_NOTIFY", "not supported")
+                              listenerPath=os.path.join(env.tmp, "nobody.sock")))
+    assert_rejected(env, env.sh("echo SHOULD-NOT-RUN"), "listenerPath", "nobody.sock")
 
 
 def test_notify_without_listener_path_rejected(env):
