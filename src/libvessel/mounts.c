@@ -299,6 +299,30 @@ bool mount_is_bind(const struct vessel_mount *m)
 static int mount_cgroup(const struct mount_ctx *ctx, int targetfd, const struct vessel_mount *m,
                         vessel_error **err);
 
+/* procfs and sysfs must land where the config says (CVE-2019-19921): a
+ * symlink in the rootfs could move /proc elsewhere and leave a fake one at
+ * /proc for the runtime's later writes (LSM labels) to go to. */
+static int check_no_symlinks(int rootfd, const char *dest, vessel_error **err)
+{
+        struct open_how how = {.flags = O_PATH | O_CLOEXEC,
+                               .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS};
+        const char *rel = dest;
+        int fd;
+
+        while (*rel == '/')
+                rel++;
+        fd = (int)syscall(SYS_openat2, rootfd, *rel ? rel : ".", &how, sizeof(how));
+        if (fd >= 0) {
+                close(fd);
+                return 0;
+        }
+        if (errno == ELOOP)
+                return vessel_error_msg(err, ELOOP, "destination %s must not be (or pass through) a "
+                                                    "symlink in the rootfs",
+                                        dest);
+        return errno == ENOENT ? 0 : vessel_error_sys(err, "open %s in the rootfs", dest);
+}
+
 bool mount_wants_idmap(const struct vessel_mount *m)
 {
         return m->opts.idmap || m->opts.ridmap || m->n_uid_mappings || m->n_gid_mappings;
@@ -375,6 +399,9 @@ int mount_one(const struct mount_ctx *ctx, const struct vessel_mount *m, size_t 
 
                 if (!type)
                         return vessel_error_set(err, EINVAL, "mounts[%zu].type: required for a non-bind mount", index);
+                if ((!strcmp(type, "proc") || !strcmp(type, "sysfs")) &&
+                    (r = check_no_symlinks(ctx->rootfd, m->destination, err)) < 0)
+                        return vessel_error_prefix(err, "mounts[%zu]", index);
                 target = path_open_in_root(ctx->rootfd, m->destination, RESOLVE_CREATE_DIR, err);
                 if (target < 0)
                         return vessel_error_prefix(err, "mounts[%zu]", index);

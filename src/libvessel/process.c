@@ -10,6 +10,8 @@
 #include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <linux/magic.h>
 #include <sys/syscall.h>
 
 int process_prepare_host(const struct vessel_process *p, vessel_error **err)
@@ -154,17 +156,32 @@ int process_check_lsm(const struct vessel_process *p, vessel_error **err)
         return 0;
 }
 
+/* Write an LSM attribute, but only into procfs: a fake /proc would make the
+ * label silently not apply. */
+static int write_attr(const char *path, const char *value, vessel_error **err)
+{
+        _cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+        struct statfs sfs;
+        int r;
+
+        if (fd < 0)
+                return vessel_error_sys(err, "open %s", path);
+        if (fstatfs(fd, &sfs) < 0 || sfs.f_type != PROC_SUPER_MAGIC)
+                return vessel_error_msg(err, EXDEV, "%s is not on procfs", path);
+        r = write_all(fd, value, strlen(value));
+        return r < 0 ? vessel_error_set(err, -r, "write %s", path) : 0;
+}
+
 int process_apply_lsm(const struct vessel_process *p, vessel_error **err)
 {
         if (p->apparmor_profile && *p->apparmor_profile) {
                 _cleanup_free_ char *cmd = xasprintf("exec %s", p->apparmor_profile);
-                if (write_file_at(AT_FDCWD, "/proc/self/attr/apparmor/exec", cmd, strlen(cmd), NULL) < 0 &&
-                    write_file_at(AT_FDCWD, "/proc/self/attr/exec", cmd, strlen(cmd), err) < 0)
+                if (write_attr("/proc/self/attr/apparmor/exec", cmd, NULL) < 0 &&
+                    write_attr("/proc/self/attr/exec", cmd, err) < 0)
                         return vessel_error_prefix(err, "process.apparmorProfile");
         }
         if (p->selinux_label && *p->selinux_label &&
-            write_file_at(AT_FDCWD, "/proc/self/attr/exec", p->selinux_label,
-                          strlen(p->selinux_label), err) < 0)
+            write_attr("/proc/self/attr/exec", p->selinux_label, err) < 0)
                 return vessel_error_prefix(err, "process.selinuxLabel");
         return 0;
 }

@@ -119,3 +119,32 @@ def test_cwd_cannot_escape_through_leaked_fd(env):
         env.config["process"]["cwd"] = f"/proc/self/fd/{n}"
         r = env.sh("pwd; ls .. >/dev/null; echo ok")
         assert not (r.returncode == 0 and "ok" in r.stdout and not r.stdout.startswith("/proc")), r
+
+
+def test_proc_destination_symlink_rejected(env):
+    """CVE-2019-19921: a rootfs whose /proc is a symlink (to move procfs
+    elsewhere and leave a fake /proc) is refused, and nothing is left."""
+    os.rmdir(os.path.join(env.rootfs, "proc"))
+    os.makedirs(os.path.join(env.rootfs, "fakeproc"))
+    os.symlink("/fakeproc", os.path.join(env.rootfs, "proc"))
+    r = env.sh("echo SHOULD-NOT-RUN")
+    assert r.returncode != 0, r
+    assert "/proc" in r.stderr and "symlink" in r.stderr, r
+    assert env.ids() == []
+
+
+def test_fifo_where_a_file_is_expected(env):
+    """A bind mount of a host file onto a path the rootfs made a fifo: the
+    mount is confined to the rootfs and nothing blocks on the fifo."""
+    src = os.path.join(env.tmp, "hosts")
+    with open(src, "w") as f:
+        f.write("127.0.0.1 vessel\n")
+    fifo = os.path.join(env.rootfs, "etc", "hosts")
+    os.mkfifo(fifo)
+    env.config["mounts"].append({"destination": "/etc/hosts", "type": "bind", "source": src,
+                                 "options": ["bind", "ro"]})
+    r = env.run(["/bin/cat", "/etc/hosts"], timeout=30)
+    assert r.returncode == 0, r
+    assert r.stdout == "127.0.0.1 vessel\n", r
+    import stat
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
