@@ -16,9 +16,29 @@
 #include "spec.h"
 #include "util.h"
 
-enum { OPT_HELP = 300, OPT_RESOURCES, OPT_MEMORY, OPT_SWAP, OPT_RESERVATION, OPT_KMEM, OPT_KMEM_TCP,
-       OPT_SHARES, OPT_QUOTA, OPT_PERIOD, OPT_RT_PERIOD, OPT_RT_RUNTIME, OPT_CPUS, OPT_MEMS,
-       OPT_PIDS, OPT_BLKIO, OPT_L3, OPT_MEMBW, OPT_INTERVAL, OPT_STATS, OPT_FORMAT };
+enum {
+        OPT_HELP = 300,
+        OPT_RESOURCES,
+        OPT_MEMORY,
+        OPT_SWAP,
+        OPT_RESERVATION,
+        OPT_KMEM,
+        OPT_KMEM_TCP,
+        OPT_SHARES,
+        OPT_QUOTA,
+        OPT_PERIOD,
+        OPT_RT_PERIOD,
+        OPT_RT_RUNTIME,
+        OPT_CPUS,
+        OPT_MEMS,
+        OPT_PIDS,
+        OPT_BLKIO,
+        OPT_L3,
+        OPT_MEMBW,
+        OPT_INTERVAL,
+        OPT_STATS,
+        OPT_FORMAT
+};
 
 static int usage_error(struct cli *c, const char *cmd, const char *msg)
 {
@@ -85,24 +105,24 @@ int cli_cmd_resume(struct cli *c, int argc, char **argv)
 /* ------------------------------------------------------------ update */
 
 static const char update_help[] =
-        "Usage: vessel update [options] ID\n\n"
-        "Change the resources of a running container; what is not given stays as it is.\n\n"
-        "Options:\n"
-        "  -r, --resources FILE       a linux.resources JSON object from FILE (- for stdin)\n"
-        "  --memory BYTES             memory limit (100M, 1g, ...; -1 for none)\n"
-        "  --memory-swap BYTES        memory+swap limit (-1 for none)\n"
-        "  --memory-reservation BYTES soft limit (memory.low on cgroup v2)\n"
-        "  --kernel-memory BYTES      kernel memory limit (v1 only, deprecated)\n"
-        "  --kernel-memory-tcp BYTES  kernel TCP buffer limit (v1 only)\n"
-        "  --cpu-shares N             CPU shares (cpu.weight on cgroup v2)\n"
-        "  --cpu-quota N              CFS quota in microseconds per period (-1 for none)\n"
-        "  --cpu-period N             CFS period in microseconds\n"
-        "  --cpu-rt-period N          real-time period in microseconds (v1 only)\n"
-        "  --cpu-rt-runtime N         real-time runtime in microseconds (v1 only)\n"
-        "  --cpuset-cpus LIST         CPUs to run on (0-3,7)\n"
-        "  --cpuset-mems LIST         memory nodes to allocate from\n"
-        "  --pids-limit N             maximum number of tasks (-1 for none)\n"
-        "  --blkio-weight N           block I/O weight (10..1000)\n";
+    "Usage: vessel update [options] ID\n\n"
+    "Change the resources of a running container; what is not given stays as it is.\n\n"
+    "Options:\n"
+    "  -r, --resources FILE       a linux.resources JSON object from FILE (- for stdin)\n"
+    "  --memory BYTES             memory limit (100M, 1g, ...; -1 for none)\n"
+    "  --memory-swap BYTES        memory+swap limit (-1 for none)\n"
+    "  --memory-reservation BYTES soft limit (memory.low on cgroup v2)\n"
+    "  --kernel-memory BYTES      kernel memory limit (v1 only, deprecated)\n"
+    "  --kernel-memory-tcp BYTES  kernel TCP buffer limit (v1 only)\n"
+    "  --cpu-shares N             CPU shares (cpu.weight on cgroup v2)\n"
+    "  --cpu-quota N              CFS quota in microseconds per period (-1 for none)\n"
+    "  --cpu-period N             CFS period in microseconds\n"
+    "  --cpu-rt-period N          real-time period in microseconds (v1 only)\n"
+    "  --cpu-rt-runtime N         real-time runtime in microseconds (v1 only)\n"
+    "  --cpuset-cpus LIST         CPUs to run on (0-3,7)\n"
+    "  --cpuset-mems LIST         memory nodes to allocate from\n"
+    "  --pids-limit N             maximum number of tasks (-1 for none)\n"
+    "  --blkio-weight N           block I/O weight (10..1000)\n";
 
 /* The --resources JSON is a linux.resources object: the config parser
  * reads and validates it in place. */
@@ -119,13 +139,14 @@ static int load_resources(const char *file, struct vessel_spec **spec, vessel_er
         }
         if (r < 0)
                 return vessel_error_prefix(err, "--resources");
-        json = xasprintf("{\"ociVersion\":\"" VESSEL_OCI_VERSION "\",\"linux\":{\"resources\":%s\n}}",
-                         text);
+        json = xasprintf(
+            "{\"ociVersion\":\"" VESSEL_OCI_VERSION "\",\"linux\":{\"resources\":%s\n}}", text);
         return vessel_spec_parse_named(json, strlen(json), !strcmp(file, "-") ? "<stdin>" : file,
                                        spec, err);
 }
 
-static int opt_bytes(const char *flag, const char *s, struct vessel_opt_i64 *out, vessel_error **err)
+static int opt_bytes(const char *flag, const char *s, struct vessel_opt_i64 *out,
+                     vessel_error **err)
 {
         int64_t v;
 
@@ -205,7 +226,8 @@ static int update_flag(int opt, const char *arg, struct vessel_resources *r, ves
         case OPT_BLKIO:
                 if ((rc = opt_u64("--blkio-weight", arg, &r->block_io.weight, err)) == 0 &&
                     (r->block_io.weight.v < 10 || r->block_io.weight.v > 1000))
-                        rc = vessel_error_msg(err, EINVAL, "--blkio-weight: %s is not in 10..1000", arg);
+                        rc = vessel_error_msg(err, EINVAL, "--blkio-weight: %s is not in 10..1000",
+                                              arg);
                 return rc;
         case OPT_L3:
         case OPT_MEMBW:
@@ -219,25 +241,25 @@ static int update_flag(int opt, const char *arg, struct vessel_resources *r, ves
 int cli_cmd_update(struct cli *c, int argc, char **argv)
 {
         static const struct option opts[] = {
-                {"resources", required_argument, NULL, 'r'},
-                {"memory", required_argument, NULL, OPT_MEMORY},
-                {"memory-swap", required_argument, NULL, OPT_SWAP},
-                {"memory-reservation", required_argument, NULL, OPT_RESERVATION},
-                {"kernel-memory", required_argument, NULL, OPT_KMEM},
-                {"kernel-memory-tcp", required_argument, NULL, OPT_KMEM_TCP},
-                {"cpu-shares", required_argument, NULL, OPT_SHARES},
-                {"cpu-quota", required_argument, NULL, OPT_QUOTA},
-                {"cpu-period", required_argument, NULL, OPT_PERIOD},
-                {"cpu-rt-period", required_argument, NULL, OPT_RT_PERIOD},
-                {"cpu-rt-runtime", required_argument, NULL, OPT_RT_RUNTIME},
-                {"cpuset-cpus", required_argument, NULL, OPT_CPUS},
-                {"cpuset-mems", required_argument, NULL, OPT_MEMS},
-                {"pids-limit", required_argument, NULL, OPT_PIDS},
-                {"blkio-weight", required_argument, NULL, OPT_BLKIO},
-                {"l3-cache-schema", required_argument, NULL, OPT_L3},
-                {"mem-bw-schema", required_argument, NULL, OPT_MEMBW},
-                {"help", no_argument, NULL, OPT_HELP},
-                {0},
+            {"resources", required_argument, NULL, 'r'},
+            {"memory", required_argument, NULL, OPT_MEMORY},
+            {"memory-swap", required_argument, NULL, OPT_SWAP},
+            {"memory-reservation", required_argument, NULL, OPT_RESERVATION},
+            {"kernel-memory", required_argument, NULL, OPT_KMEM},
+            {"kernel-memory-tcp", required_argument, NULL, OPT_KMEM_TCP},
+            {"cpu-shares", required_argument, NULL, OPT_SHARES},
+            {"cpu-quota", required_argument, NULL, OPT_QUOTA},
+            {"cpu-period", required_argument, NULL, OPT_PERIOD},
+            {"cpu-rt-period", required_argument, NULL, OPT_RT_PERIOD},
+            {"cpu-rt-runtime", required_argument, NULL, OPT_RT_RUNTIME},
+            {"cpuset-cpus", required_argument, NULL, OPT_CPUS},
+            {"cpuset-mems", required_argument, NULL, OPT_MEMS},
+            {"pids-limit", required_argument, NULL, OPT_PIDS},
+            {"blkio-weight", required_argument, NULL, OPT_BLKIO},
+            {"l3-cache-schema", required_argument, NULL, OPT_L3},
+            {"mem-bw-schema", required_argument, NULL, OPT_MEMBW},
+            {"help", no_argument, NULL, OPT_HELP},
+            {0},
         };
         struct {
                 int opt;
@@ -291,7 +313,8 @@ static int parse_interval(const char *s, unsigned *ms)
         static const struct {
                 const char *unit;
                 double ms;
-        } units[] = {{"ns", 1e-6}, {"us", 1e-3}, {"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}, {"", 1000}};
+        } units[] = {{"ns", 1e-6}, {"us", 1e-3},   {"ms", 1}, {"s", 1000},
+                     {"m", 60000}, {"h", 3600000}, {"", 1000}};
         char *end;
         double v;
 
@@ -334,7 +357,8 @@ int cli_cmd_events(struct cli *c, int argc, char **argv)
                 switch (opt) {
                 case OPT_INTERVAL:
                         if (parse_interval(optarg, &interval) < 0)
-                                return usage_error(c, "events", "--interval: a duration such as 5s or 500ms");
+                                return usage_error(c, "events",
+                                                   "--interval: a duration such as 5s or 500ms");
                         break;
                 case OPT_STATS:
                         stats = true;
@@ -408,8 +432,9 @@ static int run_ps(char **args, char **out, vessel_error **err)
         while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
                 ;
         if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-                return vessel_error_msg(err, EIO, "ps %s failed (status %d)", args[1] ? args[1] : "",
-                                        WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+                return vessel_error_msg(
+                    err, EIO, "ps %s failed (status %d)", args[1] ? args[1] : "",
+                    WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
         return 0;
 }
 

@@ -14,7 +14,8 @@
 
 static struct bpf_insn insn(uint8_t code, uint8_t dst, uint8_t src, int16_t off, int32_t imm)
 {
-        return (struct bpf_insn){.code = code, .dst_reg = dst, .src_reg = src, .off = off, .imm = imm};
+        return (struct bpf_insn){
+            .code = code, .dst_reg = dst, .src_reg = src, .off = off, .imm = imm};
 }
 
 static struct bpf_insn ld_ctx_u32(uint8_t dst, int16_t off)
@@ -208,13 +209,13 @@ int cgroup_bpf_apply(int cgfd, const char *dir, const struct cgroup_dev_rule *ru
         a.attach_type = BPF_CGROUP_DEVICE;
         a.attach_flags = BPF_F_ALLOW_MULTI;
         if (sys_bpf(BPF_PROG_ATTACH, &a) < 0)
-                return vessel_error_sys(err, "linux.resources.devices: attach the device program to %s",
-                                        dir);
+                return vessel_error_sys(
+                    err, "linux.resources.devices: attach the device program to %s", dir);
         /* Both programs run until the old one goes: never more permissive
          * than either rule set. */
         for (uint32_t i = 0; i < n_old; i++)
                 if ((r = detach_prog(cgfd, old[i])) < 0)
-                        return vessel_error_set(err, -r, "%s: detach the previous device program %u",
-                                                dir, old[i]);
+                        return vessel_error_set(
+                            err, -r, "%s: detach the previous device program %u", dir, old[i]);
         return 0;
 }

@@ -29,7 +29,7 @@ enum cg_ctrl {
         CG_BLKIO,   /* v2: io */
         CG_PIDS,
         CG_HUGETLB,
-        CG_NET_CLS, /* v1 only */
+        CG_NET_CLS,  /* v1 only */
         CG_NET_PRIO, /* v1 only */
         CG_RDMA,
         CG_MISC,
@@ -51,16 +51,16 @@ struct cg_hier {
         char **options;   /* v1: controllers and name=..., to mount it again */
         char *mnt_root;   /* mountinfo field 4: the cgroup the mount shows as its root */
         bool v2;
-        uint32_t mask;    /* CG_BIT()s served here */
-        int fd;           /* the container's cgroup in it, -1 when absent */
-        char *dir;        /* mountpoint/path, for messages */
+        uint32_t mask; /* CG_BIT()s served here */
+        int fd;        /* the container's cgroup in it, -1 when absent */
+        char *dir;     /* mountpoint/path, for messages */
 };
 
 struct vessel_cgroup {
         enum cgroup_layout layout;
         bool disabled;
-        char *path;   /* relative to each hierarchy's root, no leading '/' */
-        int owned;    /* trailing components of path that create made */
+        char *path; /* relative to each hierarchy's root, no leading '/' */
+        int owned;  /* trailing components of path that create made */
         struct cg_hier *h;
         size_t n_h;
         struct cg_hier *unified; /* into h[], or NULL */
@@ -87,8 +87,7 @@ int cg_read_u64(const struct cg_hier *h, const char *file, uint64_t *out);
 /* The value of "key N" in a flat keyed file (memory.stat, cpu.stat...). */
 int cg_read_key(const struct cg_hier *h, const char *file, const char *key, uint64_t *out);
 /* An error for a resource that this hierarchy cannot express. */
-int cg_unsupported(const struct cg_hier *h, const char *what, const char *file,
-                   vessel_error **err);
+int cg_unsupported(const struct cg_hier *h, const char *what, const char *file, vessel_error **err);
 
 /* One back end: v1 (cgroup-v1.c) or v2 (cgroup-v2.c).  Resource setters
  * apply what r sets for their controller and leave the rest alone. */

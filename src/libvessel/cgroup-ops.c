@@ -96,7 +96,7 @@ static char *event_json(const char *type, const char *id, json_object *data)
         if (data)
                 json_object_object_add(o, "data", data);
         s = xstrdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-                                                              JSON_C_TO_STRING_NOSLASHESCAPE));
+                                                          JSON_C_TO_STRING_NOSLASHESCAPE));
         json_object_put(o);
         return s;
 }
@@ -181,7 +181,8 @@ static int event_loop_run(struct event_loop *l)
                 r = poll(p, 2, timeout);
                 if (r < 0 && errno != EINTR)
                         return -errno;
-                if (r > 0 && (p[1].revents & POLLIN) && emit_ooms(l->oom, l->id, l->emit, l->ud) < 0)
+                if (r > 0 && (p[1].revents & POLLIN) &&
+                    emit_ooms(l->oom, l->id, l->emit, l->ud) < 0)
                         return -EPIPE;
                 if (r > 0 && (p[0].revents & POLLIN)) {
                         /* init is gone: report what the OOM killer did last. */
@@ -200,8 +201,11 @@ int vessel_events(const struct vessel_runtime *rt, const char *id, unsigned inte
                   vessel_event_fn emit, void *ud, vessel_error **err)
 {
         struct target t;
-        struct event_loop l = {.id = id, .pidfd = -1, .interval_ms = interval_ms ? interval_ms : 1,
-                               .emit = emit, .ud = ud};
+        struct event_loop l = {.id = id,
+                               .pidfd = -1,
+                               .interval_ms = interval_ms ? interval_ms : 1,
+                               .emit = emit,
+                               .ud = ud};
         vessel_error *oerr = NULL;
         int r = target_open(rt, id, false, &t, err);
 

@@ -31,12 +31,15 @@ int cg_rdma_set(const struct cg_hier *h, const struct vessel_resources *r, vesse
                 int rc;
 
                 if (l->hca_handles.set)
-                        snprintf(handles, sizeof(handles), " hca_handle=%" PRIu64, l->hca_handles.v);
+                        snprintf(handles, sizeof(handles), " hca_handle=%" PRIu64,
+                                 l->hca_handles.v);
                 if (l->hca_objects.set)
-                        snprintf(objects, sizeof(objects), " hca_object=%" PRIu64, l->hca_objects.v);
+                        snprintf(objects, sizeof(objects), " hca_object=%" PRIu64,
+                                 l->hca_objects.v);
                 if (!handles[0] && !objects[0])
                         continue;
-                if ((rc = cg_writef(h, what, "rdma.max", err, "%s%s%s", l->device, handles, objects)) < 0)
+                if ((rc = cg_writef(h, what, "rdma.max", err, "%s%s%s", l->device, handles,
+                                    objects)) < 0)
                         return rc;
         }
         return 0;
@@ -73,8 +76,9 @@ static bool want_pids(const struct vessel_resources *r)
 static bool want_blkio(const struct vessel_resources *r)
 {
         const typeof(r->block_io) *b = &r->block_io;
-        return b->weight.set || b->leaf_weight.set || b->n_weight_device || b->n_throttle_read_bps ||
-               b->n_throttle_write_bps || b->n_throttle_read_iops || b->n_throttle_write_iops;
+        return b->weight.set || b->leaf_weight.set || b->n_weight_device ||
+               b->n_throttle_read_bps || b->n_throttle_write_bps || b->n_throttle_read_iops ||
+               b->n_throttle_write_iops;
 }
 
 static bool want_hugetlb(const struct vessel_resources *r)
@@ -103,15 +107,15 @@ static const struct step {
         bool (*wanted)(const struct vessel_resources *r);
         const char *what;
 } steps[] = {
-        {CG_CPUSET, offsetof(struct cg_backend, cpuset), want_cpuset, R "cpu.cpus/mems"},
-        {CG_MEMORY, offsetof(struct cg_backend, memory), want_memory, R "memory"},
-        {CG_CPU, offsetof(struct cg_backend, cpu), want_cpu, R "cpu"},
-        {CG_PIDS, offsetof(struct cg_backend, pids), want_pids, R "pids"},
-        {CG_BLKIO, offsetof(struct cg_backend, blkio), want_blkio, R "blockIO"},
-        {CG_HUGETLB, offsetof(struct cg_backend, hugetlb), want_hugetlb, R "hugepageLimits"},
-        {CG_NET_CLS, offsetof(struct cg_backend, network), want_net_cls, R "network.classID"},
-        {CG_NET_PRIO, offsetof(struct cg_backend, network), want_net_prio, R "network.priorities"},
-        {CG_RDMA, offsetof(struct cg_backend, rdma), want_rdma, R "rdma"},
+    {CG_CPUSET, offsetof(struct cg_backend, cpuset), want_cpuset, R "cpu.cpus/mems"},
+    {CG_MEMORY, offsetof(struct cg_backend, memory), want_memory, R "memory"},
+    {CG_CPU, offsetof(struct cg_backend, cpu), want_cpu, R "cpu"},
+    {CG_PIDS, offsetof(struct cg_backend, pids), want_pids, R "pids"},
+    {CG_BLKIO, offsetof(struct cg_backend, blkio), want_blkio, R "blockIO"},
+    {CG_HUGETLB, offsetof(struct cg_backend, hugetlb), want_hugetlb, R "hugepageLimits"},
+    {CG_NET_CLS, offsetof(struct cg_backend, network), want_net_cls, R "network.classID"},
+    {CG_NET_PRIO, offsetof(struct cg_backend, network), want_net_prio, R "network.priorities"},
+    {CG_RDMA, offsetof(struct cg_backend, rdma), want_rdma, R "rdma"},
 };
 
 static int unified_ctrl(const char *key)
@@ -154,12 +158,11 @@ static int validate_unified(const struct vessel_resources *r, vessel_error **err
                 if (!strchr(k, '.'))
                         return vessel_error_msg(err, EINVAL,
                                                 R "unified[\"%s\"]: not a cgroup v2 file name "
-                                                "(controller.file)",
+                                                  "(controller.file)",
                                                 k);
                 if (str_has_prefix(k, "cgroup.") && vessel_name_index(cgroup_keys_allowed, k) < 0)
-                        return vessel_error_msg(err, EPERM,
-                                                R "unified[\"%s\"]: a container may not set this file",
-                                                k);
+                        return vessel_error_msg(
+                            err, EPERM, R "unified[\"%s\"]: a container may not set this file", k);
                 if (strchr(v, '\n') && strchr(v, '\n')[1])
                         return vessel_error_msg(err, EINVAL, R "unified[\"%s\"]: one line only", k);
         }
@@ -172,7 +175,7 @@ static int validate_names(const struct vessel_resources *r, vessel_error **err)
                 if (!cgroup_hugepage_size_valid(r->hugepage_limits[i].page_size))
                         return vessel_error_msg(err, EINVAL,
                                                 R "hugepageLimits[%zu].pageSize: invalid page size "
-                                                "\"%s\" (such as 2MB or 1GB)",
+                                                  "\"%s\" (such as 2MB or 1GB)",
                                                 i, r->hugepage_limits[i].page_size);
         for (size_t i = 0; i < r->n_rdma; i++)
                 if (!r->rdma[i].device[0] || strpbrk(r->rdma[i].device, " \n\t"))
@@ -183,7 +186,7 @@ static int validate_names(const struct vessel_resources *r, vessel_error **err)
                     strpbrk(r->network.priorities[i].name, " \n\t"))
                         return vessel_error_msg(err, EINVAL,
                                                 R "network.priorities[%zu].name: invalid interface "
-                                                "name \"%s\"",
+                                                  "name \"%s\"",
                                                 i, r->network.priorities[i].name);
         return 0;
 }
@@ -194,11 +197,14 @@ int cgroup_validate_resources(const struct vessel_resources *r, vessel_error **e
         int rc;
 
         if (r->cpu.quota.set && r->cpu.quota.v < -1)
-                return vessel_error_msg(err, EINVAL, R "cpu.quota: %" PRId64 " is not a quota "
-                                        "(microseconds, or -1 for none)", r->cpu.quota.v);
+                return vessel_error_msg(err, EINVAL,
+                                        R "cpu.quota: %" PRId64 " is not a quota "
+                                          "(microseconds, or -1 for none)",
+                                        r->cpu.quota.v);
         if (r->cpu.realtime_runtime.set && r->cpu.realtime_runtime.v < -1)
-                return vessel_error_msg(err, EINVAL, R "cpu.realtimeRuntime: %" PRId64 " is not a "
-                                        "runtime (microseconds, or -1 for none)",
+                return vessel_error_msg(err, EINVAL,
+                                        R "cpu.realtimeRuntime: %" PRId64 " is not a "
+                                          "runtime (microseconds, or -1 for none)",
                                         r->cpu.realtime_runtime.v);
         if (r->cpu.idle.set && r->cpu.idle.v != 0 && r->cpu.idle.v != 1)
                 return vessel_error_msg(err, EINVAL, R "cpu.idle: must be 0 or 1, not %" PRId64,
@@ -207,8 +213,10 @@ int cgroup_validate_resources(const struct vessel_resources *r, vessel_error **e
                 return vessel_error_msg(err, EINVAL, R "cpu.shares: %" PRIu64 " is above 262144",
                                         r->cpu.shares.v);
         if (r->pids.present && r->pids.limit < -1)
-                return vessel_error_msg(err, EINVAL, R "pids.limit: %" PRId64 " is not a limit "
-                                        "(a number of tasks, or -1 for none)", r->pids.limit);
+                return vessel_error_msg(err, EINVAL,
+                                        R "pids.limit: %" PRId64 " is not a limit "
+                                          "(a number of tasks, or -1 for none)",
+                                        r->pids.limit);
         if ((rc = cgroup_swap_to_v2(r->memory.limit, r->memory.swap, &swap, err)) < 0)
                 return rc;
         if ((rc = validate_names(r, err)) < 0)
@@ -236,11 +244,11 @@ static int no_controller(const struct vessel_cgroup *cg, const struct step *s, v
                 name = cg_ctrl_v2_name(s->ctrl);
         if (cg->layout == CGROUP_LAYOUT_V2 && !cg_ctrl_v2_name(s->ctrl))
                 return vessel_error_msg(err, EOPNOTSUPP,
-                                        "%s: the %s controller does not exist in cgroup v2", s->what,
-                                        name);
-        return vessel_error_msg(err, EOPNOTSUPP,
-                                "%s: no %s controller for the container's cgroup %s on this %s host",
-                                s->what, name, cg->path, cgroup_layout_name(cg->layout));
+                                        "%s: the %s controller does not exist in cgroup v2",
+                                        s->what, name);
+        return vessel_error_msg(
+            err, EOPNOTSUPP, "%s: no %s controller for the container's cgroup %s on this %s host",
+            s->what, name, cg->path, cgroup_layout_name(cg->layout));
 }
 
 static int apply_unified(const struct vessel_cgroup *cg, const struct vessel_resources *r,
@@ -257,7 +265,7 @@ static int apply_unified(const struct vessel_cgroup *cg, const struct vessel_res
                 if (!h)
                         return vessel_error_msg(err, EOPNOTSUPP,
                                                 R "unified[\"%s\"]: no cgroup v2 hierarchy or "
-                                                "controller for it on this %s host",
+                                                  "controller for it on this %s host",
                                                 k, cgroup_layout_name(cg->layout));
                 if ((rc = cg_backend(h)->unified(h, k, r->unified[i].value, err)) < 0)
                         return rc;
@@ -275,7 +283,7 @@ static int apply_devices(const struct vessel_cgroup *cg, const struct vessel_res
         if (!h)
                 return vessel_error_msg(err, EOPNOTSUPP,
                                         R "devices: no devices controller for the container's "
-                                        "cgroup on this %s host",
+                                          "cgroup on this %s host",
                                         cgroup_layout_name(cg->layout));
         cgroup_device_rules(r->devices, r->n_devices, &rules, &n);
         return cg_backend(h)->devices(h, rules, n, err);
@@ -322,7 +330,7 @@ static int check_memory_update(const struct vessel_cgroup *cg, const struct vess
         if (used > (uint64_t)r->memory.limit.v)
                 return vessel_error_msg(err, EBUSY,
                                         R "memory.limit: %" PRId64 " is below the current usage "
-                                        "(%" PRIu64 ") and checkBeforeUpdate is set",
+                                          "(%" PRIu64 ") and checkBeforeUpdate is set",
                                         r->memory.limit.v, used);
         return 0;
 }
@@ -336,7 +344,8 @@ int cgroup_update(const struct vessel_cgroup *cg, const struct vessel_resources 
         if (!cg || cg->disabled)
                 return vessel_error_msg(err, EOPNOTSUPP,
                                         "the container has no cgroup (--cgroup-manager disabled)");
-        if ((rc = cgroup_validate_resources(r, err)) < 0 || (rc = check_memory_update(cg, r, err)) < 0)
+        if ((rc = cgroup_validate_resources(r, err)) < 0 ||
+            (rc = check_memory_update(cg, r, err)) < 0)
                 return rc;
         /* A controller that only cgroup2 has on a hybrid host (hugetlb) is
          * enabled when first asked for. */

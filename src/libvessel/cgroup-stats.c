@@ -56,8 +56,10 @@ static void stats_cpuset(const struct cg_hier *h, json_object *o)
 {
         bool v2 = h->v2;
 
-        json_object_object_add(o, "cpus", cpu_list(h, v2 ? "cpuset.cpus.effective" : "cpuset.effective_cpus"));
-        json_object_object_add(o, "mems", cpu_list(h, v2 ? "cpuset.mems.effective" : "cpuset.effective_mems"));
+        json_object_object_add(o, "cpus",
+                               cpu_list(h, v2 ? "cpuset.cpus.effective" : "cpuset.effective_cpus"));
+        json_object_object_add(o, "mems",
+                               cpu_list(h, v2 ? "cpuset.mems.effective" : "cpuset.effective_mems"));
 }
 
 json_object *cg_stats_object(const struct vessel_cgroup *cg)

@@ -45,7 +45,8 @@ int cg_v1_cpuset_init(int parentfd, int fd, const char *dir, vessel_error **err)
                 if (read_file_at(fd, files[i], &own, NULL, NULL) == 0 && own[0] && own[0] != '\n')
                         continue;
                 if ((r = read_file_at(parentfd, files[i], &parent, NULL, NULL)) < 0)
-                        return vessel_error_set(err, -r, "read the parent's %s of %s", files[i], dir);
+                        return vessel_error_set(err, -r, "read the parent's %s of %s", files[i],
+                                                dir);
                 if ((r = write_file_at(fd, files[i], parent, strlen(parent), NULL)) < 0)
                         return vessel_error_set(err, -r, "copy %s into %s", files[i], dir);
         }
@@ -87,7 +88,7 @@ static int v1_memory_limits(const struct cg_hier *h, const struct vessel_resourc
                 else
                         return vessel_error_msg(err, EOPNOTSUPP,
                                                 R "memory.swap: this kernel does not account swap "
-                                                "(no %s/" MEMSW ")",
+                                                  "(no %s/" MEMSW ")",
                                                 h->dir);
         }
         if (!limit.set)
@@ -186,7 +187,8 @@ static int v1_cpu_rt(const struct cg_hier *h, const struct vessel_resources *r, 
                 return rc;
         if (!r->cpu.realtime_runtime.set)
                 return 0;
-        rc = write_i64(h, R "cpu.realtimeRuntime", "cpu.rt_runtime_us", r->cpu.realtime_runtime, &e);
+        rc =
+            write_i64(h, R "cpu.realtimeRuntime", "cpu.rt_runtime_us", r->cpu.realtime_runtime, &e);
         if (rc != -EINVAL || r->cpu.realtime_runtime.v <= 0) {
                 if (rc < 0)
                         *err = e;
@@ -195,7 +197,8 @@ static int v1_cpu_rt(const struct cg_hier *h, const struct vessel_resources *r, 
         vessel_error_free(&e);
         if ((rc = v1_rt_parents(h, r->cpu.realtime_runtime.v, err)) < 0)
                 return rc;
-        return write_i64(h, R "cpu.realtimeRuntime", "cpu.rt_runtime_us", r->cpu.realtime_runtime, err);
+        return write_i64(h, R "cpu.realtimeRuntime", "cpu.rt_runtime_us", r->cpu.realtime_runtime,
+                         err);
 }
 
 /* The CFS period and quota constrain each other (and the burst): write the
@@ -246,18 +249,18 @@ static const char *weight_file(const struct cg_hier *h, bool device)
 {
         if (device)
                 return cg_has(h, "blkio.weight_device") || !cg_has(h, "blkio.bfq.weight_device")
-                               ? "blkio.weight_device"
-                               : "blkio.bfq.weight_device";
+                           ? "blkio.weight_device"
+                           : "blkio.bfq.weight_device";
         return cg_has(h, "blkio.weight") || !cg_has(h, "blkio.bfq.weight") ? "blkio.weight"
-                                                                         : "blkio.bfq.weight";
+                                                                           : "blkio.bfq.weight";
 }
 
 static int v1_throttle(const struct cg_hier *h, const char *what, const char *file,
                        const struct vessel_throttle_device *d, size_t n, vessel_error **err)
 {
         for (size_t i = 0; i < n; i++) {
-                int rc = cg_writef(h, what, file, err, "%" PRId64 ":%" PRId64 " %" PRIu64, d[i].major,
-                                   d[i].minor, d[i].rate);
+                int rc = cg_writef(h, what, file, err, "%" PRId64 ":%" PRId64 " %" PRIu64,
+                                   d[i].major, d[i].minor, d[i].rate);
                 if (rc < 0)
                         return rc;
         }
@@ -269,7 +272,8 @@ static int v1_blkio(const struct cg_hier *h, const struct vessel_resources *r, v
         const struct vessel_resources *b = r;
         int rc;
 
-        if ((rc = write_u64(h, R "blockIO.weight", weight_file(h, false), b->block_io.weight, err)) < 0 ||
+        if ((rc = write_u64(h, R "blockIO.weight", weight_file(h, false), b->block_io.weight,
+                            err)) < 0 ||
             (rc = write_u64(h, R "blockIO.leafWeight", "blkio.leaf_weight", b->block_io.leaf_weight,
                             err)) < 0)
                 return rc;
@@ -286,15 +290,19 @@ static int v1_blkio(const struct cg_hier *h, const struct vessel_resources *r, v
                                     d->leaf_weight.v)) < 0)
                         return rc;
         }
-        if ((rc = v1_throttle(h, R "blockIO.throttleReadBpsDevice", "blkio.throttle.read_bps_device",
-                              b->block_io.throttle_read_bps, b->block_io.n_throttle_read_bps, err)) < 0 ||
-            (rc = v1_throttle(h, R "blockIO.throttleWriteBpsDevice", "blkio.throttle.write_bps_device",
-                              b->block_io.throttle_write_bps, b->block_io.n_throttle_write_bps, err)) < 0 ||
-            (rc = v1_throttle(h, R "blockIO.throttleReadIOPSDevice", "blkio.throttle.read_iops_device",
-                              b->block_io.throttle_read_iops, b->block_io.n_throttle_read_iops, err)) < 0)
+        if ((rc = v1_throttle(h, R "blockIO.throttleReadBpsDevice",
+                              "blkio.throttle.read_bps_device", b->block_io.throttle_read_bps,
+                              b->block_io.n_throttle_read_bps, err)) < 0 ||
+            (rc = v1_throttle(h, R "blockIO.throttleWriteBpsDevice",
+                              "blkio.throttle.write_bps_device", b->block_io.throttle_write_bps,
+                              b->block_io.n_throttle_write_bps, err)) < 0 ||
+            (rc = v1_throttle(h, R "blockIO.throttleReadIOPSDevice",
+                              "blkio.throttle.read_iops_device", b->block_io.throttle_read_iops,
+                              b->block_io.n_throttle_read_iops, err)) < 0)
                 return rc;
-        return v1_throttle(h, R "blockIO.throttleWriteIOPSDevice", "blkio.throttle.write_iops_device",
-                           b->block_io.throttle_write_iops, b->block_io.n_throttle_write_iops, err);
+        return v1_throttle(h, R "blockIO.throttleWriteIOPSDevice",
+                           "blkio.throttle.write_iops_device", b->block_io.throttle_write_iops,
+                           b->block_io.n_throttle_write_iops, err);
 }
 
 /* ------------------------------------------------------ hugetlb, net */
@@ -319,14 +327,15 @@ static int v1_network(const struct cg_hier *h, const struct vessel_resources *r,
         /* net_cls and net_prio may be separate hierarchies: each setter call
          * gets the one that has its file. */
         if ((h->mask & CG_BIT(CG_NET_CLS)) &&
-            (rc = write_u64(h, R "network.classID", "net_cls.classid", r->network.class_id, err)) < 0)
+            (rc = write_u64(h, R "network.classID", "net_cls.classid", r->network.class_id, err)) <
+                0)
                 return rc;
         if (!(h->mask & CG_BIT(CG_NET_PRIO)))
                 return 0;
         for (size_t i = 0; i < r->network.n_priorities; i++) {
                 const struct vessel_net_priority *p = &r->network.priorities[i];
-                rc = cg_writef(h, R "network.priorities", "net_prio.ifpriomap", err, "%s %u", p->name,
-                               p->priority);
+                rc = cg_writef(h, R "network.priorities", "net_prio.ifpriomap", err, "%s %u",
+                               p->name, p->priority);
                 if (rc < 0)
                         return rc;
         }
@@ -343,8 +352,8 @@ static int v1_devices(const struct cg_hier *h, const struct cgroup_dev_rule *rul
                 int rc;
 
                 cgroup_dev_rule_format(&rules[i], line, sizeof(line));
-                rc = cg_write(h, R "devices", rules[i].allow ? "devices.allow" : "devices.deny", line,
-                              err);
+                rc = cg_write(h, R "devices", rules[i].allow ? "devices.allow" : "devices.deny",
+                              line, err);
                 if (rc < 0)
                         return rc;
         }
@@ -362,8 +371,8 @@ static int v1_unified(const struct cg_hier *h, const char *key, const char *valu
         bool max = !strcmp(value, "max");
         uint64_t n;
 
-        if (!strcmp(key, "pids.max") || !strcmp(key, "cpuset.cpus") || !strcmp(key, "cpuset.mems") ||
-            !strcmp(key, "cpu.idle"))
+        if (!strcmp(key, "pids.max") || !strcmp(key, "cpuset.cpus") ||
+            !strcmp(key, "cpuset.mems") || !strcmp(key, "cpu.idle"))
                 return cg_write(h, what, key, value, err);
         if (!strcmp(key, "memory.max"))
                 return cg_write(h, what, "memory.limit_in_bytes", max ? "-1" : value, err);
@@ -371,18 +380,23 @@ static int v1_unified(const struct cg_hier *h, const char *key, const char *valu
                 return cg_write(h, what, "memory.soft_limit_in_bytes", max ? "-1" : value, err);
         if (!strcmp(key, "cpu.weight")) {
                 if (sscanf(value, "%" SCNu64, &n) != 1 || n < 1 || n > 10000)
-                        return vessel_error_msg(err, EINVAL, "%s: invalid weight \"%s\"", what, value);
-                return cg_writef(h, what, "cpu.shares", err, "%" PRIu64, cgroup_weight_to_shares(n));
+                        return vessel_error_msg(err, EINVAL, "%s: invalid weight \"%s\"", what,
+                                                value);
+                return cg_writef(h, what, "cpu.shares", err, "%" PRIu64,
+                                 cgroup_weight_to_shares(n));
         }
         if (!strcmp(key, "cpu.max")) {
                 char quota[32];
                 uint64_t period;
                 int k = sscanf(value, "%31s %" SCNu64, quota, &period), rc;
                 if (k < 1)
-                        return vessel_error_msg(err, EINVAL, "%s: invalid value \"%s\"", what, value);
-                if (k == 2 && (rc = cg_writef(h, what, "cpu.cfs_period_us", err, "%" PRIu64, period)) < 0)
+                        return vessel_error_msg(err, EINVAL, "%s: invalid value \"%s\"", what,
+                                                value);
+                if (k == 2 &&
+                    (rc = cg_writef(h, what, "cpu.cfs_period_us", err, "%" PRIu64, period)) < 0)
                         return rc;
-                return cg_write(h, what, "cpu.cfs_quota_us", strcmp(quota, "max") ? quota : "-1", err);
+                return cg_write(h, what, "cpu.cfs_quota_us", strcmp(quota, "max") ? quota : "-1",
+                                err);
         }
         return vessel_error_msg(err, EOPNOTSUPP,
                                 "%s: a cgroup v2 file with no cgroup v1 equivalent (the %s "
@@ -417,8 +431,8 @@ static int v1_freeze(const struct cg_hier *h, bool freeze, vessel_error **err)
         }
         if (freeze)
                 cg_write(h, NULL, "freezer.state", "THAWED", NULL);
-        return vessel_error_msg(err, ETIMEDOUT, "%s/freezer.state did not become %s in %d s", h->dir,
-                                want, FREEZE_TIMEOUT_MS / 1000);
+        return vessel_error_msg(err, ETIMEDOUT, "%s/freezer.state did not become %s in %d s",
+                                h->dir, want, FREEZE_TIMEOUT_MS / 1000);
 }
 
 static int v1_is_frozen(const struct cg_hier *h)
@@ -627,23 +641,23 @@ static int v1_oom_count(const struct cg_hier *h, int fd, uint64_t *count)
 }
 
 const struct cg_backend cg_v1_backend = {
-        .cpuset = v1_cpuset,
-        .memory = v1_memory,
-        .cpu = v1_cpu,
-        .pids = cg_pids_set,
-        .blkio = v1_blkio,
-        .hugetlb = v1_hugetlb,
-        .network = v1_network,
-        .rdma = cg_rdma_set,
-        .devices = v1_devices,
-        .unified = v1_unified,
-        .freeze = v1_freeze,
-        .is_frozen = v1_is_frozen,
-        .stats_cpu = v1_stats_cpu,
-        .stats_memory = v1_stats_memory,
-        .stats_pids = v1_stats_pids,
-        .stats_blkio = v1_stats_blkio,
-        .stats_hugetlb = v1_stats_hugetlb,
-        .oom_open = v1_oom_open,
-        .oom_count = v1_oom_count,
+    .cpuset = v1_cpuset,
+    .memory = v1_memory,
+    .cpu = v1_cpu,
+    .pids = cg_pids_set,
+    .blkio = v1_blkio,
+    .hugetlb = v1_hugetlb,
+    .network = v1_network,
+    .rdma = cg_rdma_set,
+    .devices = v1_devices,
+    .unified = v1_unified,
+    .freeze = v1_freeze,
+    .is_frozen = v1_is_frozen,
+    .stats_cpu = v1_stats_cpu,
+    .stats_memory = v1_stats_memory,
+    .stats_pids = v1_stats_pids,
+    .stats_blkio = v1_stats_blkio,
+    .stats_hugetlb = v1_stats_hugetlb,
+    .oom_open = v1_oom_open,
+    .oom_count = v1_oom_count,
 };

@@ -119,9 +119,8 @@ static struct vessel_opt_i64 swap_to_keep(const struct cg_hier *h, const struct 
         old_swap = read_limit(h, "memory.swap.max");
         if (old_mem < 0 || old_swap < 0)
                 return r->memory.swap;
-        return (struct vessel_opt_i64){true, old_mem + old_swap < r->memory.limit.v
-                                                     ? r->memory.limit.v
-                                                     : old_mem + old_swap};
+        return (struct vessel_opt_i64){
+            true, old_mem + old_swap < r->memory.limit.v ? r->memory.limit.v : old_mem + old_swap};
 }
 
 static int v2_swap(const struct cg_hier *h, const struct vessel_resources *r, vessel_error **err)
@@ -153,7 +152,8 @@ static int v2_memory(const struct cg_hier *h, const struct vessel_resources *r, 
         /* The swap first: it may read the limit that is about to change. */
         if ((rc = v2_swap(h, r, err)) < 0 ||
             (rc = write_max(h, R "memory.limit", "memory.max", r->memory.limit, err)) < 0 ||
-            (rc = write_max(h, R "memory.reservation", "memory.low", r->memory.reservation, err)) < 0)
+            (rc = write_max(h, R "memory.reservation", "memory.low", r->memory.reservation, err)) <
+                0)
                 return rc;
         /* memory.kernel and memory.kernelTCP have no v2 files; they are
          * deprecated and ignored, as runc and crun do. */
@@ -186,8 +186,8 @@ static int v2_cpu_max(const struct cg_hier *h, const struct vessel_resources *r,
                 max_or(r->cpu.quota.v, q, sizeof(q));
         if (period)
                 p = r->cpu.period.v;
-        return cg_writef(h, quota ? R "cpu.quota" : R "cpu.period", "cpu.max", err, "%s %" PRIu64, q,
-                         p);
+        return cg_writef(h, quota ? R "cpu.quota" : R "cpu.period", "cpu.max", err, "%s %" PRIu64,
+                         q, p);
 }
 
 static int v2_cpu(const struct cg_hier *h, const struct vessel_resources *r, vessel_error **err)
@@ -200,8 +200,8 @@ static int v2_cpu(const struct cg_hier *h, const struct vessel_resources *r, ves
                 return rc;
         if ((rc = v2_cpu_max(h, r, err)) < 0)
                 return rc;
-        if (r->cpu.burst.set &&
-            (rc = cg_writef(h, R "cpu.burst", "cpu.max.burst", err, "%" PRIu64, r->cpu.burst.v)) < 0)
+        if (r->cpu.burst.set && (rc = cg_writef(h, R "cpu.burst", "cpu.max.burst", err, "%" PRIu64,
+                                                r->cpu.burst.v)) < 0)
                 return rc;
         if (r->cpu.realtime_runtime.set && r->cpu.realtime_runtime.v != 0)
                 return cg_unsupported(h, R "cpu.realtimeRuntime", "cpu.rt_runtime_us", err);
@@ -221,7 +221,8 @@ static int v2_weight(const struct cg_hier *h, const char *what, const char *dev,
 {
         if (cg_has(h, "io.bfq.weight"))
                 return cg_writef(h, what, "io.bfq.weight", err, "%s%" PRIu64, dev, w);
-        return cg_writef(h, what, "io.weight", err, "%s%" PRIu64, dev, cgroup_blkio_to_io_weight(w));
+        return cg_writef(h, what, "io.weight", err, "%s%" PRIu64, dev,
+                         cgroup_blkio_to_io_weight(w));
 }
 
 static int v2_throttle(const struct cg_hier *h, const char *what, const char *key,
@@ -317,10 +318,11 @@ static int v2_freeze(const struct cg_hier *h, bool freeze, vessel_error **err)
         int rc;
 
         if (!cg_has(h, "cgroup.freeze"))
-                return vessel_error_msg(err, EOPNOTSUPP,
-                                        "%s/cgroup.freeze: this kernel has no cgroup v2 freezer (5.2 "
-                                        "or later)",
-                                        h->dir);
+                return vessel_error_msg(
+                    err, EOPNOTSUPP,
+                    "%s/cgroup.freeze: this kernel has no cgroup v2 freezer (5.2 "
+                    "or later)",
+                    h->dir);
         if ((rc = cg_write(h, NULL, "cgroup.freeze", freeze ? "1" : "0", err)) < 0)
                 return rc;
         for (long waited = 0; waited < FREEZE_TIMEOUT_MS; waited += 10) {
@@ -330,8 +332,9 @@ static int v2_freeze(const struct cg_hier *h, bool freeze, vessel_error **err)
         }
         if (freeze)
                 cg_write(h, NULL, "cgroup.freeze", "0", NULL);
-        return vessel_error_msg(err, ETIMEDOUT, "%s: cgroup.events did not report frozen %d in %d s",
-                                h->dir, freeze, FREEZE_TIMEOUT_MS / 1000);
+        return vessel_error_msg(err, ETIMEDOUT,
+                                "%s: cgroup.events did not report frozen %d in %d s", h->dir,
+                                freeze, FREEZE_TIMEOUT_MS / 1000);
 }
 
 /* ------------------------------------------------------------- stats */
@@ -344,16 +347,20 @@ static void v2_stats_cpu(const struct cg_hier *acct, const struct cg_hier *cpu, 
                 const char *key, *obj_key;
                 bool usage;
         } map[] = {
-                {"usage_usec", "total", true},          {"user_usec", "user", true},
-                {"system_usec", "kernel", true},        {"nr_periods", "periods", false},
-                {"nr_throttled", "throttledPeriods", false}, {"throttled_usec", "throttledTime", false},
+            {"usage_usec", "total", true},
+            {"user_usec", "user", true},
+            {"system_usec", "kernel", true},
+            {"nr_periods", "periods", false},
+            {"nr_throttled", "throttledPeriods", false},
+            {"throttled_usec", "throttledTime", false},
         };
 
         for (size_t i = 0; h && i < ARRAY_SIZE(map); i++) {
                 uint64_t v;
                 bool usec = strstr(map[i].key, "usec") != NULL;
                 if (cg_read_key(h, "cpu.stat", map[i].key, &v) == 0)
-                        cg_json_u64(map[i].usage ? usage : thr, map[i].obj_key, usec ? v * 1000 : v);
+                        cg_json_u64(map[i].usage ? usage : thr, map[i].obj_key,
+                                    usec ? v * 1000 : v);
         }
 }
 
@@ -381,7 +388,8 @@ static void v2_stats_memory(const struct cg_hier *h, json_object *o)
                 uint64_t slimit = read_or_zero(h, "memory.swap.max");
                 cg_json_u64(swap, "usage", cur + read_or_zero(h, "memory.swap.current"));
                 cg_json_u64(swap, "limit",
-                            slimit == UINT64_MAX || limit == UINT64_MAX ? UINT64_MAX : slimit + limit);
+                            slimit == UINT64_MAX || limit == UINT64_MAX ? UINT64_MAX
+                                                                        : slimit + limit);
                 cg_json_u64(swap, "failcnt",
                             cg_read_key(h, "memory.swap.events", "max", &n) == 0 ? n : 0);
         }
@@ -498,23 +506,23 @@ static int v2_oom_count(const struct cg_hier *h, int fd, uint64_t *count)
 }
 
 const struct cg_backend cg_v2_backend = {
-        .cpuset = v2_cpuset,
-        .memory = v2_memory,
-        .cpu = v2_cpu,
-        .pids = cg_pids_set,
-        .blkio = v2_io,
-        .hugetlb = v2_hugetlb,
-        .network = NULL, /* net_cls/net_prio: v1 only */
-        .rdma = cg_rdma_set,
-        .devices = v2_devices,
-        .unified = v2_unified,
-        .freeze = v2_freeze,
-        .is_frozen = v2_is_frozen,
-        .stats_cpu = v2_stats_cpu,
-        .stats_memory = v2_stats_memory,
-        .stats_pids = v2_stats_pids,
-        .stats_blkio = v2_stats_blkio,
-        .stats_hugetlb = v2_stats_hugetlb,
-        .oom_open = v2_oom_open,
-        .oom_count = v2_oom_count,
+    .cpuset = v2_cpuset,
+    .memory = v2_memory,
+    .cpu = v2_cpu,
+    .pids = cg_pids_set,
+    .blkio = v2_io,
+    .hugetlb = v2_hugetlb,
+    .network = NULL, /* net_cls/net_prio: v1 only */
+    .rdma = cg_rdma_set,
+    .devices = v2_devices,
+    .unified = v2_unified,
+    .freeze = v2_freeze,
+    .is_frozen = v2_is_frozen,
+    .stats_cpu = v2_stats_cpu,
+    .stats_memory = v2_stats_memory,
+    .stats_pids = v2_stats_pids,
+    .stats_blkio = v2_stats_blkio,
+    .stats_hugetlb = v2_stats_hugetlb,
+    .oom_open = v2_oom_open,
+    .oom_count = v2_oom_count,
 };

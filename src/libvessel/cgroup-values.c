@@ -18,8 +18,7 @@ static bool systemd_style(const char *p)
         return strchr(p, ':') && !strchr(p, '/');
 }
 
-int cgroup_path_normalize(const char *cgroups_path, const char *id, char **out,
-                          vessel_error **err)
+int cgroup_path_normalize(const char *cgroups_path, const char *id, char **out, vessel_error **err)
 {
         _cleanup_free_ char *copy = NULL, *res = NULL;
         char *save = NULL;
@@ -136,7 +135,8 @@ int cgroup_swap_to_v2(struct vessel_opt_i64 limit, struct vessel_opt_i64 swap, i
                                         "memory limit (swap is memory+swap)");
         if (swap.v < mem)
                 return vessel_error_msg(err, EINVAL,
-                                        "linux.resources.memory.swap (%" PRId64 ") must be at least "
+                                        "linux.resources.memory.swap (%" PRId64
+                                        ") must be at least "
                                         "memory.limit (%" PRId64 "): it is memory+swap",
                                         swap.v, mem);
         *out = swap.v - mem;
@@ -258,23 +258,21 @@ bool cgroup_hugepage_size_valid(const char *s)
         if (!digits || s[0] == '0')
                 return false;
         return !strcmp(s + digits, "KB") || !strcmp(s + digits, "MB") ||
-               !strcmp(s + digits, "GB") || !strcmp(s + digits, "TB") ||
-               !strcmp(s + digits, "PB");
+               !strcmp(s + digits, "GB") || !strcmp(s + digits, "TB") || !strcmp(s + digits, "PB");
 }
 
 static const struct cgroup_dev_rule default_devices[] = {
-        {true, 'c', -1, -1, CGROUP_DEV_MKNOD}, /* mknod of any device */
-        {true, 'b', -1, -1, CGROUP_DEV_MKNOD},
-        {true, 'c', 1, 3, CGROUP_DEV_ALL},   /* null */
-        {true, 'c', 1, 5, CGROUP_DEV_ALL},   /* zero */
-        {true, 'c', 1, 7, CGROUP_DEV_ALL},   /* full */
-        {true, 'c', 1, 8, CGROUP_DEV_ALL},   /* random */
-        {true, 'c', 1, 9, CGROUP_DEV_ALL},   /* urandom */
-        {true, 'c', 5, 0, CGROUP_DEV_ALL},   /* tty */
-        {true, 'c', 5, 1, CGROUP_DEV_ALL},   /* console */
-        {true, 'c', 5, 2, CGROUP_DEV_ALL},   /* ptmx */
-        {true, 'c', 136, -1, CGROUP_DEV_ALL}, /* pts */
-        {true, 'c', 10, 200, CGROUP_DEV_ALL}, /* tun */
+    {true, 'c', -1, -1, CGROUP_DEV_MKNOD}, /* mknod of any device */
+    {true, 'b', -1, -1, CGROUP_DEV_MKNOD}, {true, 'c', 1, 3, CGROUP_DEV_ALL}, /* null */
+    {true, 'c', 1, 5, CGROUP_DEV_ALL},                                        /* zero */
+    {true, 'c', 1, 7, CGROUP_DEV_ALL},                                        /* full */
+    {true, 'c', 1, 8, CGROUP_DEV_ALL},                                        /* random */
+    {true, 'c', 1, 9, CGROUP_DEV_ALL},                                        /* urandom */
+    {true, 'c', 5, 0, CGROUP_DEV_ALL},                                        /* tty */
+    {true, 'c', 5, 1, CGROUP_DEV_ALL},                                        /* console */
+    {true, 'c', 5, 2, CGROUP_DEV_ALL},                                        /* ptmx */
+    {true, 'c', 136, -1, CGROUP_DEV_ALL},                                     /* pts */
+    {true, 'c', 10, 200, CGROUP_DEV_ALL},                                     /* tun */
 };
 
 static unsigned access_bits(const char *a)
@@ -284,7 +282,9 @@ static unsigned access_bits(const char *a)
         if (!a)
                 return CGROUP_DEV_ALL;
         for (; *a; a++)
-                bits |= *a == 'r' ? CGROUP_DEV_READ : *a == 'w' ? CGROUP_DEV_WRITE : CGROUP_DEV_MKNOD;
+                bits |= *a == 'r'   ? CGROUP_DEV_READ
+                        : *a == 'w' ? CGROUP_DEV_WRITE
+                                    : CGROUP_DEV_MKNOD;
         return bits;
 }
 
@@ -322,8 +322,8 @@ int cgroup_device_rules(const struct vessel_device_rule *user, size_t n,
                 struct cgroup_dev_rule r = {user[i].allow, user[i].type ? user[i].type : 'a',
                                             user[i].major, user[i].minor,
                                             access_bits(user[i].access)};
-                bool everything = r.type == 'a' && r.major < 0 && r.minor < 0 &&
-                                  r.access == CGROUP_DEV_ALL;
+                bool everything =
+                    r.type == 'a' && r.major < 0 && r.minor < 0 && r.access == CGROUP_DEV_ALL;
 
                 if (everything && !r.allow) {
                         rules_reset(&l);

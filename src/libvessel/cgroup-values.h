@@ -16,8 +16,7 @@
  * runtime's own cgroup as in runc: vessel is often started from a cgroup
  * that it must not nest containers in, and the two forms then agree).
  * Rejects "..", the root itself and systemd's "slice:prefix:name". */
-int cgroup_path_normalize(const char *cgroups_path, const char *id, char **out,
-                          vessel_error **err);
+int cgroup_path_normalize(const char *cgroups_path, const char *id, char **out, vessel_error **err);
 
 /* What state.json keeps: "<owned>:/<path>", where owned is how many
  * trailing components of path create made (and delete removes). */
@@ -53,7 +52,7 @@ bool cgroup_hugepage_size_valid(const char *s);
 
 struct cgroup_dev_rule {
         bool allow;
-        char type; /* 'a' (only as "everything"), 'c', 'b' */
+        char type;            /* 'a' (only as "everything"), 'c', 'b' */
         int64_t major, minor; /* -1 = any */
         unsigned access;
 };

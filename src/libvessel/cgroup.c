@@ -19,15 +19,15 @@
 #define DESTROY_TIMEOUT_MS 5000
 
 static const char *const v1_names[CG_COUNT] = {
-        [CG_CPU] = "cpu",         [CG_CPUACCT] = "cpuacct", [CG_CPUSET] = "cpuset",
-        [CG_MEMORY] = "memory",   [CG_DEVICES] = "devices", [CG_FREEZER] = "freezer",
-        [CG_BLKIO] = "blkio",     [CG_PIDS] = "pids",       [CG_HUGETLB] = "hugetlb",
-        [CG_NET_CLS] = "net_cls", [CG_NET_PRIO] = "net_prio", [CG_RDMA] = "rdma",
-        [CG_MISC] = "misc",
+    [CG_CPU] = "cpu",         [CG_CPUACCT] = "cpuacct",   [CG_CPUSET] = "cpuset",
+    [CG_MEMORY] = "memory",   [CG_DEVICES] = "devices",   [CG_FREEZER] = "freezer",
+    [CG_BLKIO] = "blkio",     [CG_PIDS] = "pids",         [CG_HUGETLB] = "hugetlb",
+    [CG_NET_CLS] = "net_cls", [CG_NET_PRIO] = "net_prio", [CG_RDMA] = "rdma",
+    [CG_MISC] = "misc",
 };
 static const char *const v2_names[CG_COUNT] = {
-        [CG_CPU] = "cpu",   [CG_CPUSET] = "cpuset",   [CG_MEMORY] = "memory", [CG_BLKIO] = "io",
-        [CG_PIDS] = "pids", [CG_HUGETLB] = "hugetlb", [CG_RDMA] = "rdma",     [CG_MISC] = "misc",
+    [CG_CPU] = "cpu",   [CG_CPUSET] = "cpuset",   [CG_MEMORY] = "memory", [CG_BLKIO] = "io",
+    [CG_PIDS] = "pids", [CG_HUGETLB] = "hugetlb", [CG_RDMA] = "rdma",     [CG_MISC] = "misc",
 };
 
 const char *cg_ctrl_v1_name(enum cg_ctrl c)
@@ -281,8 +281,10 @@ int cg_write(const struct cg_hier *h, const char *what, const char *file, const 
         if (r == 0)
                 return 0;
         if (r == -ENOENT)
-                return vessel_error_msg(err, ENOENT, "%s%s%s/%s: not supported by this kernel (no such "
-                                        "cgroup file)", what ? what : "", what ? ": " : "", h->dir, file);
+                return vessel_error_msg(err, ENOENT,
+                                        "%s%s%s/%s: not supported by this kernel (no such "
+                                        "cgroup file)",
+                                        what ? what : "", what ? ": " : "", h->dir, file);
         return vessel_error_set(err, -r, "%s%swrite \"%s\" to %s/%s", what ? what : "",
                                 what ? ": " : "", val, h->dir, file);
 }
@@ -355,12 +357,10 @@ int cg_read_key(const struct cg_hier *h, const char *file, const char *key, uint
         return -ENOENT;
 }
 
-int cg_unsupported(const struct cg_hier *h, const char *what, const char *file,
-                   vessel_error **err)
+int cg_unsupported(const struct cg_hier *h, const char *what, const char *file, vessel_error **err)
 {
-        return vessel_error_msg(err, EOPNOTSUPP,
-                                "%s: not supported with cgroup %s (%s has no %s)", what,
-                                h->v2 ? "v2" : "v1", h->dir, file);
+        return vessel_error_msg(err, EOPNOTSUPP, "%s: not supported with cgroup %s (%s has no %s)",
+                                what, h->v2 ? "v2" : "v1", h->dir, file);
 }
 
 /* -------------------------------------------------------------- procs */
@@ -480,8 +480,8 @@ int cg_v2_enable_path(const struct vessel_cgroup *cg, uint32_t need, vessel_erro
         /* The root, then every parent of the container's cgroup. */
         for (;;) {
                 const char *mnt = cg->unified->mountpoint;
-                _cleanup_free_ char *dir = end == p ? xstrdup(mnt)
-                                                    : xasprintf("%s/%.*s", mnt, (int)(end - 1 - p), p);
+                _cleanup_free_ char *dir =
+                    end == p ? xstrdup(mnt) : xasprintf("%s/%.*s", mnt, (int)(end - 1 - p), p);
                 _cleanup_close_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
                 if (fd < 0)
@@ -497,7 +497,8 @@ int cg_v2_enable_path(const struct vessel_cgroup *cg, uint32_t need, vessel_erro
 /* Remove a cgroup and the cgroups the container made below it. */
 static int rmdir_tree(int parentfd, const char *name)
 {
-        _cleanup_close_ int fd = openat(parentfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        _cleanup_close_ int fd =
+            openat(parentfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         DIR *d;
         struct dirent *de;
 
@@ -535,7 +536,8 @@ static int remove_leaf(struct vessel_cgroup *cg, size_t *busy_at)
         int first = 0;
 
         for (size_t i = 0; i < cg->n_h; i++) {
-                _cleanup_close_ int root = open(cg->h[i].mountpoint, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                _cleanup_close_ int root =
+                    open(cg->h[i].mountpoint, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
                 int r = root < 0 ? -errno : rmdir_tree(root, cg->path);
                 if (r < 0 && !first) {
                         first = r;
@@ -585,20 +587,66 @@ static char *pid_list_text(const struct vessel_cgroup *cg)
         return s;
 }
 
+static int pid_ns_of(pid_t pid, ino_t *ino)
+{
+        char p[64];
+        struct stat sb;
+
+        snprintf(p, sizeof(p), "/proc/%d/ns/pid", (int)pid);
+        if (stat(p, &sb) < 0)
+                return -errno;
+        *ino = sb.st_ino;
+        return 0;
+}
+
+/* What is left in a cgroup once the container's init is gone: processes
+ * in the runtime's pid namespace are the container's (it had none of its
+ * own) and are killed; those of other pid namespaces are not ours (a
+ * container with a pid namespace loses every process with its init):
+ * another container that shares the cgroup.  Returns how many of those. */
+static size_t kill_leftovers(struct vessel_cgroup *cg)
+{
+        pid_t *pids = NULL;
+        size_t n = 0, foreign = 0;
+        ino_t self, ns;
+
+        if (pid_ns_of(getpid(), &self) < 0 || cgroup_pids(cg, &pids, &n, NULL) < 0)
+                return 0;
+        for (size_t i = 0; i < n; i++) {
+                if (pid_ns_of(pids[i], &ns) < 0)
+                        continue;
+                if (ns == self)
+                        kill(pids[i], SIGKILL);
+                else
+                        foreign++;
+        }
+        free(pids);
+        return foreign;
+}
+
 int cgroup_destroy(struct vessel_cgroup *cg, vessel_error **err)
 {
-        size_t busy_at = 0;
+        size_t busy_at = 0, foreign = 0;
         long waited = 0, step = 5;
         int r;
 
-        /* A cgroup that was there before is not ours to empty. */
-        if (!cg || cg->disabled || !cg->path || cg->owned < 1)
+        if (!cg || cg->disabled || !cg->path)
                 return 0;
-        /* Nothing may be left: thaw (a frozen task cannot die on v1) and
-         * kill, then retry while the kernel finishes tearing tasks down. */
+        /* A cgroup that was there before: removed if nobody uses it. */
+        if (cg->owned < 1) {
+                remove_leaf(cg, &busy_at);
+                return 0;
+        }
+        /* Thaw (a frozen v1 task cannot die), kill what is ours, and retry
+         * while the kernel finishes tearing tasks down. */
         while ((r = remove_leaf(cg, &busy_at)) == -EBUSY && waited < DESTROY_TIMEOUT_MS) {
-                cgroup_freeze(cg, false, NULL);
-                cgroup_kill_all(cg, SIGKILL, NULL);
+                if (cgroup_is_frozen(cg) == 1)
+                        cgroup_freeze(cg, false, NULL);
+                foreign = kill_leftovers(cg);
+                /* Live processes of another pid namespace after a second:
+                 * another container's; the last one out removes the cgroup. */
+                if (foreign && waited >= 1000)
+                        return 0;
                 sleep_ms(step);
                 waited += step;
                 step = step < 100 ? step * 2 : 100;
@@ -606,9 +654,9 @@ int cgroup_destroy(struct vessel_cgroup *cg, vessel_error **err)
         if (r < 0) {
                 _cleanup_free_ char *pids = pid_list_text(cg);
                 if (r == -EBUSY)
-                        return vessel_error_set(err, EBUSY, "cgroup %s/%s is still in use after %d s%s",
-                                                cg->h[busy_at].mountpoint, cg->path,
-                                                DESTROY_TIMEOUT_MS / 1000, pids);
+                        return vessel_error_set(
+                            err, EBUSY, "cgroup %s/%s is still in use after %d s%s",
+                            cg->h[busy_at].mountpoint, cg->path, DESTROY_TIMEOUT_MS / 1000, pids);
                 return vessel_error_set(err, -r, "remove cgroup %s/%s", cg->h[busy_at].mountpoint,
                                         cg->path);
         }
@@ -690,7 +738,8 @@ int cgroup_create(const struct vessel_spec *spec, const char *id, const char *ma
         set_unified(cg);
         if (cg->layout == CGROUP_LAYOUT_NONE) {
                 cgroup_free(cg);
-                return vessel_error_msg(err, ENOENT, "no cgroup file system is mounted on %s (use "
+                return vessel_error_msg(err, ENOENT,
+                                        "no cgroup file system is mounted on %s (use "
                                         "--cgroup-manager disabled to run without cgroups)",
                                         CGROUP_ROOT);
         }
@@ -769,8 +818,8 @@ int cgroup_enter_sub(const struct vessel_cgroup *cg, pid_t pid, const char *sub,
         if (!sub || !*sub)
                 return cgroup_enter(cg, pid, err);
         if (!cg || cg->disabled)
-                return vessel_error_msg(err, EOPNOTSUPP,
-                                        "--cgroup %s: the container has no cgroup", sub);
+                return vessel_error_msg(err, EOPNOTSUPP, "--cgroup %s: the container has no cgroup",
+                                        sub);
         if ((r = check_sub(sub, err)) < 0)
                 return r;
         snprintf(buf, sizeof(buf), "%d", (int)pid);
@@ -786,10 +835,12 @@ int cgroup_enter_sub(const struct vessel_cgroup *cg, pid_t pid, const char *sub,
                         fd = *path ? openat(h->fd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
                                    : fcntl(h->fd, F_DUPFD_CLOEXEC, 3);
                         if (fd < 0)
-                                return vessel_error_sys(err, "--cgroup %s: %s/%s", sub, h->dir, path);
+                                return vessel_error_sys(err, "--cgroup %s: %s/%s", sub, h->dir,
+                                                        path);
                         if (pass == 1 && (r = write_at(fd, "cgroup.procs", buf)) < 0)
-                                return vessel_error_set(err, -r, "--cgroup %s: move pid %d into %s/%s",
-                                                        sub, (int)pid, h->dir, path);
+                                return vessel_error_set(err, -r,
+                                                        "--cgroup %s: move pid %d into %s/%s", sub,
+                                                        (int)pid, h->dir, path);
                 }
         }
         return 0;
@@ -924,10 +975,11 @@ int cgroup_freeze(const struct vessel_cgroup *cg, bool freeze, vessel_error **er
                                         freeze ? "freeze" : "thaw");
         h = cg_hier_of(cg, CG_FREEZER);
         if (!h)
-                return vessel_error_msg(err, EOPNOTSUPP,
-                                        "no freezer for cgroup %s on this host (neither a v1 freezer "
-                                        "hierarchy nor cgroup.freeze)",
-                                        cg->path);
+                return vessel_error_msg(
+                    err, EOPNOTSUPP,
+                    "no freezer for cgroup %s on this host (neither a v1 freezer "
+                    "hierarchy nor cgroup.freeze)",
+                    cg->path);
         return cg_backend(h)->freeze(h, freeze, err);
 }
 

@@ -26,7 +26,7 @@
 #include "spec.h"
 
 enum cgroup_layout {
-        CGROUP_LAYOUT_NONE,   /* no cgroup file system at all */
+        CGROUP_LAYOUT_NONE, /* no cgroup file system at all */
         CGROUP_LAYOUT_V1,
         CGROUP_LAYOUT_HYBRID,
         CGROUP_LAYOUT_V2,
@@ -100,11 +100,11 @@ void cgroup_oom_watch_free(struct cgroup_oom_watch *w);
 /* The cgroup hierarchies as the calling process sees them, for the
  * "cgroup" mount inside a container (mounts.c). */
 struct cgroup_mount {
-        char *name;       /* under /sys/fs/cgroup ("memory", "unified"); "" for v2 at the root */
+        char *name; /* under /sys/fs/cgroup ("memory", "unified"); "" for v2 at the root */
         char *mountpoint;
         bool v2;
-        char **options;   /* v1: the controllers and name=..., NULL-terminated */
-        char *own;        /* the caller's cgroup in it, relative to the mount ("vessel/c1", "") */
+        char **options; /* v1: the controllers and name=..., NULL-terminated */
+        char *own;      /* the caller's cgroup in it, relative to the mount ("vessel/c1", "") */
 };
 int cgroup_mounts_self(struct cgroup_mount **out, size_t *n, vessel_error **err);
 void cgroup_mounts_free(struct cgroup_mount *m, size_t n);

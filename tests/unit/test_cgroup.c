@@ -113,9 +113,9 @@ static void test_swap(void)
         CHECK(swap_v2(-1, false, 0, &v) == 1 && v == -1); /* unlimited lifts swap too */
         v = 7;
         CHECK(swap_v2(100 << 20, false, 0, &v) == 0 && v == 7); /* left alone */
-        CHECK(swap_v2(100 << 20, true, 0, &v) == 0);             /* 0 = not set */
-        CHECK(swap_v2(100 << 20, true, 50 << 20, &v) < 0);       /* below the limit */
-        CHECK(swap_v2(0, true, 200 << 20, &v) < 0);              /* no memory limit */
+        CHECK(swap_v2(100 << 20, true, 0, &v) == 0);            /* 0 = not set */
+        CHECK(swap_v2(100 << 20, true, 50 << 20, &v) < 0);      /* below the limit */
+        CHECK(swap_v2(0, true, 200 << 20, &v) < 0);             /* no memory limit */
         CHECK(swap_v2(-1, true, 200 << 20, &v) < 0);
 }
 
@@ -228,11 +228,9 @@ static void test_device_rules(void)
         CHECK(n == base);
         free(r);
 
-        struct vessel_device_rule user[] = {rule(true, 'c', 10, 229, "rwm"),
-                                            rule(false, 'a', -1, -1, "rwm"),
-                                            rule(false, 'c', 1, 3, "w"),
-                                            rule(true, 'a', 7, -1, "r"),
-                                            rule(true, 'b', 8, -1, NULL)};
+        struct vessel_device_rule user[] = {
+            rule(true, 'c', 10, 229, "rwm"), rule(false, 'a', -1, -1, "rwm"),
+            rule(false, 'c', 1, 3, "w"), rule(true, 'a', 7, -1, "r"), rule(true, 'b', 8, -1, NULL)};
         cgroup_device_rules(user, ARRAY_SIZE(user), &r, &n);
         CHECK(n == base + 4); /* the first rule was reset away; 'a' 7:* became c and b */
         CHECK(fmt_is(&r[base], "c 1:3 w"));
@@ -351,8 +349,8 @@ static void test_bpf_semantics(void)
         CHECK(run_prog(p, len, CHR, R_ | W_, 136, 4) == 1); /* a pts */
         CHECK(run_prog(p, len, CHR, M_, 4, 1) == 1);        /* mknod anything */
         CHECK(run_prog(p, len, BLK, M_, 8, 0) == 1);
-        CHECK(run_prog(p, len, BLK, R_, 8, 0) == 0);        /* a disk */
-        CHECK(run_prog(p, len, CHR, R_ | W_, 4, 1) == 0);   /* tty1 */
+        CHECK(run_prog(p, len, BLK, R_, 8, 0) == 0);         /* a disk */
+        CHECK(run_prog(p, len, CHR, R_ | W_, 4, 1) == 0);    /* tty1 */
         CHECK(run_prog(p, len, CHR, R_ | W_, 10, 229) == 0); /* fuse */
         free(p);
 

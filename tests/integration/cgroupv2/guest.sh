@@ -1,0 +1,15 @@
+#!/bin/bash
+# guest.sh: inside the cgroup v2 VM (run-in-vm.sh).  Checks that the guest
+# really is pure cgroup v2, then runs the cgroup tests against $VESSEL.
+set -u
+cd "$(dirname "$0")/../../.." || exit 2
+fs=$(stat -f -c %T /sys/fs/cgroup)
+if [ "$fs" != cgroup2fs ] || grep -q " - cgroup " /proc/self/mountinfo; then
+        echo "guest.sh: /sys/fs/cgroup is $fs with v1 hierarchies: not a pure cgroup v2 guest" >&2
+        exit 3
+fi
+echo "guest.sh: kernel $(uname -r), cgroup2 controllers: $(cat /sys/fs/cgroup/cgroup.controllers)"
+export PYTHONDONTWRITEBYTECODE=1 TMPDIR=/tmp
+# shellcheck disable=SC2086
+exec /usr/bin/python3 -m pytest -q -p no:cacheprovider --basetemp=/tmp/pytest-cgroupv2 \
+        ${PYTEST_ARGS:-} tests/integration/test_cgroups.py
