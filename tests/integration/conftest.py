@@ -191,6 +191,50 @@ def env():
     assert not left, f"containers left behind: {left}"
 
 
+def run_on_pty(cmd, rows=30, cols=100, resize=None, timeout=20):
+    """Run cmd with its stdio on a pty of our own, sized rows x cols; once it
+    printed "ready", resize to `resize` (rows, cols) and send it SIGWINCH.
+    Returns (exit status, everything written)."""
+    import fcntl
+    import pty
+    import select
+    import signal
+    import struct
+    import termios
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+    p = subprocess.Popen(cmd, stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
+    os.close(slave)
+    out = b""
+    end = time.time() + timeout
+    resized = False
+    try:
+        while time.time() < end:
+            r, _, _ = select.select([master], [], [], 0.1)
+            if r:
+                try:
+                    chunk = os.read(master, 4096)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                out += chunk
+            if resize and not resized and b"ready" in out:
+                fcntl.ioctl(master, termios.TIOCSWINSZ,
+                            struct.pack("HHHH", resize[0], resize[1], 0, 0))
+                p.send_signal(signal.SIGWINCH)
+                resized = True
+            if p.poll() is not None and not r:
+                break
+        rc = p.wait(timeout=10)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        os.close(master)
+    return rc, out.decode(errors="replace")
+
+
 def wait_for(pred, timeout=10.0, interval=0.02):
     end = time.time() + timeout
     while time.time() < end:

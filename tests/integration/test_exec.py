@@ -21,7 +21,7 @@ import time
 
 import pytest
 
-from conftest import VESSEL, wait_for
+from conftest import VESSEL, run_on_pty, wait_for
 from test_lifecycle import (LOOP, ConsoleServer, alive, config_with, create, marker_dir,
                             pid_ns, popen_vessel, procs_in_pid_ns, read, read_master,
                             stop_popen, vessel_files, wait_file, wait_status)
@@ -403,41 +403,8 @@ def test_exec_cap_unknown_fails(env):
 # ----------------------------------------------------------------- --tty
 
 def pty_exec(env, exec_args, rows=30, cols=100, resize=None, timeout=20):
-    """`vessel exec` in the foreground on a pty of our own; returns (exit
-    status, everything the process wrote)."""
-    master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
-    p = subprocess.Popen([VESSEL, "--root", env.root, "exec", *exec_args],
-                         stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
-    os.close(slave)
-    out = b""
-    end = time.time() + timeout
-    resized = False
-    try:
-        while time.time() < end:
-            r, _, _ = select.select([master], [], [], 0.1)
-            if r:
-                try:
-                    chunk = os.read(master, 4096)
-                except OSError:
-                    break
-                if not chunk:
-                    break
-                out += chunk
-            if resize and not resized and b"ready" in out:
-                fcntl.ioctl(master, termios.TIOCSWINSZ,
-                            struct.pack("HHHH", resize[0], resize[1], 0, 0))
-                p.send_signal(signal.SIGWINCH)
-                resized = True
-            if p.poll() is not None and not r:
-                break
-        rc = p.wait(timeout=10)
-    finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-        os.close(master)
-    return rc, out.decode(errors="replace")
+    """`vessel exec` in the foreground on a pty of our own."""
+    return run_on_pty([VESSEL, "--root", env.root, "exec", *exec_args], rows, cols, resize, timeout)
 
 
 def test_exec_tty_foreground(env):

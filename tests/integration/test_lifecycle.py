@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from conftest import VESSEL, wait_for
+from conftest import VESSEL, run_on_pty, wait_for
 
 _seq = itertools.count()
 
@@ -753,47 +753,12 @@ def test_list_empty_root(env):
 
 
 def _pty_run(env, script, rows=30, cols=100, resize=None, timeout=20):
-    """Run `vessel run` in the foreground on a pty of our own; returns
-    (exit status, everything the container wrote)."""
-    import fcntl
-    import pty
-    import struct
-    import termios
+    """`vessel run` in the foreground on a pty of our own."""
     cfg = config_with(env, ["/bin/sh", "-c", script])
     cfg["process"]["terminal"] = True
     env.write_config(cfg)
-    master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
-    p = subprocess.Popen([VESSEL, "--root", env.root, "run", "--bundle", env.bundle, "tty1"],
-                         stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
-    os.close(slave)
-    out = b""
-    end = time.time() + timeout
-    resized = False
-    try:
-        while time.time() < end:
-            r, _, _ = select.select([master], [], [], 0.1)
-            if r:
-                try:
-                    chunk = os.read(master, 4096)
-                except OSError:
-                    break
-                if not chunk:
-                    break
-                out += chunk
-            if resize and not resized and b"ready" in out:
-                fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", resize[0], resize[1], 0, 0))
-                p.send_signal(signal.SIGWINCH)
-                resized = True
-            if p.poll() is not None and not r:
-                break
-        rc = p.wait(timeout=10)
-    finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-        os.close(master)
-    return rc, out.decode(errors="replace")
+    return run_on_pty([VESSEL, "--root", env.root, "run", "--bundle", env.bundle, "tty1"],
+                      rows, cols, resize, timeout)
 
 
 def test_terminal_relay(env):
