@@ -60,10 +60,12 @@ fuzz:
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang libclang-rt-14-dev >/dev/null
 	[ -f build-fuzz/build.ninja ] || CC=clang meson setup build-fuzz -Dfuzz=true \
 		-Db_sanitize=address,undefined -Db_lundef=false
-	ninja -C build-fuzz tests/fuzz/fuzz-spec
-	mkdir -p build-fuzz/corpus
+	ninja -C build-fuzz tests/fuzz/fuzz-spec tests/fuzz/fuzz-seccomp
+	mkdir -p build-fuzz/corpus/spec build-fuzz/corpus/seccomp
 	build-fuzz/tests/fuzz/fuzz-spec -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
-		build-fuzz/corpus tests/fuzz/corpus/spec
+		build-fuzz/corpus/spec tests/fuzz/corpus/spec
+	build-fuzz/tests/fuzz/fuzz-seccomp -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
+		build-fuzz/corpus/seccomp tests/fuzz/corpus/seccomp
 
 # podman (40 scenarios) and containerd (12 checks) drive the freshly built
 # vessel as their runtime, with no wrapper around it (../shared/e2e).
