@@ -64,6 +64,7 @@ fuzz:
 	mkdir -p build-fuzz/corpus/spec build-fuzz/corpus/seccomp
 	build-fuzz/tests/fuzz/fuzz-spec -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
 		build-fuzz/corpus/spec tests/fuzz/corpus/spec
+	LSAN_OPTIONS=suppressions=$(abspath tests/fuzz/lsan.supp) \
 	build-fuzz/tests/fuzz/fuzz-seccomp -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
 		build-fuzz/corpus/seccomp tests/fuzz/corpus/seccomp
 
