@@ -62,12 +62,14 @@ int caps_apply(const struct vessel_capabilities *c, vessel_error **err)
         for (int cap = 0; cap <= last; cap++) {
                 if (!(c->sets[VESSEL_CAP_AMBIENT] & (1ull << cap)))
                         continue;
-                /* The kernel needs an ambient cap to be permitted and inheritable. */
+                /* The kernel needs an ambient cap to be permitted and
+                 * inheritable.  `runc spec` lists ambient caps that are not
+                 * inheritable; runc and crun warn and go on: so do we. */
                 if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0)
-                        return vessel_error_sys(err,
-                                                "process.capabilities.ambient: raise %s (it must "
-                                                "also be permitted and inheritable)",
-                                                vessel_cap_name(cap) ? vessel_cap_name(cap) : "?");
+                        fprintf(stderr,
+                                "vessel: warning: process.capabilities.ambient: cannot raise %s "
+                                "(it must also be permitted and inheritable): %m\n",
+                                vessel_cap_name(cap) ? vessel_cap_name(cap) : "?");
         }
         return 0;
 }

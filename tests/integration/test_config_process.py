@@ -480,3 +480,16 @@ def test_no_annotations_in_state(env):
         assert st.get("annotations", {}) == {}, st
     finally:
         env.vessel("delete", "c1")
+
+
+def test_ambient_without_inheritable_warns_and_runs(env):
+    """As runc and crun: an ambient capability that is not inheritable (as
+    `runc spec` writes them) cannot be raised; a warning, and the process
+    runs without it."""
+    caps = env.config["process"]["capabilities"]
+    caps["ambient"] = ["CAP_KILL"]
+    caps.pop("inheritable", None)
+    r = env.sh("grep CapAmb /proc/self/status")
+    assert r.returncode == 0, r
+    assert r.stdout.split()[1] == "0000000000000000", r
+    assert "warning" in r.stderr and "CAP_KILL" in r.stderr, r
