@@ -147,3 +147,11 @@ void cg_json_u64(json_object *o, const char *key, uint64_t v);
 json_object *cg_json_child(json_object *o, const char *key);
 /* "key value" lines into an object of numbers (memory.stat -> raw). */
 json_object *cg_json_flat_keyed(const char *text);
+/* A number file, 0 when it is missing or unreadable. */
+uint64_t cg_read_or_zero(const struct cg_hier *h, const char *file);
+/* pids: current and (unless "max") limit; the same files on v1 and v2. */
+void cg_stats_pids(const struct cg_hier *h, json_object *o);
+/* memory.stat as "raw", with the page cache (the first of cache_key and
+ * alt_key found) and usage without it, since cache counted as usage misleads. */
+void cg_stats_memory_raw(const struct cg_hier *h, json_object *o, uint64_t usage,
+                         const char *cache_key, const char *alt_key);

@@ -7,6 +7,39 @@
 #include <string.h>
 #include <unistd.h>
 
+uint64_t cg_read_or_zero(const struct cg_hier *h, const char *file)
+{
+        uint64_t v = 0;
+        return cg_read_u64(h, file, &v) == 0 ? v : 0;
+}
+
+void cg_stats_pids(const struct cg_hier *h, json_object *o)
+{
+        uint64_t v;
+
+        cg_json_u64(o, "current", cg_read_or_zero(h, "pids.current"));
+        if (cg_read_u64(h, "pids.max", &v) == 0 && v != UINT64_MAX)
+                cg_json_u64(o, "limit", v);
+}
+
+void cg_stats_memory_raw(const struct cg_hier *h, json_object *o, uint64_t usage,
+                         const char *cache_key, const char *alt_key)
+{
+        _cleanup_free_ char *stat = NULL;
+        uint64_t cache = 0;
+        json_object *raw, *v;
+
+        if (cg_read(h, "memory.stat", &stat, NULL) < 0)
+                return;
+        raw = cg_json_flat_keyed(stat);
+        if (json_object_object_get_ex(raw, cache_key, &v) ||
+            (alt_key && json_object_object_get_ex(raw, alt_key, &v)))
+                cache = json_object_get_uint64(v);
+        json_object_object_add(o, "raw", raw);
+        cg_json_u64(o, "cache", cache);
+        cg_json_u64(o, "usageWithoutCache", usage > cache ? usage - cache : 0);
+}
+
 void cg_json_u64(json_object *o, const char *key, uint64_t v)
 {
         json_object_object_add(o, key, json_object_new_uint64(v));

@@ -446,12 +446,6 @@ static int v1_is_frozen(const struct cg_hier *h)
 
 /* ------------------------------------------------------------- stats */
 
-static uint64_t read_or_zero(const struct cg_hier *h, const char *file)
-{
-        uint64_t v = 0;
-        return cg_read_u64(h, file, &v) == 0 ? v : 0;
-}
-
 static json_object *u64_array(const struct cg_hier *h, const char *file)
 {
         _cleanup_free_ char *buf = NULL;
@@ -474,7 +468,7 @@ static void v1_stats_cpu(const struct cg_hier *acct, const struct cg_hier *cpu, 
                 long tick = sysconf(_SC_CLK_TCK);
                 uint64_t ns_per_tick = tick > 0 ? 1000000000ULL / (uint64_t)tick : 10000000ULL;
 
-                cg_json_u64(usage, "total", read_or_zero(acct, "cpuacct.usage"));
+                cg_json_u64(usage, "total", cg_read_or_zero(acct, "cpuacct.usage"));
                 json_object_object_add(usage, "percpu", u64_array(acct, "cpuacct.usage_percpu"));
                 json_object_object_add(usage, "percpu_kernel",
                                        u64_array(acct, "cpuacct.usage_percpu_sys"));
@@ -507,40 +501,21 @@ static void memory_entry(const struct cg_hier *h, json_object *o, const char *ke
         if (!cg_has(h, usage))
                 return;
         e = cg_json_child(o, key);
-        cg_json_u64(e, "limit", read_or_zero(h, limit));
-        cg_json_u64(e, "usage", read_or_zero(h, usage));
-        cg_json_u64(e, "max", read_or_zero(h, max));
-        cg_json_u64(e, "failcnt", read_or_zero(h, failcnt));
+        cg_json_u64(e, "limit", cg_read_or_zero(h, limit));
+        cg_json_u64(e, "usage", cg_read_or_zero(h, usage));
+        cg_json_u64(e, "max", cg_read_or_zero(h, max));
+        cg_json_u64(e, "failcnt", cg_read_or_zero(h, failcnt));
 }
 
 static void v1_stats_memory(const struct cg_hier *h, json_object *o)
 {
-        _cleanup_free_ char *stat = NULL;
-        json_object *raw, *v;
-        uint64_t usage = read_or_zero(h, "memory.usage_in_bytes"), cache = 0;
+        uint64_t usage = cg_read_or_zero(h, "memory.usage_in_bytes");
 
         memory_entry(h, o, "usage", "memory");
         memory_entry(h, o, "swap", "memory.memsw");
         memory_entry(h, o, "kernel", "memory.kmem");
         memory_entry(h, o, "kernelTCP", "memory.kmem.tcp");
-        if (cg_read(h, "memory.stat", &stat, NULL) < 0)
-                return;
-        raw = cg_json_flat_keyed(stat);
-        if (json_object_object_get_ex(raw, "total_cache", &v) ||
-            json_object_object_get_ex(raw, "cache", &v))
-                cache = json_object_get_uint64(v);
-        json_object_object_add(o, "raw", raw);
-        cg_json_u64(o, "cache", cache);
-        cg_json_u64(o, "usageWithoutCache", usage > cache ? usage - cache : 0);
-}
-
-static void v1_stats_pids(const struct cg_hier *h, json_object *o)
-{
-        uint64_t v;
-
-        cg_json_u64(o, "current", read_or_zero(h, "pids.current"));
-        if (cg_read_u64(h, "pids.max", &v) == 0 && v != UINT64_MAX)
-                cg_json_u64(o, "limit", v);
+        cg_stats_memory_raw(h, o, usage, "total_cache", "cache");
 }
 
 /* "8:0 Read 4096" lines (the "Total" lines are left out). */
@@ -600,9 +575,9 @@ static void v1_stats_hugetlb(const struct cg_hier *h, json_object *o)
                 _cleanup_free_ char *max = xasprintf("hugetlb.%s.max_usage_in_bytes", size);
                 _cleanup_free_ char *fail = xasprintf("hugetlb.%s.failcnt", size);
                 json_object *e = cg_json_child(o, size);
-                cg_json_u64(e, "usage", read_or_zero(h, de->d_name));
-                cg_json_u64(e, "max", read_or_zero(h, max));
-                cg_json_u64(e, "failcnt", read_or_zero(h, fail));
+                cg_json_u64(e, "usage", cg_read_or_zero(h, de->d_name));
+                cg_json_u64(e, "max", cg_read_or_zero(h, max));
+                cg_json_u64(e, "failcnt", cg_read_or_zero(h, fail));
         }
         closedir(d);
 }
@@ -655,7 +630,7 @@ const struct cg_backend cg_v1_backend = {
     .is_frozen = v1_is_frozen,
     .stats_cpu = v1_stats_cpu,
     .stats_memory = v1_stats_memory,
-    .stats_pids = v1_stats_pids,
+    .stats_pids = cg_stats_pids,
     .stats_blkio = v1_stats_blkio,
     .stats_hugetlb = v1_stats_hugetlb,
     .oom_open = v1_oom_open,

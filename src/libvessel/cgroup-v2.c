@@ -364,18 +364,11 @@ static void v2_stats_cpu(const struct cg_hier *acct, const struct cg_hier *cpu, 
         }
 }
 
-static uint64_t read_or_zero(const struct cg_hier *h, const char *file)
-{
-        uint64_t v = 0;
-        return cg_read_u64(h, file, &v) == 0 ? v : 0;
-}
-
 static void v2_stats_memory(const struct cg_hier *h, json_object *o)
 {
-        _cleanup_free_ char *stat = NULL;
-        json_object *usage = cg_json_child(o, "usage"), *raw, *v;
-        uint64_t cur = read_or_zero(h, "memory.current"), limit = read_or_zero(h, "memory.max");
-        uint64_t n, cache = 0;
+        json_object *usage = cg_json_child(o, "usage");
+        uint64_t cur = cg_read_or_zero(h, "memory.current"), limit = cg_read_or_zero(h, "memory.max");
+        uint64_t n;
 
         cg_json_u64(usage, "usage", cur);
         cg_json_u64(usage, "limit", limit);
@@ -385,31 +378,15 @@ static void v2_stats_memory(const struct cg_hier *h, json_object *o)
         if (cg_has(h, "memory.swap.current")) {
                 /* As v1's memsw: memory+swap, for tools written for v1. */
                 json_object *swap = cg_json_child(o, "swap");
-                uint64_t slimit = read_or_zero(h, "memory.swap.max");
-                cg_json_u64(swap, "usage", cur + read_or_zero(h, "memory.swap.current"));
+                uint64_t slimit = cg_read_or_zero(h, "memory.swap.max");
+                cg_json_u64(swap, "usage", cur + cg_read_or_zero(h, "memory.swap.current"));
                 cg_json_u64(swap, "limit",
                             slimit == UINT64_MAX || limit == UINT64_MAX ? UINT64_MAX
                                                                         : slimit + limit);
                 cg_json_u64(swap, "failcnt",
                             cg_read_key(h, "memory.swap.events", "max", &n) == 0 ? n : 0);
         }
-        if (cg_read(h, "memory.stat", &stat, NULL) < 0)
-                return;
-        raw = cg_json_flat_keyed(stat);
-        if (json_object_object_get_ex(raw, "file", &v))
-                cache = json_object_get_uint64(v);
-        json_object_object_add(o, "raw", raw);
-        cg_json_u64(o, "cache", cache);
-        cg_json_u64(o, "usageWithoutCache", cur > cache ? cur - cache : 0);
-}
-
-static void v2_stats_pids(const struct cg_hier *h, json_object *o)
-{
-        uint64_t v;
-
-        cg_json_u64(o, "current", read_or_zero(h, "pids.current"));
-        if (cg_read_u64(h, "pids.max", &v) == 0 && v != UINT64_MAX)
-                cg_json_u64(o, "limit", v);
+        cg_stats_memory_raw(h, o, cur, "file", NULL);
 }
 
 static void io_entry(json_object *a, unsigned long long major, unsigned long long minor,
@@ -473,7 +450,7 @@ static void v2_stats_hugetlb(const struct cg_hier *h, json_object *o)
                         continue;
                 _cleanup_free_ char *events = xasprintf("hugetlb.%s.events", size);
                 json_object *e = cg_json_child(o, size);
-                cg_json_u64(e, "usage", read_or_zero(h, de->d_name));
+                cg_json_u64(e, "usage", cg_read_or_zero(h, de->d_name));
                 cg_json_u64(e, "failcnt", cg_read_key(h, events, "max", &n) == 0 ? n : 0);
         }
         closedir(d);
@@ -520,7 +497,7 @@ const struct cg_backend cg_v2_backend = {
     .is_frozen = v2_is_frozen,
     .stats_cpu = v2_stats_cpu,
     .stats_memory = v2_stats_memory,
-    .stats_pids = v2_stats_pids,
+    .stats_pids = cg_stats_pids,
     .stats_blkio = v2_stats_blkio,
     .stats_hugetlb = v2_stats_hugetlb,
     .oom_open = v2_oom_open,

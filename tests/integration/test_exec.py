@@ -22,7 +22,7 @@ import time
 import pytest
 
 from conftest import VESSEL, run_on_pty, wait_for
-from test_lifecycle import (LOOP, ConsoleServer, alive, config_with, create, marker_dir,
+from test_lifecycle import (LOOP, ConsoleServer, alive, config_with, create, fd_table, marker_dir,
                             pid_ns, popen_vessel, procs_in_pid_ns, read, read_master,
                             stop_popen, vessel_files, wait_file, wait_status)
 
@@ -574,16 +574,6 @@ def exec_with_fds(env, script, fds, preserve=None):
            *extra, "c1", "/bin/sh", "-c", script]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=60,
                           stdin=subprocess.DEVNULL, env=dict(os.environ, DATA=data))
-
-
-def fd_table(output):
-    fds = {}
-    for line in output.splitlines():
-        n, target = line.split(" ", 1)
-        if re.fullmatch(r"/proc/[0-9]+/fd", target):
-            continue  # ls's own directory fd
-        fds[int(n)] = target
-    return fds
 
 
 def test_exec_preserve_fds_passes_fd3(env):
