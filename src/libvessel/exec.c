@@ -166,9 +166,12 @@ static int exec_process(const struct exec_args *a)
         _cleanup_free_ char *exe = NULL;
         struct sync_msg *m = xmalloc0(sizeof(*m));
 
+        struct vessel_bpf bpf = a->seccomp;
+
         /* Wait until the runtime has put us into the container's cgroup. */
         if (sync_expect(a->sock, SYNC_GO, m, &err) < 0)
                 goto fail;
+        bpf.pid = m->value;
         if (a->console >= 0) {
                 if (terminal_setup(-1, a->console, p, &err) < 0)
                         goto fail;
@@ -179,7 +182,7 @@ static int exec_process(const struct exec_args *a)
         }
         if (process_prepare(p, NULL, false, &exe, &err) < 0)
                 goto fail;
-        if (process_apply_lsm(p, &err) < 0 || process_set_identity(p, userns, &a->seccomp, &err) < 0)
+        if (process_apply_lsm(p, &err) < 0 || process_set_identity(p, userns, &bpf, &err) < 0)
                 goto fail;
         /* execve closes the socket (CLOEXEC): the runtime sees EOF = started. */
         process_exec(p, exe, a->o->preserve_fds, &err);
@@ -288,7 +291,7 @@ static int start_exec(const struct vessel_runtime *rt, const struct vessel_exec_
                 if ((r = seccomp_compile(&spec->linux_.seccomp, cache, &a.seccomp, err)) < 0 ||
                     (r = seccomp_connect_listener(&spec->linux_.seccomp, &a.seccomp, err)) < 0)
                         goto out;
-                /* The listener gets the container's state (its pid is init's). */
+                /* The listener gets the container's state (state.pid is init's; "pid" the exec'd process's). */
                 exec_state = state_to_json(&st, s, false);
                 a.seccomp.state_json = exec_state;
         }
@@ -341,7 +344,9 @@ static int start_exec(const struct vessel_runtime *rt, const struct vessel_exec_
         /* Into the container's cgroup (or --cgroup's sub-cgroup) before it runs. */
         if ((r = cgroup_join(st.cgroup_path, pid, o->cgroup, err)) < 0)
                 goto out;
-        if (sync_send(socks[0], SYNC_GO, 0, NULL) < 0) {
+        /* GO carries the process's pid as we see it: its seccomp listener
+         * is told that one, not init's. */
+        if (sync_send(socks[0], SYNC_GO, pid, NULL) < 0) {
                 r = vessel_error_sys(err, "exec: the process went away");
                 goto out;
         }

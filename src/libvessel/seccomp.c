@@ -383,7 +383,13 @@ static int send_to_listener(const struct vessel_bpf *b, int notify_fd, vessel_er
         json_object_object_add(o, "ociVersion", json_object_new_string(VESSEL_OCI_VERSION));
         json_object_array_add(fds, json_object_new_string("seccompFd"));
         json_object_object_add(o, "fds", fds);
-        pid = st && json_object_object_get_ex(st, "pid", &pid) ? json_object_get(pid) : json_object_new_int(0);
+        /* "pid": the process the filter is for (an exec'd one has its own);
+         * state.pid stays init's. */
+        if (b->pid > 0)
+                pid = json_object_new_int(b->pid);
+        else
+                pid = st && json_object_object_get_ex(st, "pid", &pid) ? json_object_get(pid)
+                                                                       : json_object_new_int(0);
         json_object_object_add(o, "pid", pid);
         if (b->listener_metadata)
                 json_object_object_add(o, "metadata", json_object_new_string(b->listener_metadata));

@@ -17,6 +17,8 @@ struct vessel_bpf {
         int listener;              /* -1 when none */
         const char *listener_metadata;
         const char *state_json;    /* the container's state, for the listener */
+        int pid;                   /* the process's pid as the runtime sees it: the
+                                    * listener's "pid"; 0 = the state's (init) */
 };
 
 /* Connect to linux.seccomp.listenerPath when the profile uses NOTIFY

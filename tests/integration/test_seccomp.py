@@ -323,28 +323,38 @@ class Listener:
     the container's state, then closes the fd (the notified syscall then
     fails with ENOSYS)."""
 
-    def __init__(self, path):
+    def __init__(self, path, count=1):
         import socket
         import threading
         self.path = path
+        self.count = count
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.bind(path)
-        self.sock.listen(1)
-        self.msg = None
-        self.fd_ok = False
+        self.sock.listen(count)
+        self.msgs = []
+        self.fds_ok = []
         self.thread = threading.Thread(target=self._serve, daemon=True)
         self.thread.start()
 
+    @property
+    def msg(self):
+        return self.msgs[0] if self.msgs else None
+
+    @property
+    def fd_ok(self):
+        return bool(self.fds_ok) and self.fds_ok[0]
+
     def _serve(self):
         import socket
-        conn, _ = self.sock.accept()
-        with conn:
-            data, fds, _, _ = socket.recv_fds(conn, 65536, 4)
-            self.msg = json.loads(data.decode())
-            self.fd_ok = len(fds) == 1 and os.readlink(f"/proc/self/fd/{fds[0]}") == \
-                "anon_inode:seccomp notify"
-            for fd in fds:
-                os.close(fd)
+        for _ in range(self.count):
+            conn, _ = self.sock.accept()
+            with conn:
+                data, fds, _, _ = socket.recv_fds(conn, 65536, 4)
+                self.msgs.append(json.loads(data.decode()))
+                self.fds_ok.append(len(fds) == 1 and os.readlink(f"/proc/self/fd/{fds[0]}") ==
+                                   "anon_inode:seccomp notify")
+                for fd in fds:
+                    os.close(fd)
 
     def close(self):
         self.thread.join(timeout=10)
@@ -372,6 +382,33 @@ def test_notify_sends_fd_and_state_to_listener(env):
     assert lst.msg["metadata"] == "hello-agent", lst.msg
     assert lst.msg["state"]["id"] == "c1" and lst.msg["state"]["status"] == "created", lst.msg
     assert lst.msg["pid"] == lst.msg["state"]["pid"] > 0, lst.msg
+
+
+def test_notify_exec_reports_the_exec_process_pid(env):
+    """An exec'd process gets its own filter and its own notify fd: the
+    listener is told that process's pid (as the runtime sees it), with the
+    container's state (whose pid stays init's)."""
+    from test_exec import loop_config, running
+    from test_lifecycle import read
+
+    path = os.path.join(env.tmp, "listener.sock")
+    pidfile = os.path.join(env.tmp, "exec.pid")
+    lst = Listener(path, count=2)
+    try:
+        with_seccomp(env, profile(rule(["mkdir", "mkdirat"], "SCMP_ACT_NOTIFY"), listenerPath=path))
+        with running(env, loop_config(env)) as init:
+            r = env.vessel("exec", "--pid-file", pidfile, "c1", "/bin/sh", "-c",
+                           "mkdir /tmp/x 2>&1; echo done", timeout=30)
+            exec_pid = int(read(pidfile))
+    finally:
+        lst.close()
+    assert r.returncode == 0 and "done" in r.stdout, r
+    assert len(lst.msgs) == 2, f"the listener got {len(lst.msgs)} messages: {lst.msgs}"
+    assert all(lst.fds_ok), lst.fds_ok
+    first, second = lst.msgs
+    assert first["pid"] == init and first["state"]["pid"] == init, first
+    assert second["pid"] == exec_pid != init, (second, exec_pid, init)
+    assert second["state"]["pid"] == init and second["state"]["status"] == "running", second
 
 
 def test_notify_listener_missing_fails_cleanly(env):
