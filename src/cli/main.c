@@ -7,6 +7,7 @@
 #include <seccomp.h>
 
 #include "cli.h"
+#include "exe.h"
 #include "spec.h"
 #include "util.h"
 
@@ -118,6 +119,13 @@ int main(int argc, char **argv)
 
         const char *name = argv[optind];
         cli_log(&c.log, "debug", "vessel %s: %s (root %s)", VESSEL_VERSION, name, root);
+        /* These put a process of ours into the container: run it from a copy
+         * of the binary the container cannot write (CVE-2019-5736). */
+        if (!strcmp(name, "create") || !strcmp(name, "run") || !strcmp(name, "exec")) {
+                vessel_error *err = NULL;
+                if (vessel_exe_protect(argv, &err) < 0)
+                        return cli_fail(&c, &err);
+        }
         for (const struct cli_command *cmd = cli_commands; cmd->name; cmd++) {
                 if (strcmp(cmd->name, name))
                         continue;

@@ -13,6 +13,7 @@
 #include <sys/statfs.h>
 #include <linux/magic.h>
 #include <sys/syscall.h>
+#include <linux/close_range.h>
 
 int process_prepare_host(const struct vessel_process *p, vessel_error **err)
 {
@@ -224,8 +225,10 @@ int process_exec(const struct vessel_process *p, const char *exe, int preserve_f
 {
         char *const empty[] = {NULL};
 
-        /* No runtime fd may survive into the container (CVE-2024-21626). */
-        if (syscall(SYS_close_range, 3 + preserve_fds, ~0U, 0) < 0)
+        /* No runtime fd may survive into the container (CVE-2024-21626):
+         * execve closes them all.  Marked, not closed now, so that if execve
+         * fails the error still reaches the runtime through its socket. */
+        if (syscall(SYS_close_range, 3 + preserve_fds, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
                 return vessel_error_sys(err, "close_range");
         execve(exe, p->args, p->env ? p->env : empty);
         return vessel_error_sys(err, "execve %s", exe);

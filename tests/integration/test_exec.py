@@ -986,3 +986,18 @@ def test_exec_process_reached_by_kill_all(env):
             assert rc == 137, f"rc {rc}, stderr {read(err)!r}"
         finally:
             stop_popen(p)
+
+
+# ------------------------------------------------------ execve failures
+
+def test_exec_execve_failure_is_reported(env):
+    """An executable the kernel cannot run (its interpreter is missing):
+    execve fails after the runtime's fds were already dealt with, and the
+    error must still reach the user."""
+    with open(os.path.join(env.rootfs, "noint"), "w") as f:
+        f.write("#!/nonexistent/interpreter\n")
+    os.chmod(os.path.join(env.rootfs, "noint"), 0o755)
+    with running(env):
+        r = ex(env, "c1", "/noint")
+    assert r.returncode != 0, r
+    assert "execve /noint" in r.stderr and "No such file or directory" in r.stderr, r

