@@ -327,17 +327,27 @@ static int cmd_delete(struct cli *c, int argc, char **argv)
         return 0;
 }
 
-/* The owner as a user name, as runc lists it ("" in the state is root). */
+/* The owner as a user name, as runc lists it ("" in the state is root).
+ * Read from /etc/passwd itself (fgetpwent), as runc does: vessel is linked
+ * statically and has no NSS modules; other users are shown as uids. */
 static const char *owner_name(const char *owner)
 {
-        int64_t uid;
+        const char *name = owner;
         struct passwd *pw;
+        int64_t uid;
+        FILE *f;
 
         if (!owner || !*owner)
                 return "root";
-        if (parse_int64(owner, &uid) < 0 || !(pw = getpwuid((uid_t)uid)))
+        if (parse_int64(owner, &uid) < 0 || !(f = fopen("/etc/passwd", "re")))
                 return owner;
-        return pw->pw_name;
+        while ((pw = fgetpwent(f)))
+                if (pw->pw_uid == (uid_t)uid) {
+                        name = pw->pw_name;
+                        break;
+                }
+        fclose(f);
+        return name;
 }
 
 static int cmd_list(struct cli *c, int argc, char **argv)

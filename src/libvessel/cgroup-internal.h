@@ -64,6 +64,8 @@ struct vessel_cgroup {
         struct cg_hier *h;
         size_t n_h;
         struct cg_hier *unified; /* into h[], or NULL */
+        bool rootless;           /* a non-root caller (no device rules, delegated subtree) */
+        char *deleg; /* create, rootless: the delegation root in cgroup2, relative to its mount */
 };
 
 /* Read the cgroup mounts of this mount namespace (under /sys/fs/cgroup). */
@@ -130,6 +132,9 @@ static inline const struct cg_backend *cg_backend(const struct cg_hier *h)
 int cg_v2_enable_at(int dirfd, const char *dir, uint32_t want, uint32_t need, vessel_error **err);
 /* ... in every cgroup from the root of cgroup2 down to the container's parent. */
 int cg_v2_enable_path(const struct vessel_cgroup *cg, uint32_t need, vessel_error **err);
+/* v2, rootless: every controller of need must be listed in dirfd's
+ * cgroup.controllers (else it was not delegated to the caller). */
+int cg_v2_check_delegated(int dirfd, const char *dir, uint32_t need, vessel_error **err);
 /* The v2 controllers that r needs (CG_BIT()s). */
 uint32_t cg_v2_needed(const struct vessel_resources *r);
 /* Apply r: everything it sets, and the device rules when 'devices' (at

@@ -247,8 +247,12 @@ static int no_controller(const struct vessel_cgroup *cg, const struct step *s, v
                                         "%s: the %s controller does not exist in cgroup v2",
                                         s->what, name);
         return vessel_error_msg(
-            err, EOPNOTSUPP, "%s: no %s controller for the container's cgroup %s on this %s host",
-            s->what, name, cg->path, cgroup_layout_name(cg->layout));
+            err, EOPNOTSUPP, "%s: no %s controller for the container's cgroup %s on this %s host%s",
+            s->what, name, cg->path, cgroup_layout_name(cg->layout),
+            cg->rootless && cg->layout == CGROUP_LAYOUT_HYBRID
+                ? " (a rootless container has a cgroup in the delegated cgroup2 subtree only, "
+                  "not in the v1 hierarchies)"
+                : "");
 }
 
 static int apply_unified(const struct vessel_cgroup *cg, const struct vessel_resources *r,
@@ -310,7 +314,10 @@ int cg_apply(const struct vessel_cgroup *cg, const struct vessel_resources *r, b
                 if ((rc = set(h, r, err)) < 0)
                         return rc;
         }
-        if ((devices || r->n_devices) && (rc = apply_devices(cg, r, err)) < 0)
+        /* Rootless: no device rules, as crun and runc: bpf(2) needs
+         * CAP_BPF and CAP_SYS_ADMIN, and the user namespace already keeps
+         * the container from making or opening devices the user cannot. */
+        if ((devices || r->n_devices) && !cg->rootless && (rc = apply_devices(cg, r, err)) < 0)
                 return rc;
         /* Last, so that its values win, as in runc. */
         return apply_unified(cg, r, err);
@@ -350,7 +357,13 @@ int cgroup_update(const struct vessel_cgroup *cg, const struct vessel_resources 
         /* A controller that only cgroup2 has on a hybrid host (hugetlb) is
          * enabled when first asked for. */
         need = cg_v2_needed(r) & (cg->unified ? cg->unified->mask : 0);
-        if (cg->layout != CGROUP_LAYOUT_V2 && (rc = cg_v2_enable_path(cg, need, err)) < 0)
+        /* Rootless: create enabled every controller delegated to the user;
+         * one missing here was not, and cannot be enabled from above. */
+        if (cg->rootless && cg->unified && cg->unified->fd >= 0) {
+                if ((rc = cg_v2_check_delegated(cg->unified->fd, cg->unified->dir, need, err)) < 0)
+                        return rc;
+        } else if (cg->layout != CGROUP_LAYOUT_V2 && (rc = cg_v2_enable_path(cg, need, err)) < 0) {
                 return rc;
+        }
         return cg_apply(cg, r, false, err);
 }

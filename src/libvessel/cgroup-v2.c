@@ -65,6 +65,23 @@ int cg_v2_enable_at(int dirfd, const char *dir, uint32_t want, uint32_t need, ve
         return 0;
 }
 
+int cg_v2_check_delegated(int dirfd, const char *dir, uint32_t need, vessel_error **err)
+{
+        uint32_t avail = mask_of_file(dirfd, "cgroup.controllers");
+
+        for (int c = 0; c < CG_COUNT; c++) {
+                const char *name = cg_ctrl_v2_name(c);
+
+                if (name && (need & CG_BIT(c)) && !(avail & CG_BIT(c)))
+                        return vessel_error_msg(err, EOPNOTSUPP,
+                                                "linux.resources: the %s controller is not "
+                                                "delegated to uid %u (%s/cgroup.controllers does "
+                                                "not list it)",
+                                                name, (unsigned)geteuid(), dir);
+        }
+        return 0;
+}
+
 static const char *max_or(int64_t v, char *buf, size_t len)
 {
         if (v < 0)

@@ -58,6 +58,97 @@ int cgroup_path_normalize(const char *cgroups_path, const char *id, char **out, 
         return 0;
 }
 
+char *cgroup_path_join(const char *dir, const char *path)
+{
+        return *dir ? xasprintf("%s/%s", dir, path) : xstrdup(path);
+}
+
+bool cgroup_path_below(const char *path, const char *dir)
+{
+        size_t n = strlen(dir);
+
+        if (!*dir)
+                return *path != '\0';
+        return !strncmp(path, dir, n) && path[n] == '/' && path[n + 1];
+}
+
+int cgroup_v2_own_path(const char *proc_cgroup, const char *mnt_root, char **out)
+{
+        const char *l = proc_cgroup, *p, *end;
+        size_t rl;
+
+        *out = NULL;
+        for (; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+                if (str_has_prefix(l, "0::"))
+                        break;
+        if (!l || !*l)
+                return -ENOENT;
+        p = l + 3;
+        end = p + strcspn(p, "\n");
+        /* Outside the cgroup namespace's root ("/../..."), or no path. */
+        if (*p != '/' || str_has_prefix(p, "/.."))
+                return -ENOENT;
+        rl = strcmp(mnt_root, "/") ? strlen(mnt_root) : 0;
+        if (rl && (strncmp(p, mnt_root, rl) || (p + rl < end && p[rl] != '/')))
+                return -ENOENT;
+        for (p += rl; *p == '/'; p++)
+                ;
+        *out = strndup(p, end - p);
+        if (!*out)
+                abort();
+        /* "a/b/" from a trailing slash would be a name of its own. */
+        for (size_t n = strlen(*out); n && (*out)[n - 1] == '/';)
+                (*out)[--n] = '\0';
+        return 0;
+}
+
+char *cgroup_delegation_root(const char *own, bool (*delegated)(const char *path, void *data),
+                             void *data)
+{
+        _cleanup_free_ char *p = xstrdup(own);
+        char *top = NULL;
+
+        for (;;) {
+                char *slash;
+
+                if (!delegated(p, data))
+                        break;
+                free(top);
+                top = xstrdup(p);
+                if (!*p)
+                        break;
+                slash = strrchr(p, '/');
+                if (slash)
+                        *slash = '\0';
+                else
+                        *p = '\0';
+        }
+        return top;
+}
+
+int cgroup_path_delegated(const char *cgroups_path, const char *id, const char *deleg, char **out,
+                          vessel_error **err)
+{
+        _cleanup_free_ char *norm = NULL;
+        int r;
+
+        *out = NULL;
+        if ((r = cgroup_path_normalize(cgroups_path, id, &norm, err)) < 0)
+                return r;
+        if (!cgroups_path || cgroups_path[0] != '/') {
+                *out = cgroup_path_join(deleg, norm);
+                return 0;
+        }
+        if (!cgroup_path_below(norm, deleg))
+                return vessel_error_msg(err, EACCES,
+                                        "linux.cgroupsPath \"%s\": outside the cgroup subtree "
+                                        "delegated to this user (/%s); give a path below it, or a "
+                                        "relative path, which is taken below it",
+                                        cgroups_path, deleg);
+        *out = steal_ptr(&norm);
+        return 0;
+}
+
 char *cgroup_state_encode(int owned, const char *path)
 {
         return xasprintf("%d:/%s", owned, path);

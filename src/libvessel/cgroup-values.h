@@ -18,6 +18,31 @@
  * Rejects "..", the root itself and systemd's "slice:prefix:name". */
 int cgroup_path_normalize(const char *cgroups_path, const char *id, char **out, vessel_error **err);
 
+/* Rootless, on cgroup v2: a non-root caller may only manage the subtree
+ * delegated to it (systemd's user@UID.service: the directory and its
+ * cgroup.procs, cgroup.subtree_control and cgroup.threads chowned to the
+ * user).  Paths here are relative to the cgroup2 mount, "" being its root. */
+
+/* The caller's cgroup from /proc/self/cgroup's "0::/path" line, relative to
+ * mnt_root (the cgroup2 mount's root, mountinfo's field 4).  -ENOENT when
+ * there is no such line or the cgroup is not visible below mnt_root. */
+int cgroup_v2_own_path(const char *proc_cgroup, const char *mnt_root, char **out);
+/* Walk up from own (own included) while delegated(path) holds; the topmost
+ * such cgroup is the delegation root (malloc'd).  NULL when own itself is
+ * not delegated. */
+char *cgroup_delegation_root(const char *own, bool (*delegated)(const char *path, void *data),
+                             void *data);
+/* Is path strictly below dir ("" is the root)? */
+bool cgroup_path_below(const char *path, const char *dir);
+/* dir/path, or path when dir is the root (""). */
+char *cgroup_path_join(const char *dir, const char *path);
+/* linux.cgroupsPath for a caller that may only manage deleg: absent or
+ * empty gives deleg/vessel/<id>, a relative path is taken below deleg, an
+ * absolute path is used as given and must lie below deleg (-EACCES
+ * otherwise).  The rules of cgroup_path_normalize() apply too. */
+int cgroup_path_delegated(const char *cgroups_path, const char *id, const char *deleg, char **out,
+                          vessel_error **err);
+
 /* What state.json keeps: "<owned>:/<path>", where owned is how many
  * trailing components of path create made (and delete removes). */
 char *cgroup_state_encode(int owned, const char *path);

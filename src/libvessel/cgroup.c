@@ -409,6 +409,122 @@ static void collect_pids(int cgfd, struct pid_vec *pv, int depth)
         closedir(d);
 }
 
+/* ---------------------------------------------------------- delegation */
+
+/* May the caller manage this cgroup (path relative to the mount open as
+ * *data): make children in it and move processes into it?  Checked with
+ * the effective ids, as the kernel will. */
+static bool cgroup_writable(const char *path, void *data)
+{
+        const int *mntfd = data;
+        _cleanup_free_ char *procs = cgroup_path_join(path, "cgroup.procs");
+
+        return faccessat(*mntfd, *path ? path : ".", W_OK | X_OK, AT_EACCESS) == 0 &&
+               faccessat(*mntfd, procs, W_OK, AT_EACCESS) == 0;
+}
+
+/* The delegation root of a non-root caller in the cgroup2 hierarchy u,
+ * relative to its mount: the topmost writable cgroup above (or at) the
+ * caller's own.  -EACCES, saying why, when the caller's own cgroup is not
+ * writable: nothing is delegated to it. */
+static int find_delegation(const struct cg_hier *u, char **deleg, vessel_error **err)
+{
+        _cleanup_free_ char *proc = NULL, *own = NULL;
+        _cleanup_close_ int fd = -1;
+        int r;
+
+        *deleg = NULL;
+        if ((r = read_file_at(AT_FDCWD, "/proc/self/cgroup", &proc, NULL, err)) < 0)
+                return r;
+        if (cgroup_v2_own_path(proc, u->mnt_root, &own) < 0)
+                return vessel_error_msg(err, EACCES,
+                                        "vessel's own cgroup (\"0::\" in /proc/self/cgroup) is not "
+                                        "visible in %s",
+                                        u->mountpoint);
+        fd = open(u->mountpoint, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return vessel_error_sys(err, "open %s", u->mountpoint);
+        *deleg = cgroup_delegation_root(own, cgroup_writable, &fd);
+        if (!*deleg)
+                return vessel_error_msg(err, EACCES,
+                                        "vessel's own cgroup %s%s%s is not writable (no delegated "
+                                        "cgroup v2 subtree)",
+                                        u->mountpoint, *own ? "/" : "", own);
+        return 0;
+}
+
+bool cgroup_rootless_undelegated(void)
+{
+        struct cg_hier *h = NULL;
+        enum cgroup_layout layout;
+        _cleanup_free_ char *deleg = NULL;
+        size_t n = 0;
+        bool none = true;
+
+        if (geteuid() == 0)
+                return false;
+        if (cg_hiers_read(&h, &n, &layout, NULL) == 0)
+                for (size_t i = 0; i < n; i++)
+                        if (h[i].v2 && find_delegation(&h[i], &deleg, NULL) == 0)
+                                none = false;
+        cg_hiers_free(h, n);
+        return none;
+}
+
+/* Keep only the cgroup2 hierarchy: a rootless container on a hybrid host
+ * has a cgroup there alone (the v1 hierarchies are not delegated), so the
+ * v2 back end serves what cgroup2 offers (freeze, kill, hugetlb...). */
+static void keep_only_unified(struct vessel_cgroup *cg)
+{
+        struct cg_hier *one;
+
+        if (!cg->unified || cg->n_h == 1)
+                return;
+        one = xmalloc0(sizeof(*one));
+        *one = *cg->unified;
+        memset(cg->unified, 0, sizeof(*cg->unified));
+        cg->unified->fd = -1;
+        cg_hiers_free(cg->h, cg->n_h);
+        cg->h = one;
+        cg->n_h = 1;
+        cg->unified = one;
+}
+
+/* A container that has a cgroup in cgroup2 and in no v1 hierarchy (a
+ * rootless one on a hybrid host) is served by cgroup2 alone. */
+static void only_unified_if_alone(struct vessel_cgroup *cg)
+{
+        for (size_t i = 0; i < cg->n_h; i++)
+                if (!cg->h[i].v2 && cg->h[i].fd >= 0)
+                        return;
+        keep_only_unified(cg);
+}
+
+/* A non-root caller with a delegated subtree: the container's cgroup goes
+ * below it, and every controller its resources need must be delegated. */
+static int place_delegated(struct vessel_cgroup *cg, const struct vessel_spec *spec, const char *id,
+                           vessel_error **err)
+{
+        _cleanup_free_ char *path = NULL, *dir = NULL;
+        _cleanup_close_ int fd = -1;
+        uint32_t need;
+        int r;
+
+        if ((r = find_delegation(cg->unified, &cg->deleg, err)) < 0)
+                return r;
+        if ((r = cgroup_path_delegated(spec->linux_.cgroups_path, id, cg->deleg, &path, err)) < 0)
+                return r;
+        free(cg->path);
+        cg->path = steal_ptr(&path);
+        keep_only_unified(cg);
+        need = cg_v2_needed(&spec->linux_.resources) & cg->unified->mask;
+        dir = *cg->deleg ? xasprintf("%s/%s", cg->unified->mountpoint, cg->deleg)
+                         : xstrdup(cg->unified->mountpoint);
+        if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+                return vessel_error_sys(err, "open %s", dir);
+        return cg_v2_check_delegated(fd, dir, need, err);
+}
+
 /* -------------------------------------------------------------- create */
 
 void cgroup_free(struct vessel_cgroup *cg)
@@ -417,6 +533,7 @@ void cgroup_free(struct vessel_cgroup *cg)
                 return;
         cg_hiers_free(cg->h, cg->n_h);
         free(cg->path);
+        free(cg->deleg);
         free(cg);
 }
 
@@ -428,9 +545,28 @@ static void set_unified(struct vessel_cgroup *cg)
                         cg->unified = &cg->h[i];
 }
 
+/* A cgroup with processes of its own cannot enable controllers for its
+ * children (cgroup v2's no-internal-process rule): say so to a rootless
+ * caller, who may well be running in its delegation root. */
+static int busy_hint(vessel_error **err, const char *dir)
+{
+        char *msg;
+
+        if (!err || !*err || (*err)->code != EBUSY)
+                return err && *err ? vessel_error_ret(*err) : -EBUSY;
+        msg = xasprintf("%s (%s has processes of its own, so no controller can be enabled for "
+                        "its children: run vessel from a leaf cgroup below it)",
+                        (*err)->msg, dir);
+        free((*err)->msg);
+        (*err)->msg = msg;
+        return -EBUSY;
+}
+
 /* Create path (every missing component) in one hierarchy; *created is how
- * many trailing components this made. */
-static int hier_make(struct cg_hier *h, const char *path, uint32_t want, uint32_t need,
+ * many trailing components this made.  For a rootless caller, skip >= 0:
+ * the first 'skip' components (down to its delegation root) are only
+ * opened, neither made nor given controllers; else skip is -1. */
+static int hier_make(struct cg_hier *h, const char *path, int skip, uint32_t want, uint32_t need,
                      int *created, vessel_error **err)
 {
         _cleanup_free_ char *copy = xstrdup(path), *at = xstrdup(h->mountpoint);
@@ -444,12 +580,14 @@ static int hier_make(struct cg_hier *h, const char *path, uint32_t want, uint32_
                 _cleanup_close_ int child = -1;
                 char *next;
 
-                if (h->v2 && (r = cg_v2_enable_at(fd, at, want, need, err)) < 0)
-                        return r;
+                if (h->v2 && depth >= skip && (r = cg_v2_enable_at(fd, at, want, need, err)) < 0)
+                        return skip >= 0 ? busy_hint(err, at) : r;
                 next = xasprintf("%s/%s", at, c);
                 free(at);
                 at = next;
-                if (mkdirat(fd, c, 0755) == 0) {
+                if (depth < skip) {
+                        /* Above the delegation root: there already. */
+                } else if (mkdirat(fd, c, 0755) == 0) {
                         if (first_new < 0)
                                 first_new = depth;
                 } else if (errno != EEXIST) {
@@ -458,7 +596,7 @@ static int hier_make(struct cg_hier *h, const char *path, uint32_t want, uint32_
                 child = openat(fd, c, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                 if (child < 0)
                         return vessel_error_sys(err, "open %s", at);
-                if (!h->v2 && (h->mask & CG_BIT(CG_CPUSET)) &&
+                if (!h->v2 && depth >= skip && (h->mask & CG_BIT(CG_CPUSET)) &&
                     (r = cg_v1_cpuset_init(fd, child, at, err)) < 0)
                         return r;
                 closep(&fd);
@@ -688,14 +826,25 @@ static bool populated(int fd)
         return pv.n > 0;
 }
 
+static int path_depth(const char *p)
+{
+        int n = *p ? 1 : 0;
+
+        for (; *p; p++)
+                n += *p == '/';
+        return n;
+}
+
 static int make_all(struct vessel_cgroup *cg, bool own_leaf, uint32_t needed, vessel_error **err)
 {
         uint32_t avail = cg->unified ? cg->unified->mask : 0, need = needed & avail;
-        uint32_t want = cg->layout == CGROUP_LAYOUT_V2 ? avail : need;
+        /* A delegated subtree is the user's: everything it offers, as on v2. */
+        uint32_t want = cg->layout == CGROUP_LAYOUT_V2 || cg->deleg ? avail : need;
+        int skip = cg->deleg ? path_depth(cg->deleg) : -1;
 
         for (size_t i = 0; i < cg->n_h; i++) {
                 int created = 0;
-                int r = hier_make(&cg->h[i], cg->path, want, need, &created, err);
+                int r = hier_make(&cg->h[i], cg->path, skip, want, need, &created, err);
                 /* What was made so far is removed by the caller. */
                 if (created > cg->owned)
                         cg->owned = created;
@@ -742,6 +891,13 @@ int cgroup_create(const struct vessel_spec *spec, const char *id, const char *ma
                                         "no cgroup file system is mounted on %s (use "
                                         "--cgroup-manager disabled to run without cgroups)",
                                         CGROUP_ROOT);
+        }
+        /* Rootless: only a delegated cgroup2 subtree is ours to use (on
+         * cgroup v1 the old rules, and their EACCES, apply). */
+        cg->rootless = geteuid() != 0;
+        if (cg->rootless && cg->unified && (r = place_delegated(cg, spec, id, err)) < 0) {
+                cgroup_free(cg);
+                return r;
         }
         r = make_all(cg, !given || !*given, cg_v2_needed(&spec->linux_.resources), err);
         if (r == 0)
@@ -884,11 +1040,14 @@ int cgroup_open(const char *state_path, struct vessel_cgroup **out, vessel_error
                 return r;
         }
         set_unified(cg);
+        cg->rootless = geteuid() != 0;
         for (size_t i = 0; i < cg->n_h; i++) {
                 struct cg_hier *h = &cg->h[i];
                 h->dir = xasprintf("%s/%s", h->mountpoint, cg->path);
                 h->fd = open(h->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         }
+        if (cg->layout == CGROUP_LAYOUT_HYBRID && cg->unified && cg->unified->fd >= 0)
+                only_unified_if_alone(cg);
         *out = cg;
         return 0;
 }

@@ -16,7 +16,14 @@
  * hybrid hosts the container gets a cgroup in every hierarchy, cgroup2 and
  * name=systemd included; each controller's resources go to the hierarchy
  * that has it, so a hybrid host's cgroup2-only controllers (hugetlb) work.
- * Only what create made is removed by destroy. */
+ * Only what create made is removed by destroy.
+ *
+ * Rootless (a non-root caller with cgroup2): the container's cgroup goes
+ * below the subtree delegated to the caller (the topmost writable cgroup
+ * above its own, as systemd's user@UID.service), in cgroup2 only; a
+ * relative cgroupsPath (and the default) is taken below it, an absolute one
+ * must lie in it.  Without a delegated subtree cgroup_create fails with
+ * -EACCES and cgroup_rootless_undelegated() says so. */
 #pragma once
 
 #include <stdbool.h>
@@ -44,6 +51,9 @@ int cgroup_validate(const struct vessel_spec *spec, vessel_error **err);
  * that does nothing). */
 int cgroup_create(const struct vessel_spec *spec, const char *id, const char *manager,
                   struct vessel_cgroup **out, vessel_error **err);
+/* A non-root caller has no cgroup subtree delegated to it: a cgroup_create
+ * -EACCES/-EPERM then means "run without limits", with a warning. */
+bool cgroup_rootless_undelegated(void);
 /* An O_DIRECTORY fd of the v2 cgroup for CLONE_INTO_CGROUP, or -1. */
 int cgroup_clone_fd(const struct vessel_cgroup *cg);
 /* Move pid into the container's cgroup(s) (all v1 hierarchies; v2). */

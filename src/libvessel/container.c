@@ -746,7 +746,7 @@ static int do_create(const struct vessel_runtime *rt, const struct vessel_create
                         goto fail;
         }
         r = cgroup_create(c->spec, o->id, o->cgroup_manager, &c->cg, err);
-        if (r < 0 && (r == -EACCES || r == -EPERM) && geteuid() != 0) {
+        if (r < 0 && (r == -EACCES || r == -EPERM) && cgroup_rootless_undelegated()) {
                 /* Rootless without a delegated cgroup: run, but say that
                  * nothing limits the container. */
                 fprintf(stderr, "vessel: warning: %s; no cgroup is delegated to uid %u, so the "

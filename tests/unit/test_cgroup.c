@@ -69,6 +69,137 @@ static void test_state_path(void)
         CHECK(cgroup_state_decode(NULL, &owned, &p) < 0);
 }
 
+/* An ownership oracle for cgroup_delegation_root(): the paths in a
+ * NULL-terminated list are the caller's. */
+static bool owned_in(const char *path, void *data)
+{
+        for (const char *const *p = data; *p; p++)
+                if (!strcmp(*p, path))
+                        return true;
+        return false;
+}
+
+static void test_delegation_root(void)
+{
+        /* systemd: user@1000.service and everything below is the user's. */
+        const char *const systemd[] = {
+            "user.slice/user-1000.slice/user@1000.service",
+            "user.slice/user-1000.slice/user@1000.service/app.slice",
+            "user.slice/user-1000.slice/user@1000.service/app.slice/term.scope", NULL};
+        /* A hole: the caller's cgroup is the user's, its parent is not,
+         * the grandparent is: the walk stops at the first one not owned. */
+        const char *const hole[] = {"a", "a/b/c", NULL};
+        const char *const all[] = {"", "x", "x/y", NULL};
+        const char *const none[] = {NULL};
+        char *d;
+
+        d = cgroup_delegation_root("user.slice/user-1000.slice/user@1000.service/app.slice/term.scope",
+                                   owned_in, (void *)systemd);
+        CHECK_STR(d, "user.slice/user-1000.slice/user@1000.service");
+        free(d);
+        d = cgroup_delegation_root("user.slice/user-1000.slice/user@1000.service", owned_in,
+                                   (void *)systemd);
+        CHECK_STR(d, "user.slice/user-1000.slice/user@1000.service");
+        free(d);
+        d = cgroup_delegation_root("a/b/c", owned_in, (void *)hole);
+        CHECK_STR(d, "a/b/c");
+        free(d);
+        /* Up to the root of the mount (a cgroup namespace of one's own). */
+        d = cgroup_delegation_root("x/y", owned_in, (void *)all);
+        CHECK_STR(d, "");
+        free(d);
+        d = cgroup_delegation_root("", owned_in, (void *)all);
+        CHECK_STR(d, "");
+        free(d);
+        /* Not delegated: a session scope owned by root. */
+        CHECK(cgroup_delegation_root("user.slice/user-1000.slice/session-3.scope", owned_in,
+                                     (void *)systemd) == NULL);
+        CHECK(cgroup_delegation_root("", owned_in, (void *)none) == NULL);
+}
+
+static void test_own_path(void)
+{
+        char *p = NULL;
+
+        CHECK(cgroup_v2_own_path("0::/user.slice/user-1000.slice/session-3.scope\n", "/", &p) == 0);
+        CHECK_STR(p, "user.slice/user-1000.slice/session-3.scope");
+        free(p);
+        /* Hybrid: the v1 lines come first. */
+        CHECK(cgroup_v2_own_path("12:pids:/user.slice\n1:name=systemd:/x\n0::/d/s\n", "/", &p) == 0);
+        CHECK_STR(p, "d/s");
+        free(p);
+        CHECK(cgroup_v2_own_path("0::/\n", "/", &p) == 0);
+        CHECK_STR(p, "");
+        free(p);
+        /* No newline at the end; the mount shows a sub-tree as its root. */
+        CHECK(cgroup_v2_own_path("0::/ns/a/b", "/ns", &p) == 0);
+        CHECK_STR(p, "a/b");
+        free(p);
+        CHECK(cgroup_v2_own_path("0::/ns\n", "/ns", &p) == 0);
+        CHECK_STR(p, "");
+        free(p);
+        CHECK(cgroup_v2_own_path("0::/nsx/a\n", "/ns", &p) == -ENOENT && !p);
+        CHECK(cgroup_v2_own_path("0::/other\n", "/ns", &p) == -ENOENT);
+        /* Outside the cgroup namespace, or no cgroup2 line (pure v1). */
+        CHECK(cgroup_v2_own_path("0::/../../x\n", "/", &p) == -ENOENT);
+        CHECK(cgroup_v2_own_path("4:memory:/a\n", "/", &p) == -ENOENT);
+        CHECK(cgroup_v2_own_path("", "/", &p) == -ENOENT);
+        /* "10::" is no cgroup2 line. */
+        CHECK(cgroup_v2_own_path("10::/a\n", "/", &p) == -ENOENT);
+}
+
+static void test_delegated_paths(void)
+{
+        const char *deleg = "user.slice/user-1000.slice/user@1000.service";
+        vessel_error *err = NULL;
+        char *p = NULL;
+
+        CHECK(cgroup_path_below("a/b", "a") && cgroup_path_below("a", ""));
+        CHECK(!cgroup_path_below("a", "a") && !cgroup_path_below("ab/c", "a") &&
+              !cgroup_path_below("", "") && !cgroup_path_below("b", "a/b"));
+        p = cgroup_path_join("", "vessel/c1");
+        CHECK_STR(p, "vessel/c1");
+        free(p);
+        p = cgroup_path_join("a/b", "vessel/c1");
+        CHECK_STR(p, "a/b/vessel/c1");
+        free(p);
+
+        CHECK(cgroup_path_delegated(NULL, "c1", deleg, &p, NULL) == 0);
+        CHECK_STR(p, "user.slice/user-1000.slice/user@1000.service/vessel/c1");
+        free(p);
+        CHECK(cgroup_path_delegated("", "c1", "", &p, NULL) == 0);
+        CHECK_STR(p, "vessel/c1");
+        free(p);
+        CHECK(cgroup_path_delegated("pods/./c1/", "c1", deleg, &p, NULL) == 0);
+        CHECK_STR(p, "user.slice/user-1000.slice/user@1000.service/pods/c1");
+        free(p);
+        CHECK(cgroup_path_delegated("/user.slice/user-1000.slice/user@1000.service/x/c1", "c1",
+                                    deleg, &p, NULL) == 0);
+        CHECK_STR(p, "user.slice/user-1000.slice/user@1000.service/x/c1");
+        free(p);
+        CHECK(cgroup_path_delegated("/x/c1", "c1", "", &p, NULL) == 0);
+        CHECK_STR(p, "x/c1");
+        free(p);
+
+        /* Absolute and outside, or the delegation root itself: refused. */
+        CHECK(cgroup_path_delegated("/vessel/c1", "c1", deleg, &p, &err) == -EACCES && !p);
+        CHECK(err && strstr(err->msg, "/vessel/c1") && strstr(err->msg, deleg) &&
+              strstr(err->msg, "delegated"));
+        vessel_error_free(&err);
+        CHECK(cgroup_path_delegated("/user.slice/user-1000.slice/user@1000.service", "c1", deleg,
+                                    &p, &err) == -EACCES);
+        vessel_error_free(&err);
+        CHECK(cgroup_path_delegated("/user.slice/user-1000.slice/user@1000.servicex/c", "c1",
+                                    deleg, &p, &err) == -EACCES);
+        vessel_error_free(&err);
+        /* The root path rules still hold. */
+        CHECK(cgroup_path_delegated("a/../b", "c1", deleg, &p, &err) == -EINVAL);
+        CHECK(err && strstr(err->msg, "\"..\""));
+        vessel_error_free(&err);
+        CHECK(cgroup_path_delegated("user.slice:vessel:c1", "c1", deleg, &p, &err) == -EINVAL);
+        vessel_error_free(&err);
+}
+
 static void test_weights(void)
 {
         CHECK(cgroup_shares_to_weight(0) == 0);
@@ -444,6 +575,9 @@ int main(void)
 {
         test_paths();
         test_state_path();
+        test_delegation_root();
+        test_own_path();
+        test_delegated_paths();
         test_weights();
         test_swap();
         test_cpu_lists();
