@@ -457,16 +457,17 @@ bool cgroup_rootless_undelegated(void)
 {
         struct cg_hier *h = NULL;
         enum cgroup_layout layout;
-        _cleanup_free_ char *deleg = NULL;
         size_t n = 0;
         bool none = true;
 
         if (geteuid() == 0)
                 return false;
         if (cg_hiers_read(&h, &n, &layout, NULL) == 0)
-                for (size_t i = 0; i < n; i++)
+                for (size_t i = 0; i < n; i++) {
+                        _cleanup_free_ char *deleg = NULL;
                         if (h[i].v2 && find_delegation(&h[i], &deleg, NULL) == 0)
                                 none = false;
+                }
         cg_hiers_free(h, n);
         return none;
 }
