@@ -546,21 +546,34 @@ static void set_unified(struct vessel_cgroup *cg)
                         cg->unified = &cg->h[i];
 }
 
-/* A cgroup with processes of its own cannot enable controllers for its
- * children (cgroup v2's no-internal-process rule): say so to a rootless
- * caller, who may well be running in its delegation root. */
-static int busy_hint(vessel_error **err, const char *dir)
+/* Rootless, at a cgroup of the delegated subtree that has processes of
+ * its own (the caller may run in its delegation root): no controller may
+ * be enabled there.  Domain controllers would fail (the no-internal-process
+ * rule), and threaded ones (cpu, pids) would succeed and make it a thread
+ * root, below which the container's cgroup could take no process.  So none
+ * is enabled, and one that the resources need is an error.  Returns 1 when
+ * the cgroup has no process (enable as usual), 0 when it has and nothing is
+ * needed. */
+static int may_enable_at(int fd, const char *dir, uint32_t need, vessel_error **err)
 {
-        char *msg;
+        _cleanup_free_ char *procs = NULL, *names = xstrdup("");
 
-        if (!err || !*err || (*err)->code != EBUSY)
-                return err && *err ? vessel_error_ret(*err) : -EBUSY;
-        msg = xasprintf("%s (%s has processes of its own, so no controller can be enabled for "
-                        "its children: run vessel from a leaf cgroup below it)",
-                        (*err)->msg, dir);
-        free((*err)->msg);
-        (*err)->msg = msg;
-        return -EBUSY;
+        if (read_file_at(fd, "cgroup.procs", &procs, NULL, NULL) < 0 || !*procs)
+                return 1;
+        if (!need)
+                return 0;
+        for (int c = 0; c < CG_COUNT; c++)
+                if ((need & CG_BIT(c)) && cg_ctrl_v2_name(c)) {
+                        char *t = xasprintf("%s%s%s", names, *names ? " " : "", cg_ctrl_v2_name(c));
+                        free(names);
+                        names = t;
+                }
+        return vessel_error_msg(err, EBUSY,
+                                "cannot enable %s in %s/cgroup.subtree_control: "
+                                "%s has processes of its own (cgroup v2 lets no controller be "
+                                "enabled for the children of a cgroup with processes): run vessel "
+                                "from a leaf cgroup below it",
+                                names, dir, dir);
 }
 
 /* Create path (every missing component) in one hierarchy; *created is how
@@ -581,8 +594,13 @@ static int hier_make(struct cg_hier *h, const char *path, int skip, uint32_t wan
                 _cleanup_close_ int child = -1;
                 char *next;
 
-                if (h->v2 && depth >= skip && (r = cg_v2_enable_at(fd, at, want, need, err)) < 0)
-                        return skip >= 0 ? busy_hint(err, at) : r;
+                if (h->v2 && depth >= skip) {
+                        r = skip >= 0 ? may_enable_at(fd, at, need, err) : 1;
+                        if (r > 0)
+                                r = cg_v2_enable_at(fd, at, want, need, err);
+                        if (r < 0)
+                                return r;
+                }
                 next = xasprintf("%s/%s", at, c);
                 free(at);
                 at = next;

@@ -8,6 +8,7 @@ processes) is left behind.
 import copy
 import json
 import os
+import pwd
 import shutil
 import subprocess
 import tempfile
@@ -243,3 +244,104 @@ def wait_for(pred, timeout=10.0, interval=0.02):
             return v
         time.sleep(interval)
     return pred()
+
+
+# ------------------------------------------------------------ rootless
+
+ROOTLESS_USER = "vessel-rootless"
+
+
+@pytest.fixture(scope="module")
+def user():
+    """An unprivileged user with /etc/subuid and /etc/subgid ranges (made by
+    useradd), removed after the module unless it was there before."""
+    created = False
+    try:
+        pw = pwd.getpwnam(ROOTLESS_USER)
+    except KeyError:
+        subprocess.run(["useradd", "--create-home", "--shell", "/bin/sh", ROOTLESS_USER],
+                       check=True)
+        created = True
+        pw = pwd.getpwnam(ROOTLESS_USER)
+    try:
+        yield pw
+    finally:
+        if created:
+            subprocess.run(["pkill", "-KILL", "-u", ROOTLESS_USER])
+            subprocess.run(["userdel", "--remove", ROOTLESS_USER], stderr=subprocess.DEVNULL)
+
+
+class Rootless:
+    """vessel run as the unprivileged user, with its own bundle and
+    $XDG_RUNTIME_DIR under tmp.  With `cgroup` set (a cgroup2 directory),
+    each command is first moved into that cgroup (root writes the pid, as
+    systemd does for a user's session) and then drops to the user."""
+
+    def __init__(self, pw, tmp):
+        self.pw = pw
+        self.tmp = tmp
+        self.xdg = os.path.join(tmp, "xdg")
+        self.bundle = os.path.join(tmp, "bundle")
+        self.cgroup = None
+        os.makedirs(self.xdg, mode=0o700)
+        subprocess.run([os.path.join(REPO, "scripts", "mkbundle.sh"), self.bundle], check=True)
+        for root, dirs, files in os.walk(tmp):
+            for n in dirs + files:
+                os.lchown(os.path.join(root, n), pw.pw_uid, pw.pw_gid)
+        os.chown(tmp, pw.pw_uid, pw.pw_gid)
+        os.chmod(tmp, 0o755)
+
+    def _demote(self):
+        if self.cgroup:
+            with open(os.path.join(self.cgroup, "cgroup.procs"), "w") as f:
+                f.write("0")
+        os.setgroups([])
+        os.setgid(self.pw.pw_gid)
+        os.setuid(self.pw.pw_uid)
+
+    def vessel(self, *args, timeout=60, stdio_files=False):
+        env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": self.pw.pw_dir,
+               "XDG_RUNTIME_DIR": self.xdg}
+        cmd = [VESSEL] + [str(a) for a in args]
+        if stdio_files:
+            log = os.path.join(self.tmp, "out.log")
+            with open(log, "a") as f:
+                cp = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=f, stderr=f, env=env,
+                                    preexec_fn=self._demote, timeout=timeout, cwd=self.tmp)
+            cp.stdout = cp.stderr = open(log).read()
+            return cp
+        return subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL,
+                              env=env, preexec_fn=self._demote, timeout=timeout, cwd=self.tmp)
+
+    def config(self, args, ranges=None, linux=None):
+        """`vessel spec --rootless` with args; ranges: (uidMappings,
+        gidMappings); linux: keys set in "linux" (resources, cgroupsPath)."""
+        r = self.vessel("spec", "--rootless", "--bundle", self.bundle)
+        assert r.returncode == 0, r
+        path = os.path.join(self.bundle, "config.json")
+        with open(path) as f:
+            cfg = json.load(f)
+        cfg["process"]["terminal"] = False
+        cfg["process"]["args"] = args
+        if ranges:
+            cfg["linux"]["uidMappings"] = ranges[0]
+            cfg["linux"]["gidMappings"] = ranges[1]
+        cfg["linux"].update(linux or {})
+        os.unlink(path)
+        with open(path, "w") as f:
+            json.dump(cfg, f)
+        os.chown(path, self.pw.pw_uid, self.pw.pw_gid)
+
+
+@pytest.fixture
+def rl(user):
+    tmp = tempfile.mkdtemp(prefix="vessel-rootless-")
+    r = Rootless(user, tmp)
+    try:
+        yield r
+    finally:
+        ids = r.vessel("list", "-q").stdout.split()
+        for cid in ids:
+            r.vessel("delete", "--force", cid)
+        shutil.rmtree(tmp, ignore_errors=True)
+        assert not ids, f"containers left behind: {ids}"

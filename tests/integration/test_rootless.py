@@ -1,35 +1,14 @@
 """Rootless: an unprivileged user (created for these tests, removed after)
 creates, runs, execs into and deletes containers, with its state under
-$XDG_RUNTIME_DIR/vessel."""
+$XDG_RUNTIME_DIR/vessel.  The user, its fixture (`user`) and the helper
+that runs vessel as it (`rl`) are in conftest.py."""
 import json
 import os
-import pwd
-import shutil
 import subprocess
-import tempfile
 
-import pytest
+from conftest import ROOTLESS_USER, VESSEL
 
-from conftest import REPO, VESSEL
-
-USER = "vessel-rootless"
-
-
-@pytest.fixture(scope="module")
-def user():
-    created = False
-    try:
-        pw = pwd.getpwnam(USER)
-    except KeyError:
-        subprocess.run(["useradd", "--create-home", "--shell", "/bin/sh", USER], check=True)
-        created = True
-        pw = pwd.getpwnam(USER)
-    try:
-        yield pw
-    finally:
-        if created:
-            subprocess.run(["pkill", "-KILL", "-u", USER])
-            subprocess.run(["userdel", "--remove", USER], stderr=subprocess.DEVNULL)
+USER = ROOTLESS_USER
 
 
 def subid_range(name, path):
@@ -39,70 +18,6 @@ def subid_range(name, path):
             if n == name:
                 return int(start), int(count)
     return None
-
-
-class Rootless:
-    def __init__(self, pw, tmp):
-        self.pw = pw
-        self.tmp = tmp
-        self.xdg = os.path.join(tmp, "xdg")
-        self.bundle = os.path.join(tmp, "bundle")
-        os.makedirs(self.xdg, mode=0o700)
-        subprocess.run([os.path.join(REPO, "scripts", "mkbundle.sh"), self.bundle], check=True)
-        for root, dirs, files in os.walk(tmp):
-            for n in dirs + files:
-                os.lchown(os.path.join(root, n), pw.pw_uid, pw.pw_gid)
-        os.chown(tmp, pw.pw_uid, pw.pw_gid)
-        os.chmod(tmp, 0o755)
-
-    def _demote(self):
-        os.setgroups([])
-        os.setgid(self.pw.pw_gid)
-        os.setuid(self.pw.pw_uid)
-
-    def vessel(self, *args, timeout=60, stdio_files=False):
-        env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": self.pw.pw_dir,
-               "XDG_RUNTIME_DIR": self.xdg}
-        cmd = [VESSEL] + [str(a) for a in args]
-        if stdio_files:
-            log = os.path.join(self.tmp, "out.log")
-            with open(log, "a") as f:
-                cp = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=f, stderr=f, env=env,
-                                    preexec_fn=self._demote, timeout=timeout, cwd=self.tmp)
-            cp.stdout = cp.stderr = open(log).read()
-            return cp
-        return subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL,
-                              env=env, preexec_fn=self._demote, timeout=timeout, cwd=self.tmp)
-
-    def config(self, args, ranges=None):
-        r = self.vessel("spec", "--rootless", "--bundle", self.bundle)
-        assert r.returncode == 0, r
-        path = os.path.join(self.bundle, "config.json")
-        with open(path) as f:
-            cfg = json.load(f)
-        cfg["process"]["terminal"] = False
-        cfg["process"]["args"] = args
-        if ranges:
-            cfg["linux"]["uidMappings"] = ranges[0]
-            cfg["linux"]["gidMappings"] = ranges[1]
-        os.unlink(path)
-        with open(path, "w") as f:
-            json.dump(cfg, f)
-        os.chown(path, self.pw.pw_uid, self.pw.pw_gid)
-
-
-@pytest.fixture
-def rl(user):
-    tmp = tempfile.mkdtemp(prefix="vessel-rootless-")
-    r = Rootless(user, tmp)
-    try:
-        yield r
-    finally:
-        ids = r.vessel("list", "-q").stdout.split()
-        for cid in ids:
-            r.vessel("delete", "--force", cid)
-        shutil.rmtree(tmp, ignore_errors=True)
-        assert not ids, f"containers left behind: {ids}"
 
 
 def test_rootless_run_single_id(rl):

@@ -1,6 +1,8 @@
 #!/bin/bash
 # guest.sh: inside the cgroup v2 VM (run-in-vm.sh).  Checks that the guest
-# really is pure cgroup v2, then runs the cgroup tests against $VESSEL.
+# really is pure cgroup v2, then runs the cgroup tests against $VESSEL: as
+# root, and as an unprivileged user with a delegated subtree (the user is
+# made in the guest's throwaway overlay).
 set -u
 cd "$(dirname "$0")/../../.." || exit 2
 fs=$(stat -f -c %T /sys/fs/cgroup)
@@ -12,4 +14,5 @@ echo "guest.sh: kernel $(uname -r), cgroup2 controllers: $(cat /sys/fs/cgroup/cg
 export PYTHONDONTWRITEBYTECODE=1 TMPDIR=/tmp
 # shellcheck disable=SC2086
 exec /usr/bin/python3 -m pytest -q -p no:cacheprovider --basetemp=/tmp/pytest-cgroupv2 \
-        ${PYTEST_ARGS:-} tests/integration/test_cgroups.py
+        ${PYTEST_ARGS:-} tests/integration/test_cgroups.py \
+        tests/integration/test_rootless_cgroups.py

@@ -1,8 +1,9 @@
 #!/bin/bash
-# run-in-vm.sh VESSEL: run the cgroup integration tests on pure cgroup v2,
-# inside the throwaway QEMU VM of ../shared/vm/cgv2-vm.sh (the development
-# machines are hybrid).  The repository is shared read-write at the same
-# path; everything the tests make goes to the guest's /tmp (a tmpfs).
+# run-in-vm.sh VESSEL: run the cgroup integration tests (as root, and
+# rootless with a delegated subtree) on pure cgroup v2, inside the throwaway
+# QEMU VM of ../shared/vm/cgv2-vm.sh (the development machines are hybrid).
+# The repository is shared read-write at the same path; everything the
+# tests make goes to the guest's /tmp (a tmpfs).
 #
 # Exit status: the tests' (0 = all passed).  When the VM cannot be started
 # or times out this FAILS, saying so: it never passes without running.
@@ -24,7 +25,7 @@ case "$vessel" in "$repo"/*) ;; *) fail "$vessel must be inside $repo, the direc
 [ -x "$vm" ] || fail "the cgroup v2 VM script $vm is missing (set CGV2_VM)"
 [ "$(id -u)" = 0 ] || fail "the VM and the tests need root"
 
-echo "check-cgroupv2: running tests/integration/test_cgroups.py in a cgroup v2 VM ($vm)"
+echo "check-cgroupv2: running tests/integration/test_cgroups.py and test_rootless_cgroups.py in a cgroup v2 VM ($vm)"
 start=$(date +%s)
 "$vm" --share "$repo" --timeout "$timeout" -e VESSEL="$vessel" -e PYTEST_ARGS="${PYTEST_ARGS:-}" \
         -- "$here/guest.sh"
