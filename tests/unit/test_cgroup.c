@@ -93,8 +93,9 @@ static void test_delegation_root(void)
         const char *const none[] = {NULL};
         char *d;
 
-        d = cgroup_delegation_root("user.slice/user-1000.slice/user@1000.service/app.slice/term.scope",
-                                   owned_in, (void *)systemd);
+        d = cgroup_delegation_root(
+            "user.slice/user-1000.slice/user@1000.service/app.slice/term.scope", owned_in,
+            (void *)systemd);
         CHECK_STR(d, "user.slice/user-1000.slice/user@1000.service");
         free(d);
         d = cgroup_delegation_root("user.slice/user-1000.slice/user@1000.service", owned_in,
@@ -125,7 +126,8 @@ static void test_own_path(void)
         CHECK_STR(p, "user.slice/user-1000.slice/session-3.scope");
         free(p);
         /* Hybrid: the v1 lines come first. */
-        CHECK(cgroup_v2_own_path("12:pids:/user.slice\n1:name=systemd:/x\n0::/d/s\n", "/", &p) == 0);
+        CHECK(cgroup_v2_own_path("12:pids:/user.slice\n1:name=systemd:/x\n0::/d/s\n", "/", &p) ==
+              0);
         CHECK_STR(p, "d/s");
         free(p);
         CHECK(cgroup_v2_own_path("0::/\n", "/", &p) == 0);
@@ -189,8 +191,8 @@ static void test_delegated_paths(void)
         CHECK(cgroup_path_delegated("/user.slice/user-1000.slice/user@1000.service", "c1", deleg,
                                     &p, &err) == -EACCES);
         vessel_error_free(&err);
-        CHECK(cgroup_path_delegated("/user.slice/user-1000.slice/user@1000.servicex/c", "c1",
-                                    deleg, &p, &err) == -EACCES);
+        CHECK(cgroup_path_delegated("/user.slice/user-1000.slice/user@1000.servicex/c", "c1", deleg,
+                                    &p, &err) == -EACCES);
         vessel_error_free(&err);
         /* The root path rules still hold. */
         CHECK(cgroup_path_delegated("a/../b", "c1", deleg, &p, &err) == -EINVAL);
