@@ -299,10 +299,10 @@ class Rootless:
         os.setgid(self.pw.pw_gid)
         os.setuid(self.pw.pw_uid)
 
-    def vessel(self, *args, timeout=60, stdio_files=False):
+    def vessel(self, *args, timeout=60, stdio_files=False, binary=None):
         env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": self.pw.pw_dir,
                "XDG_RUNTIME_DIR": self.xdg}
-        cmd = [VESSEL] + [str(a) for a in args]
+        cmd = [binary or VESSEL] + [str(a) for a in args]
         if stdio_files:
             log = os.path.join(self.tmp, "out.log")
             with open(log, "a") as f:
@@ -313,9 +313,10 @@ class Rootless:
         return subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL,
                               env=env, preexec_fn=self._demote, timeout=timeout, cwd=self.tmp)
 
-    def config(self, args, ranges=None, linux=None):
+    def config(self, args, ranges=None, linux=None, edit=None):
         """`vessel spec --rootless` with args; ranges: (uidMappings,
-        gidMappings); linux: keys set in "linux" (resources, cgroupsPath)."""
+        gidMappings); linux: keys set in "linux" (resources, cgroupsPath);
+        edit: a function given the whole config to change."""
         r = self.vessel("spec", "--rootless", "--bundle", self.bundle)
         assert r.returncode == 0, r
         path = os.path.join(self.bundle, "config.json")
@@ -327,6 +328,8 @@ class Rootless:
             cfg["linux"]["uidMappings"] = ranges[0]
             cfg["linux"]["gidMappings"] = ranges[1]
         cfg["linux"].update(linux or {})
+        if edit:
+            edit(cfg)
         os.unlink(path)
         with open(path, "w") as f:
             json.dump(cfg, f)

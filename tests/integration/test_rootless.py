@@ -4,7 +4,10 @@ $XDG_RUNTIME_DIR/vessel.  The user, its fixture (`user`) and the helper
 that runs vessel as it (`rl`) are in conftest.py."""
 import json
 import os
+import shutil
 import subprocess
+
+import pytest
 
 from conftest import ROOTLESS_USER, VESSEL
 
@@ -82,3 +85,49 @@ def test_rootless_cannot_touch_root_containers(rl, env):
     assert r.returncode != 0, r
     assert env.state("rootc")["status"] == "running"
     env.vessel("delete", "--force", "rootc", check=True)
+
+
+@pytest.mark.parametrize("owned", [True, False], ids=["binary-owned-by-user", "binary-owned-by-root"])
+def test_rootless_cve_2019_5736_hijack_cannot_rewrite_runtime(rl, owned):
+    """The exec hijack of test_security.py as an unprivileged user.  A
+    binary the user may write cannot be cloned read-only without privilege:
+    vessel runs from a sealed memfd copy; a binary the user cannot write
+    needs nothing (the container's ids are the user's or its sub-ids)."""
+    from test_security import ATTACKER, _attack_verdict, _wait
+    m = os.path.join(rl.tmp, "m")
+    copy = os.path.join(rl.tmp, "bin", "vessel")
+    os.makedirs(m)
+    os.makedirs(os.path.dirname(copy))
+    shutil.copy2(VESSEL, copy)
+    if owned:
+        for p in (m, os.path.dirname(copy), copy):
+            os.chown(p, rl.pw.pw_uid, rl.pw.pw_gid)
+    else:
+        os.chmod(m, 0o777)
+    with open(copy, "rb") as f:
+        before = f.read()
+
+    def edit(cfg):
+        cfg["root"]["readonly"] = False
+        cfg["mounts"].append({"destination": "/m", "type": "bind", "source": m,
+                              "options": ["rbind", "rw"]})
+        for lib in ("lib", "lib64"):
+            host = os.path.realpath("/" + lib)
+            cfg["mounts"].append({"destination": host, "type": "bind", "source": host,
+                                  "options": ["rbind", "ro"]})
+            if host != "/" + lib:
+                link = os.path.join(rl.bundle, "rootfs", lib)
+                os.symlink(host.lstrip("/"), link)
+                os.lchown(link, rl.pw.pw_uid, rl.pw.pw_gid)
+    rl.config(["/bin/sh", "-c", ATTACKER], edit=edit)
+    r = rl.vessel("run", "-d", "--bundle", rl.bundle, "r5", stdio_files=True, binary=copy)
+    try:
+        assert r.returncode == 0, r.stdout
+        assert _wait(os.path.join(m, "armed")), r.stdout
+        ex = rl.vessel("exec", "r5", "/evil", stdio_files=True, binary=copy)
+        assert _wait(os.path.join(m, "result")), ex.stdout
+    finally:
+        rl.vessel("delete", "--force", "r5", binary=copy)
+    err = _attack_verdict(m, copy, before, "rootless")
+    # Sealed memfd: the write is refused; a root-owned binary: the open is.
+    assert ("Operation not permitted" if owned else "Permission denied") in err, err
