@@ -170,7 +170,56 @@ static enum cgroup_layout layout_of(const struct cg_hier *h, size_t n)
         return v2 ? CGROUP_LAYOUT_V2 : CGROUP_LAYOUT_NONE;
 }
 
+/* The hierarchies do not change under a runtime command: they are read
+ * from mountinfo once per process (and inherited by the init, which forks
+ * before its mounts), then handed out as copies. */
+static struct {
+        bool valid;
+        struct cg_hier *h;
+        size_t n;
+        enum cgroup_layout layout;
+} hiers_cache;
+
+static struct cg_hier *hiers_copy(const struct cg_hier *src, size_t n)
+{
+        struct cg_hier *h = xmalloc0((n ? n : 1) * sizeof(*h));
+
+        for (size_t i = 0; i < n; i++) {
+                h[i] = src[i];
+                h[i].mountpoint = xstrdup(src[i].mountpoint);
+                h[i].name = xstrdup(src[i].name);
+                h[i].mnt_root = xstrdup(src[i].mnt_root);
+                h[i].options = src[i].options ? strv_copy(src[i].options) : NULL;
+                h[i].dir = NULL;
+                h[i].fd = -1;
+        }
+        return h;
+}
+
+static int hiers_parse(struct cg_hier **out, size_t *n, enum cgroup_layout *layout,
+                       vessel_error **err);
+
 int cg_hiers_read(struct cg_hier **out, size_t *n, enum cgroup_layout *layout, vessel_error **err)
+{
+        int r;
+
+        if (!hiers_cache.valid) {
+                r = hiers_parse(&hiers_cache.h, &hiers_cache.n, &hiers_cache.layout, err);
+                if (r < 0) {
+                        *out = NULL;
+                        *n = 0;
+                        return r;
+                }
+                hiers_cache.valid = true;
+        }
+        *out = hiers_copy(hiers_cache.h, hiers_cache.n);
+        *n = hiers_cache.n;
+        *layout = hiers_cache.layout;
+        return 0;
+}
+
+static int hiers_parse(struct cg_hier **out, size_t *n, enum cgroup_layout *layout,
+                       vessel_error **err)
 {
         _cleanup_free_ char *info = NULL;
         struct cg_hier *h = NULL;
@@ -693,9 +742,20 @@ static int remove_leaf(struct vessel_cgroup *cg, size_t *busy_at)
         int first = 0;
 
         for (size_t i = 0; i < cg->n_h; i++) {
-                _cleanup_close_ int root =
-                    open(cg->h[i].mountpoint, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-                int r = root < 0 ? -errno : rmdir_tree(root, cg->path);
+                _cleanup_free_ char *full = xasprintf("%s/%s", cg->h[i].mountpoint, cg->path);
+                _cleanup_close_ int root = -1;
+                int r;
+
+                /* Mostly the leaf is all there is: one rmdir.  Walk the
+                 * tree only when the container made cgroups below it. */
+                if (rmdir(full) == 0 || errno == ENOENT)
+                        continue;
+                if (errno != EBUSY && errno != ENOTEMPTY)
+                        r = -errno;
+                else if ((root = open(cg->h[i].mountpoint, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+                        r = -errno;
+                else
+                        r = rmdir_tree(root, cg->path);
                 if (r < 0 && !first) {
                         first = r;
                         *busy_at = i;
