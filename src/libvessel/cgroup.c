@@ -629,8 +629,10 @@ static int may_enable_at(int fd, const char *dir, uint32_t need, vessel_error **
  * many trailing components this made.  For a rootless caller, skip >= 0:
  * the first 'skip' components (down to its delegation root) are only
  * opened, neither made nor given controllers; else skip is -1. */
-static int hier_make(struct cg_hier *h, const char *path, int skip, uint32_t want, uint32_t need,
-                     int *created, vessel_error **err)
+static int path_depth(const char *p);
+
+static int hier_make_once(struct cg_hier *h, const char *path, int skip, uint32_t want,
+                          uint32_t need, int *created, vessel_error **err)
 {
         _cleanup_free_ char *copy = xstrdup(path), *at = xstrdup(h->mountpoint);
         _cleanup_close_ int fd = open(h->mountpoint, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -658,6 +660,9 @@ static int hier_make(struct cg_hier *h, const char *path, int skip, uint32_t wan
                 } else if (mkdirat(fd, c, 0755) == 0) {
                         if (first_new < 0)
                                 first_new = depth;
+                        /* Known to the caller even if a later step fails:
+                         * everything from here down is ours to remove. */
+                        *created = path_depth(path) - first_new;
                 } else if (errno != EEXIST) {
                         return vessel_error_sys(err, "mkdir %s", at);
                 }
@@ -674,6 +679,28 @@ static int hier_make(struct cg_hier *h, const char *path, int skip, uint32_t wan
         h->fd = steal_fd(&fd);
         h->dir = steal_ptr(&at);
         return 0;
+}
+
+/* A parent can vanish while we descend: the last container in vessel/
+ * removes it on delete (an rmdir that only succeeds when it is empty).
+ * Then mkdir or open fails with ENOENT, and the path is made again. */
+static int hier_make(struct cg_hier *h, const char *path, int skip, uint32_t want, uint32_t need,
+                     int *created, vessel_error **err)
+{
+        int r = 0;
+
+        for (int attempt = 0; attempt < 8; attempt++) {
+                int made = 0;
+
+                if (attempt)
+                        vessel_error_free(err);
+                r = hier_make_once(h, path, skip, want, need, &made, err);
+                if (made > *created)
+                        *created = made;
+                if (r != -ENOENT)
+                        break;
+        }
+        return r;
 }
 
 int cg_v2_enable_path(const struct vessel_cgroup *cg, uint32_t need, vessel_error **err)
@@ -939,9 +966,11 @@ static int make_all(struct vessel_cgroup *cg, bool own_leaf, uint32_t needed, ve
                                                 cg->h[i].dir);
         }
         /* A default path is unique to the container id: a leftover leaf is
-         * from a crashed create, and ours to remove. */
-        if (own_leaf && cg->owned < 1)
-                cg->owned = 1;
+         * from a crashed create, and ours to remove; its parent vessel/ is
+         * the runtime's own, removed by whichever delete leaves it empty
+         * (rmdir fails while another container is in it). */
+        if (own_leaf && cg->owned < 2)
+                cg->owned = 2;
         return 0;
 }
 

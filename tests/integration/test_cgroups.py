@@ -241,6 +241,46 @@ def test_default_path_every_hierarchy(cg):
         assert not os.path.exists(d), f"{d} left after delete"
 
 
+def test_default_parent_removed_by_the_last_delete(cg):
+    """vessel/ holds every default-path container: the delete that leaves
+    it empty removes it, whichever container made it (the first deleted
+    here made it, the second found it)."""
+    a = start(cg, config(cg, LOOP))
+    b = start(cg, config(cg, LOOP))
+    delete(cg, a)
+    for d in container_dirs(default_path(b)):
+        assert os.path.isdir(d), f"{d} removed with the other container"
+    delete(cg, b)
+    for parent in container_dirs("vessel"):
+        # Someone else's container may be in it: then it is not empty.
+        if os.path.isdir(parent):
+            assert [e for e in os.scandir(parent) if e.is_dir()], f"{parent} left behind empty"
+
+
+def test_default_parent_create_delete_race(cg):
+    """Containers starting while others leave: a delete may remove vessel/
+    between a create's mkdir of vessel/ and of vessel/<id>; the create
+    makes the path again instead of failing."""
+    import concurrent.futures
+    cfg = config(cg, "true")
+    cg.write_config(cfg)
+
+    def worker(w):
+        fails = []
+        for i in range(25):
+            cid = f"{MARK}-race{w}-{i}"
+            r = subprocess.run([VESSEL, "--root", cg.root, "run", "--bundle", cg.bundle, cid],
+                               stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                               timeout=60)
+            if r.returncode != 0:
+                fails.append(r.stderr)
+        return fails
+
+    with concurrent.futures.ThreadPoolExecutor(4) as ex:
+        fails = [f for fs in ex.map(worker, range(4)) for f in fs]
+    assert not fails, fails[:3]
+
+
 def test_absolute_path_and_created_parents_removed(cg):
     parent = f"{MARK}-p{next(_seq)}"
     path = f"/{parent}/mid/box"
