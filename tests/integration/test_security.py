@@ -150,12 +150,13 @@ def _attack_verdict(m, copy, before, victim):
     return err
 
 
-def test_cve_2019_5736_exec_hijack_cannot_rewrite_runtime(env):
-    """`exec` of a container executable whose interpreter is /proc/self/exe
-    runs vessel inside the container; its binary must not be writable."""
-    m, copy, before = _attack_setup(env)
-    env.config["process"]["args"] = ["/bin/sh", "-c", ATTACKER]
-    env.write_config()
+def _attack(env, copy, m, hijack, ids=("c1",)):
+    """Run the attacker as container c1 (with the private copy of vessel),
+    then hijack(f) makes vessel run /evil inside the container (f: the log
+    file for stdio); waits for the attacker's result and deletes ids."""
+    cfg = json.loads(json.dumps(env.config))
+    cfg["process"]["args"] = ["/bin/sh", "-c", ATTACKER]
+    env.write_config(cfg)
     log = os.path.join(env.tmp, "attack.log")
     with open(log, "w") as f:
         r = subprocess.run([copy, "--root", env.root, "run", "-d", "--bundle", env.bundle, "c1"],
@@ -163,12 +164,22 @@ def test_cve_2019_5736_exec_hijack_cannot_rewrite_runtime(env):
         assert r.returncode == 0, open(log).read()
         try:
             assert _wait(os.path.join(m, "armed")), open(log).read()
-            ex = subprocess.run([copy, "--root", env.root, "exec", "c1", "/evil"],
-                                stdin=subprocess.DEVNULL, stdout=f, stderr=f, timeout=60)
+            out = hijack(f)
             assert _wait(os.path.join(m, "result")), open(log).read()
         finally:
-            subprocess.run([copy, "--root", env.root, "delete", "--force", "c1"],
-                           stdout=f, stderr=f, timeout=60)
+            for cid in reversed(ids):
+                subprocess.run([copy, "--root", env.root, "delete", "--force", cid],
+                               stdout=f, stderr=f, timeout=60)
+    return out
+
+
+def test_cve_2019_5736_exec_hijack_cannot_rewrite_runtime(env):
+    """`exec` of a container executable whose interpreter is /proc/self/exe
+    runs vessel inside the container; its binary must not be writable."""
+    m, copy, before = _attack_setup(env)
+    ex = _attack(env, copy, m, lambda f: subprocess.run(
+        [copy, "--root", env.root, "exec", "c1", "/evil"],
+        stdin=subprocess.DEVNULL, stdout=f, stderr=f, timeout=60))
     assert ex.returncode != 0  # the hijacked vessel exits with an error
     _attack_verdict(m, copy, before, "exec")
 
@@ -177,30 +188,20 @@ def test_cve_2019_5736_init_hijack_cannot_rewrite_runtime(env):
     """The same through a container's init: a second container joins the
     attacker's pid namespace with /evil as its entrypoint."""
     m, copy, before = _attack_setup(env)
-    cfg = json.loads(json.dumps(env.config))
-    env.config["process"]["args"] = ["/bin/sh", "-c", ATTACKER]
-    env.write_config()
-    log = os.path.join(env.tmp, "attack.log")
-    with open(log, "w") as f:
-        r = subprocess.run([copy, "--root", env.root, "run", "-d", "--bundle", env.bundle, "c1"],
-                           stdin=subprocess.DEVNULL, stdout=f, stderr=f, timeout=60)
-        assert r.returncode == 0, open(log).read()
-        try:
-            assert _wait(os.path.join(m, "armed")), open(log).read()
-            init = env.state("c1")["pid"]
-            cfg["process"]["args"] = ["/evil"]
-            cfg["linux"]["namespaces"] = [
-                ns if ns["type"] != "pid" else {"type": "pid", "path": f"/proc/{init}/ns/pid"}
-                for ns in cfg["linux"]["namespaces"]]
-            cfg["linux"]["cgroupsPath"] += "-2"
-            env.write_config(cfg)
-            subprocess.run([copy, "--root", env.root, "run", "--bundle", env.bundle, "c2"],
-                           stdin=subprocess.DEVNULL, stdout=f, stderr=f, timeout=60)
-            assert _wait(os.path.join(m, "result")), open(log).read()
-        finally:
-            for cid in ("c2", "c1"):
-                subprocess.run([copy, "--root", env.root, "delete", "--force", cid],
-                               stdout=f, stderr=f, timeout=60)
+
+    def second_container(f):
+        cfg = json.loads(json.dumps(env.config))
+        init = env.state("c1")["pid"]
+        cfg["process"]["args"] = ["/evil"]
+        cfg["linux"]["namespaces"] = [
+            ns if ns["type"] != "pid" else {"type": "pid", "path": f"/proc/{init}/ns/pid"}
+            for ns in cfg["linux"]["namespaces"]]
+        cfg["linux"]["cgroupsPath"] += "-2"
+        env.write_config(cfg)
+        return subprocess.run([copy, "--root", env.root, "run", "--bundle", env.bundle, "c2"],
+                              stdin=subprocess.DEVNULL, stdout=f, stderr=f, timeout=60)
+
+    _attack(env, copy, m, second_container, ids=("c1", "c2"))
     _attack_verdict(m, copy, before, "init")
 
 
