@@ -1250,6 +1250,46 @@ int cgroup_freeze(const struct vessel_cgroup *cg, bool freeze, vessel_error **er
         return cg_backend(h)->freeze(h, freeze, err);
 }
 
+/* What cgroup_open + cgroup_is_frozen tell, opening only the hierarchy
+ * that serves the freezer: every status check (state, list, start, kill,
+ * delete) asks, and `list` asks for every container. */
+int cgroup_path_is_frozen(const char *state_path)
+{
+        _cleanup_free_ char *path = NULL;
+        struct cg_hier *h = NULL, *v1 = NULL, *v2 = NULL;
+        enum cgroup_layout layout;
+        size_t n = 0;
+        int owned, r = 0;
+
+        if (cgroup_state_decode(state_path, &owned, &path) < 0 ||
+            cg_hiers_read(&h, &n, &layout, NULL) < 0)
+                return 0;
+        for (size_t i = 0; i < n; i++) {
+                if (!(h[i].mask & CG_BIT(CG_FREEZER)))
+                        continue;
+                if (h[i].v2)
+                        v2 = &h[i];
+                else if (!v1)
+                        v1 = &h[i];
+        }
+        /* A v1 freezer if the container has a cgroup there, else cgroup2
+         * (a rootless container on a hybrid host lives in cgroup2 alone). */
+        struct cg_hier *order[] = {v1, v2};
+        for (size_t i = 0; i < 2; i++) {
+                struct cg_hier *x = order[i];
+                if (!x)
+                        continue;
+                x->dir = xasprintf("%s/%s", x->mountpoint, path);
+                x->fd = open(x->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (x->fd >= 0) {
+                        r = cg_backend(x)->is_frozen(x);
+                        break;
+                }
+        }
+        cg_hiers_free(h, n);
+        return r;
+}
+
 int cgroup_is_frozen(const struct vessel_cgroup *cg)
 {
         struct cg_hier *h;

@@ -72,6 +72,9 @@ int cgroup_kill_all(const struct vessel_cgroup *cg, int sig, vessel_error **err)
 int cgroup_freeze(const struct vessel_cgroup *cg, bool freeze, vessel_error **err);
 /* 1 frozen, 0 not, negative on error. */
 int cgroup_is_frozen(const struct vessel_cgroup *cg);
+/* The same for the cgroup a state.json names, opening only the freezer's
+ * hierarchy: 1 frozen, 0 not (or no such cgroup). */
+int cgroup_path_is_frozen(const char *state_path);
 int cgroup_update(const struct vessel_cgroup *cg, const struct vessel_resources *r,
                   vessel_error **err);
 /* runc's `events --stats` "data" object (malloc'd JSON): cpu, cpuset,

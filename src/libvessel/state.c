@@ -267,14 +267,7 @@ unsigned long long proc_start_time(pid_t pid, char *state_char)
 /* Paused: the container's cgroup is frozen (vessel pause). */
 static bool cgroup_frozen(const char *cgroup_path)
 {
-        struct vessel_cgroup *cg;
-        bool frozen;
-
-        if (!cgroup_path || cgroup_open(cgroup_path, &cg, NULL) < 0)
-                return false;
-        frozen = cgroup_is_frozen(cg) == 1;
-        cgroup_free(cg);
-        return frozen;
+        return cgroup_path && cgroup_path_is_frozen(cgroup_path) == 1;
 }
 
 enum vessel_status state_status(const struct vessel_state *st)
