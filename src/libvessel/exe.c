@@ -45,7 +45,10 @@ enum vessel_exe_protection vessel_exe_protection_of(int fd)
                 return VESSEL_EXE_SEALED;
         if (fstatvfs(fd, &sv) == 0 && (sv.f_flag & ST_RDONLY))
                 return VESSEL_EXE_READONLY;
-        if (geteuid() != 0 && faccessat(fd, "", W_OK, AT_EACCESS | AT_EMPTY_PATH) < 0)
+        /* Only a clear "no" counts: a kernel without faccessat2 (EINVAL,
+         * ENOSYS) gets the protection, not the benefit of the doubt. */
+        if (geteuid() != 0 && faccessat(fd, "", W_OK, AT_EACCESS | AT_EMPTY_PATH) < 0 &&
+            (errno == EACCES || errno == EPERM))
                 return VESSEL_EXE_NOT_OURS;
         return VESSEL_EXE_UNPROTECTED;
 }
