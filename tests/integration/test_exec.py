@@ -925,14 +925,22 @@ def test_exec_missing_binary_in_path(env):
         assert "no-such-command-xyz" in r.stderr, f"the error does not name the command: {r}"
 
 
-def test_exec_not_executable(env):
-    with open(os.path.join(env.rootfs, "plain"), "w") as f:
-        f.write("data\n")
-    os.chmod(os.path.join(env.rootfs, "plain"), 0o644)
+@pytest.mark.parametrize("name,content,mode,needles", [
+    ("plain", "data\n", 0o644, ("/plain", "ermission denied")),
+    # The kernel cannot run it (its interpreter is missing): execve fails
+    # after the runtime's fds were dealt with, and the error must still
+    # reach the user.
+    ("noint", "#!/nonexistent/interpreter\n", 0o755,
+     ("execve /noint", "No such file or directory")),
+], ids=["not-executable", "execve-fails"])
+def test_exec_cannot_execute(env, name, content, mode, needles):
+    with open(os.path.join(env.rootfs, name), "w") as f:
+        f.write(content)
+    os.chmod(os.path.join(env.rootfs, name), mode)
     with running(env):
-        r = ex(env, "c1", "/plain")
-        assert r.returncode != 0, r
-        assert "/plain" in r.stderr and "ermission denied" in r.stderr, r
+        r = ex(env, "c1", "/" + name)
+    assert r.returncode != 0, r
+    assert all(n in r.stderr for n in needles), r
 
 
 def test_exec_missing_cwd_fails(env):
@@ -986,18 +994,3 @@ def test_exec_process_reached_by_kill_all(env):
             assert rc == 137, f"rc {rc}, stderr {read(err)!r}"
         finally:
             stop_popen(p)
-
-
-# ------------------------------------------------------ execve failures
-
-def test_exec_execve_failure_is_reported(env):
-    """An executable the kernel cannot run (its interpreter is missing):
-    execve fails after the runtime's fds were already dealt with, and the
-    error must still reach the user."""
-    with open(os.path.join(env.rootfs, "noint"), "w") as f:
-        f.write("#!/nonexistent/interpreter\n")
-    os.chmod(os.path.join(env.rootfs, "noint"), 0o755)
-    with running(env):
-        r = ex(env, "c1", "/noint")
-    assert r.returncode != 0, r
-    assert "execve /noint" in r.stderr and "No such file or directory" in r.stderr, r
