@@ -151,12 +151,12 @@ int vessel_exe_protect(char **argv, vessel_error **err)
         }
         if (p != VESSEL_EXE_UNPROTECTED)
                 return 0;
+        /* EPERM without CAP_SYS_ADMIN over our mount namespace (rootless),
+         * ENOSYS before Linux 5.12, or anything else odd: the memfd copy
+         * works wherever memfds may be executed. */
         copy = readonly_clone(fd, &name);
-        if (copy == -EPERM || copy == -ENOSYS || copy == -EINVAL)
+        if (copy < 0)
                 copy = sealed_copy(fd, err);
-        else if (copy < 0)
-                return vessel_error_set(err, -copy, "protect the runtime binary: read-only bind of "
-                                                    "/proc/self/exe");
         if (copy < 0)
                 return copy;
         if (setenv(REEXEC_GUARD, "1", 1) < 0)
