@@ -40,7 +40,10 @@ def _cgroup_parents():
 
 
 def pytest_sessionfinish(session, exitstatus):
-    """Remove the (then empty) test cgroup parents; a non-empty one is a leak."""
+    """Remove the session's base rootfs and the (then empty) test cgroup
+    parents; a non-empty one is a leak."""
+    if _ROOTFS_CACHE is not None:
+        shutil.rmtree(os.path.dirname(_ROOTFS_CACHE), ignore_errors=True)
     for parent in _cgroup_parents():
         try:
             os.rmdir(parent)
