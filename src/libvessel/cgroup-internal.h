@@ -82,6 +82,10 @@ int cg_write(const struct cg_hier *h, const char *what, const char *file, const 
              vessel_error **err);
 int cg_writef(const struct cg_hier *h, const char *what, const char *file, vessel_error **err,
               const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* linux.resources.hugepageLimits: "hugetlb.<size>.<suffix>" per page size
+ * (v1: limit_in_bytes, v2: max). */
+int cg_write_hugetlb(const struct cg_hier *h, const struct vessel_resources *r,
+                     const char *suffix, vessel_error **err);
 /* Malloc'd contents, trailing newline removed. */
 int cg_read(const struct cg_hier *h, const char *file, char **out, vessel_error **err);
 /* A number, or "max" (UINT64_MAX); -errno when absent or unparsable. */
@@ -154,6 +158,9 @@ json_object *cg_json_child(json_object *o, const char *key);
 json_object *cg_json_flat_keyed(const char *text);
 /* A number file, 0 when it is missing or unreadable. */
 uint64_t cg_read_or_zero(const struct cg_hier *h, const char *file);
+/* The huge page sizes the cgroup has a "hugetlb.<size><suffix>" file for
+ * (suffix ".usage_in_bytes" on v1, ".current" on v2); NULL-terminated. */
+char **cg_hugetlb_sizes(const struct cg_hier *h, const char *suffix);
 /* pids: current and (unless "max") limit; the same files on v1 and v2. */
 void cg_stats_pids(const struct cg_hier *h, json_object *o);
 /* memory.stat as "raw", with the page cache (the first of cache_key and

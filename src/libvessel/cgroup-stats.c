@@ -3,9 +3,32 @@
 #include "cgroup-internal.h"
 #include "util.h"
 
+#include <dirent.h>
+#include <fcntl.h>
+
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+
+char **cg_hugetlb_sizes(const struct cg_hier *h, const char *suffix)
+{
+        _cleanup_close_ int fd = openat(h->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+        char **sizes = xmalloc0(sizeof(char *));
+        struct dirent *de;
+
+        if (!d)
+                return sizes;
+        fd = -1;
+        while ((de = readdir(d))) {
+                char size[32];
+                if (sscanf(de->d_name, "hugetlb.%31[^.]", size) == 1 &&
+                    !strcmp(de->d_name + strlen("hugetlb.") + strlen(size), suffix))
+                        sizes = strv_append(sizes, size);
+        }
+        closedir(d);
+        return sizes;
+}
 
 uint64_t cg_read_or_zero(const struct cg_hier *h, const char *file)
 {

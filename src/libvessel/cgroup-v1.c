@@ -309,15 +309,7 @@ static int v1_blkio(const struct cg_hier *h, const struct vessel_resources *r, v
 
 static int v1_hugetlb(const struct cg_hier *h, const struct vessel_resources *r, vessel_error **err)
 {
-        for (size_t i = 0; i < r->n_hugepage_limits; i++) {
-                const struct vessel_hugepage_limit *l = &r->hugepage_limits[i];
-                _cleanup_free_ char *file = xasprintf("hugetlb.%s.limit_in_bytes", l->page_size);
-                _cleanup_free_ char *what = xasprintf(R "hugepageLimits[%zu]", i);
-                int rc = cg_writef(h, what, file, err, "%" PRIu64, l->limit);
-                if (rc < 0)
-                        return rc;
-        }
-        return 0;
+        return cg_write_hugetlb(h, r, "limit_in_bytes", err);
 }
 
 static int v1_network(const struct cg_hier *h, const struct vessel_resources *r, vessel_error **err)
@@ -560,26 +552,17 @@ static void v1_stats_blkio(const struct cg_hier *h, json_object *o)
 
 static void v1_stats_hugetlb(const struct cg_hier *h, json_object *o)
 {
-        _cleanup_close_ int fd = openat(h->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-        struct dirent *de;
+        _cleanup_strv_ char **sizes = cg_hugetlb_sizes(h, ".usage_in_bytes");
 
-        if (!d)
-                return;
-        fd = -1;
-        while ((de = readdir(d))) {
-                char size[32];
-                if (sscanf(de->d_name, "hugetlb.%31[^.].usage_in_bytes", size) != 1 ||
-                    !str_has_prefix(de->d_name + 8 + strlen(size), ".usage_in_bytes"))
-                        continue;
-                _cleanup_free_ char *max = xasprintf("hugetlb.%s.max_usage_in_bytes", size);
-                _cleanup_free_ char *fail = xasprintf("hugetlb.%s.failcnt", size);
-                json_object *e = cg_json_child(o, size);
-                cg_json_u64(e, "usage", cg_read_or_zero(h, de->d_name));
+        for (char **s = sizes; *s; s++) {
+                _cleanup_free_ char *usage = xasprintf("hugetlb.%s.usage_in_bytes", *s);
+                _cleanup_free_ char *max = xasprintf("hugetlb.%s.max_usage_in_bytes", *s);
+                _cleanup_free_ char *fail = xasprintf("hugetlb.%s.failcnt", *s);
+                json_object *e = cg_json_child(o, *s);
+                cg_json_u64(e, "usage", cg_read_or_zero(h, usage));
                 cg_json_u64(e, "max", cg_read_or_zero(h, max));
                 cg_json_u64(e, "failcnt", cg_read_or_zero(h, fail));
         }
-        closedir(d);
 }
 
 /* --------------------------------------------------------------- oom */

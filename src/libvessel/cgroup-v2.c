@@ -290,15 +290,7 @@ static int v2_io(const struct cg_hier *h, const struct vessel_resources *r, vess
 
 static int v2_hugetlb(const struct cg_hier *h, const struct vessel_resources *r, vessel_error **err)
 {
-        for (size_t i = 0; i < r->n_hugepage_limits; i++) {
-                const struct vessel_hugepage_limit *l = &r->hugepage_limits[i];
-                _cleanup_free_ char *file = xasprintf("hugetlb.%s.max", l->page_size);
-                _cleanup_free_ char *what = xasprintf(R "hugepageLimits[%zu]", i);
-                int rc = cg_writef(h, what, file, err, "%" PRIu64, l->limit);
-                if (rc < 0)
-                        return rc;
-        }
-        return 0;
+        return cg_write_hugetlb(h, r, "max", err);
 }
 
 /* ----------------------------------------------------- devices, misc */
@@ -452,25 +444,16 @@ static void v2_stats_blkio(const struct cg_hier *h, json_object *o)
 
 static void v2_stats_hugetlb(const struct cg_hier *h, json_object *o)
 {
-        _cleanup_close_ int fd = openat(h->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-        struct dirent *de;
+        _cleanup_strv_ char **sizes = cg_hugetlb_sizes(h, ".current");
 
-        if (!d)
-                return;
-        fd = -1;
-        while ((de = readdir(d))) {
-                char size[32];
+        for (char **s = sizes; *s; s++) {
+                _cleanup_free_ char *current = xasprintf("hugetlb.%s.current", *s);
+                _cleanup_free_ char *events = xasprintf("hugetlb.%s.events", *s);
+                json_object *e = cg_json_child(o, *s);
                 uint64_t n;
-                if (sscanf(de->d_name, "hugetlb.%31[^.].current", size) != 1 ||
-                    strcmp(de->d_name + 8 + strlen(size), ".current"))
-                        continue;
-                _cleanup_free_ char *events = xasprintf("hugetlb.%s.events", size);
-                json_object *e = cg_json_child(o, size);
-                cg_json_u64(e, "usage", cg_read_or_zero(h, de->d_name));
+                cg_json_u64(e, "usage", cg_read_or_zero(h, current));
                 cg_json_u64(e, "failcnt", cg_read_key(h, events, "max", &n) == 0 ? n : 0);
         }
-        closedir(d);
 }
 
 /* --------------------------------------------------------------- oom */

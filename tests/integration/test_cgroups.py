@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from conftest import VESSEL, wait_for
+from conftest import VESSEL, read, wait_for
 
 MARK = f"cgt{os.getpid()}"
 CG = "/sys/fs/cgroup"
@@ -153,13 +153,6 @@ def marker_dir(env):
     os.makedirs(d, exist_ok=True)
     return d
 
-
-def read(path):
-    try:
-        with open(path) as f:
-            return f.read()
-    except FileNotFoundError:
-        return ""
 
 
 def start(env, cfg, cid=None):
@@ -499,6 +492,15 @@ def test_stats_fields(cg):
         assert d["pids"]["current"] >= 1 and d["pids"]["limit"] == 40, d["pids"]
         assert "ioServiceBytesRecursive" in d["blkio"], d["blkio"]
         assert isinstance(d["hugetlb"], dict)
+        mnt, v2 = hierarchy("hugetlb")
+        if mnt:
+            # One entry per page size the container's cgroup has files for.
+            suffix = ".current" if v2 else ".usage_in_bytes"
+            files = os.listdir(os.path.join(mnt, default_path(cid)))
+            sizes = {f.split(".")[1] for f in files
+                     if f.startswith("hugetlb.") and f.count(".") == 2 and f.endswith(suffix)}
+            assert set(d["hugetlb"]) == sizes, (sizes, d["hugetlb"])
+            assert all("usage" in e and "failcnt" in e for e in d["hugetlb"].values()), d["hugetlb"]
         assert d["cpuset"]["cpus"], d["cpuset"]
     finally:
         delete(cg, cid)
@@ -642,6 +644,8 @@ def test_hugetlb_limit(cg):
     try:
         got = cg_read(default_path(cid), "hugetlb", "hugetlb.2MB.limit_in_bytes", "hugetlb.2MB.max")
         assert got == str(4 * MiB)
+        h = stats(cg, cid)["hugetlb"]
+        assert "2MB" in h and h["2MB"]["usage"] == 0 and "failcnt" in h["2MB"], h
     finally:
         delete(cg, cid)
 
