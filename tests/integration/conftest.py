@@ -239,6 +239,31 @@ def run_on_pty(cmd, rows=30, cols=100, resize=None, timeout=20):
     return rc, out.decode(errors="replace")
 
 
+def ok(r, what="command"):
+    """Assert that a Result (or CompletedProcess) succeeded; its stdout."""
+    assert r.returncode == 0, \
+        f"{what} failed: rc={r.returncode}\nstdout={r.stdout!r}\nstderr={r.stderr!r}"
+    return r.stdout
+
+
+def read(path):
+    """A file's text, "" when it does not exist."""
+    try:
+        with open(path) as f:
+            return f.read()
+    except FileNotFoundError:
+        return ""
+
+
+def status_fields(text):
+    """/proc/PID/status text as a dict."""
+    d = {}
+    for line in text.splitlines():
+        k, _, v = line.partition(":")
+        d[k.strip()] = v.strip()
+    return d
+
+
 def wait_for(pred, timeout=10.0, interval=0.02):
     end = time.time() + timeout
     while time.time() < end:

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from conftest import wait_for
+from conftest import ok, wait_for
 
 
 @pytest.fixture(autouse=True)
@@ -24,10 +24,6 @@ UNSHARE_FLAG = {"network": "--net", "ipc": "--ipc", "uts": "--uts", "mount": "--
                 "cgroup": "--cgroup", "time": "--time", "user": "--user"}
 IDMAP = [{"containerID": 0, "hostID": 100000, "size": 65536}]
 
-
-def ok(r, what="run"):
-    assert r.returncode == 0, f"{what} failed: rc={r.returncode}\nstdout={r.stdout!r}\nstderr={r.stderr!r}"
-    return r.stdout
 
 
 def host_ns(name, pid="self"):

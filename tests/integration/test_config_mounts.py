@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from conftest import VESSEL, wait_for
+from conftest import VESSEL, ok, wait_for
 
 
 @pytest.fixture(autouse=True)
@@ -15,10 +15,6 @@ def own_cgroup(env):
     container id ("c1"), which concurrent test runs on this machine share."""
     env.config["linux"]["cgroupsPath"] = "/vessel/" + os.path.basename(env.tmp)
 
-
-def ok(r, what="run"):
-    assert r.returncode == 0, f"{what} failed: rc={r.returncode}\nstdout={r.stdout!r}\nstderr={r.stderr!r}"
-    return r.stdout
 
 
 def parse_mountinfo(text):

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from conftest import VESSEL, wait_for
+from conftest import VESSEL, ok, status_fields, wait_for
 
 
 @pytest.fixture(autouse=True)
@@ -33,18 +33,6 @@ def create(env, cid="c1", *extra):
     assert cp.returncode == 0, f"create failed: rc={cp.returncode} output={text!r}"
 
 
-def ok(r, what=""):
-    assert r.returncode == 0, f"{what} failed: rc={r.returncode}\nstdout={r.stdout!r}\nstderr={r.stderr!r}"
-    return r.stdout
-
-
-def status_fields(text):
-    """/proc/self/status as a dict."""
-    d = {}
-    for line in text.splitlines():
-        k, _, v = line.partition(":")
-        d[k.strip()] = v.strip()
-    return d
 
 
 # ---------------------------------------------------------------- args / env / cwd

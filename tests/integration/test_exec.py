@@ -21,7 +21,7 @@ import time
 
 import pytest
 
-from conftest import VESSEL, run_on_pty, wait_for
+from conftest import VESSEL, ok, run_on_pty, status_fields, wait_for
 from test_lifecycle import (LOOP, ConsoleServer, alive, config_with, create, fd_table, marker_dir,
                             pid_ns, popen_vessel, procs_in_pid_ns, read, read_master,
                             stop_popen, vessel_files, wait_file, wait_status)
@@ -52,14 +52,6 @@ def mask(names):
     return m
 
 
-def status_fields(text):
-    """/proc/PID/status text as a dict."""
-    d = {}
-    for line in text.splitlines():
-        k, _, v = line.partition(":")
-        d[k.strip()] = v.strip()
-    return d
-
 
 def proc_limits(text):
     """/proc/PID/limits text as {name: (soft, hard)}."""
@@ -69,11 +61,6 @@ def proc_limits(text):
         res[line[:26].strip()] = (parts[0], parts[1])
     return res
 
-
-def ok(r, what="exec"):
-    assert r.returncode == 0, \
-        f"{what} failed: rc={r.returncode}\nstdout={r.stdout!r}\nstderr={r.stderr!r}"
-    return r.stdout
 
 
 def loop_config(env, binds=(), env_add=()):

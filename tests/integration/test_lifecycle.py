@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from conftest import VESSEL, run_on_pty, wait_for
+from conftest import VESSEL, read, run_on_pty, wait_for
 
 _seq = itertools.count()
 
@@ -73,13 +73,6 @@ def stop_popen(p):
     except subprocess.TimeoutExpired:
         pass
 
-
-def read(path):
-    try:
-        with open(path) as f:
-            return f.read()
-    except FileNotFoundError:
-        return ""
 
 
 def config_with(env, args, binds=(), env_add=(), **top):

@@ -9,6 +9,8 @@ import signal
 
 import pytest
 
+from conftest import ok, read, status_fields
+
 SIGSYS_EXIT = 128 + signal.SIGSYS  # 159
 PODMAN_PROFILES = ["/usr/share/containers/seccomp.json", "/etc/containers/seccomp.json"]
 ARCH = {"x86_64": "SCMP_ARCH_X86_64", "aarch64": "SCMP_ARCH_AARCH64"}.get(platform.machine())
@@ -27,18 +29,6 @@ def own_cgroup(env):
 
 
 
-def ok(r, what="run"):
-    assert r.returncode == 0, \
-        f"{what} failed: rc={r.returncode}\nstdout={r.stdout!r}\nstderr={r.stderr!r}"
-    return r.stdout
-
-
-def status_fields(text):
-    d = {}
-    for line in text.splitlines():
-        k, _, v = line.partition(":")
-        d[k.strip()] = v.strip()
-    return d
 
 
 def profile(*rules, default="SCMP_ACT_ALLOW", **top):
@@ -389,7 +379,6 @@ def test_notify_exec_reports_the_exec_process_pid(env):
     listener is told that process's pid (as the runtime sees it), with the
     container's state (whose pid stays init's)."""
     from test_exec import loop_config, running
-    from test_lifecycle import read
 
     path = os.path.join(env.tmp, "listener.sock")
     pidfile = os.path.join(env.tmp, "exec.pid")
