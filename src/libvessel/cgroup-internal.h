@@ -84,8 +84,8 @@ int cg_writef(const struct cg_hier *h, const char *what, const char *file, vesse
               const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 /* linux.resources.hugepageLimits: "hugetlb.<size>.<suffix>" per page size
  * (v1: limit_in_bytes, v2: max). */
-int cg_write_hugetlb(const struct cg_hier *h, const struct vessel_resources *r,
-                     const char *suffix, vessel_error **err);
+int cg_write_hugetlb(const struct cg_hier *h, const struct vessel_resources *r, const char *suffix,
+                     vessel_error **err);
 /* Malloc'd contents, trailing newline removed. */
 int cg_read(const struct cg_hier *h, const char *file, char **out, vessel_error **err);
 /* A number, or "max" (UINT64_MAX); -errno when absent or unparsable. */

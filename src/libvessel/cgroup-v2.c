@@ -376,7 +376,8 @@ static void v2_stats_cpu(const struct cg_hier *acct, const struct cg_hier *cpu, 
 static void v2_stats_memory(const struct cg_hier *h, json_object *o)
 {
         json_object *usage = cg_json_child(o, "usage");
-        uint64_t cur = cg_read_or_zero(h, "memory.current"), limit = cg_read_or_zero(h, "memory.max");
+        uint64_t cur = cg_read_or_zero(h, "memory.current"),
+                 limit = cg_read_or_zero(h, "memory.max");
         uint64_t n;
 
         cg_json_u64(usage, "usage", cur);

@@ -351,14 +351,13 @@ int cg_writef(const struct cg_hier *h, const char *what, const char *file, vesse
         return cg_write(h, what, file, val, err);
 }
 
-int cg_write_hugetlb(const struct cg_hier *h, const struct vessel_resources *r,
-                     const char *suffix, vessel_error **err)
+int cg_write_hugetlb(const struct cg_hier *h, const struct vessel_resources *r, const char *suffix,
+                     vessel_error **err)
 {
         for (size_t i = 0; i < r->n_hugepage_limits; i++) {
                 const struct vessel_hugepage_limit *l = &r->hugepage_limits[i];
                 _cleanup_free_ char *file = xasprintf("hugetlb.%s.%s", l->page_size, suffix);
-                _cleanup_free_ char *what =
-                    xasprintf("linux.resources.hugepageLimits[%zu]", i);
+                _cleanup_free_ char *what = xasprintf("linux.resources.hugepageLimits[%zu]", i);
                 int rc = cg_writef(h, what, file, err, "%" PRIu64, l->limit);
                 if (rc < 0)
                         return rc;

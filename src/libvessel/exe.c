@@ -82,13 +82,14 @@ static int readonly_clone(int fd, char **name)
         int tree;
 
         *name = NULL;
-        if (n > 0 && (path[n] = '\0', slash = strrchr(path, '/')) && slash[1] && fstat(fd, &a) == 0) {
+        if (n > 0 && (path[n] = '\0', slash = strrchr(path, '/')) && slash[1] &&
+            fstat(fd, &a) == 0) {
                 *slash = '\0';
                 tree = readonly_tree(AT_FDCWD, *path ? path : "/", 0);
                 if (tree < 0)
                         return tree;
-                if (fstatat(tree, slash + 1, &b, AT_SYMLINK_NOFOLLOW) == 0 && a.st_dev == b.st_dev &&
-                    a.st_ino == b.st_ino) {
+                if (fstatat(tree, slash + 1, &b, AT_SYMLINK_NOFOLLOW) == 0 &&
+                    a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
                         *name = xstrdup(slash + 1);
                         return tree;
                 }
@@ -117,8 +118,9 @@ static int sealed_copy(int fd, vessel_error **err)
                 if (n < 0 && errno == EINTR)
                         continue;
                 if (n <= 0) {
-                        vessel_error_set(err, n < 0 ? errno : EIO,
-                                         "protect the runtime binary: copy /proc/self/exe into a memfd");
+                        vessel_error_set(
+                            err, n < 0 ? errno : EIO,
+                            "protect the runtime binary: copy /proc/self/exe into a memfd");
                         goto fail;
                 }
         }
@@ -145,8 +147,9 @@ int vessel_exe_protect(char **argv, vessel_error **err)
         if (getenv(REEXEC_GUARD)) {
                 unsetenv(REEXEC_GUARD);
                 if (p == VESSEL_EXE_UNPROTECTED)
-                        return vessel_error_msg(err, EIO, "protect the runtime binary: the re-executed "
-                                                          "copy is still writable");
+                        return vessel_error_msg(err, EIO,
+                                                "protect the runtime binary: the re-executed "
+                                                "copy is still writable");
                 return 0;
         }
         if (p != VESSEL_EXE_UNPROTECTED)
