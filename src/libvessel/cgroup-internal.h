@@ -82,6 +82,8 @@ int cg_write(const struct cg_hier *h, const char *what, const char *file, const 
              vessel_error **err);
 int cg_writef(const struct cg_hier *h, const char *what, const char *file, vessel_error **err,
               const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* linux.resources.cpu.cpus and .mems: the same cpuset files on v1 and v2. */
+int cg_write_cpuset(const struct cg_hier *h, const struct vessel_resources *r, vessel_error **err);
 /* linux.resources.hugepageLimits: "hugetlb.<size>.<suffix>" per page size
  * (v1: limit_in_bytes, v2: max). */
 int cg_write_hugetlb(const struct cg_hier *h, const struct vessel_resources *r, const char *suffix,

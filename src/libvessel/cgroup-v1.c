@@ -53,17 +53,6 @@ int cg_v1_cpuset_init(int parentfd, int fd, const char *dir, vessel_error **err)
         return 0;
 }
 
-static int v1_cpuset(const struct cg_hier *h, const struct vessel_resources *r, vessel_error **err)
-{
-        int rc;
-
-        if (r->cpu.cpus && (rc = cg_write(h, R "cpu.cpus", "cpuset.cpus", r->cpu.cpus, err)) < 0)
-                return rc;
-        if (r->cpu.mems && (rc = cg_write(h, R "cpu.mems", "cpuset.mems", r->cpu.mems, err)) < 0)
-                return rc;
-        return 0;
-}
-
 /* ------------------------------------------------------------ memory */
 
 #define MEMSW "memory.memsw.limit_in_bytes"
@@ -599,7 +588,7 @@ static int v1_oom_count(const struct cg_hier *h, int fd, uint64_t *count)
 }
 
 const struct cg_backend cg_v1_backend = {
-    .cpuset = v1_cpuset,
+    .cpuset = cg_write_cpuset,
     .memory = v1_memory,
     .cpu = v1_cpu,
     .pids = cg_pids_set,

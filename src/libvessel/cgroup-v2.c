@@ -100,19 +100,6 @@ static int write_max(const struct cg_hier *h, const char *what, const char *file
         return cg_write(h, what, file, max_or(v.v, buf, sizeof(buf)), err);
 }
 
-/* ------------------------------------------------------------ cpuset */
-
-static int v2_cpuset(const struct cg_hier *h, const struct vessel_resources *r, vessel_error **err)
-{
-        int rc;
-
-        if (r->cpu.cpus && (rc = cg_write(h, R "cpu.cpus", "cpuset.cpus", r->cpu.cpus, err)) < 0)
-                return rc;
-        if (r->cpu.mems && (rc = cg_write(h, R "cpu.mems", "cpuset.mems", r->cpu.mems, err)) < 0)
-                return rc;
-        return 0;
-}
-
 /* ------------------------------------------------------------ memory */
 
 static int64_t read_limit(const struct cg_hier *h, const char *file)
@@ -484,7 +471,7 @@ static int v2_oom_count(const struct cg_hier *h, int fd, uint64_t *count)
 }
 
 const struct cg_backend cg_v2_backend = {
-    .cpuset = v2_cpuset,
+    .cpuset = cg_write_cpuset,
     .memory = v2_memory,
     .cpu = v2_cpu,
     .pids = cg_pids_set,

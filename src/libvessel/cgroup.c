@@ -351,6 +351,19 @@ int cg_writef(const struct cg_hier *h, const char *what, const char *file, vesse
         return cg_write(h, what, file, val, err);
 }
 
+int cg_write_cpuset(const struct cg_hier *h, const struct vessel_resources *r, vessel_error **err)
+{
+        int rc;
+
+        if (r->cpu.cpus &&
+            (rc = cg_write(h, "linux.resources.cpu.cpus", "cpuset.cpus", r->cpu.cpus, err)) < 0)
+                return rc;
+        if (r->cpu.mems &&
+            (rc = cg_write(h, "linux.resources.cpu.mems", "cpuset.mems", r->cpu.mems, err)) < 0)
+                return rc;
+        return 0;
+}
+
 int cg_write_hugetlb(const struct cg_hier *h, const struct vessel_resources *r, const char *suffix,
                      vessel_error **err)
 {
