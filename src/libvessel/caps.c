@@ -35,6 +35,19 @@ int caps_drop_bounding(const struct vessel_capabilities *c, vessel_error **err)
         return 0;
 }
 
+int caps_raise_effective(int cap, vessel_error **err)
+{
+        struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+        struct __user_cap_data_struct data[2] = {0};
+
+        if (syscall(SYS_capget, &hdr, data) < 0)
+                return vessel_error_sys(err, "capget");
+        data[cap / 32].effective |= 1u << (cap % 32);
+        if (syscall(SYS_capset, &hdr, data) < 0)
+                return vessel_error_sys(err, "capset: raise %s", vessel_cap_name(cap));
+        return 0;
+}
+
 int caps_apply(const struct vessel_capabilities *c, vessel_error **err)
 {
         struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};

@@ -50,8 +50,9 @@
 #endif
 
 #define EXEC_FIFO "exec.fifo"
-/* With startContainer hooks, init reports their outcome back to `start`
- * through this fifo: nothing before execve (EOF = started), or the error. */
+/* After start, init reports back to `start` through this fifo: nothing
+ * before execve (EOF = started), or the error of the startContainer
+ * hooks, of dropping privileges, of the seccomp filter or of execve. */
 #define REPLY_FIFO "start.fifo"
 
 struct init_args {
@@ -62,7 +63,7 @@ struct init_args {
         int sock;          /* init's end */
         int parent_sock;   /* the parent's end, closed in init */
         int fifo;          /* O_RDWR exec fifo */
-        int reply;         /* O_RDWR reply fifo, or -1 */
+        int reply;         /* O_RDWR reply fifo: errors after start, closed by execve */
         int console;       /* connected console socket or -1 */
         int ns_fds[VESSEL_NS_COUNT];
         int dirfd;         /* the locked state directory: closed in init */
@@ -71,6 +72,7 @@ struct init_args {
         struct vessel_bpf seccomp; /* compiled by the runtime, installed by init */
         int *idmap_fds;    /* per mount: a detached idmapped mount, or -1 */
         bool two_stage;    /* fork once more after joining/unsharing */
+        bool want_created_state; /* the "created" state is needed (startContainer hooks, seccomp listener) */
 };
 
 struct created {
@@ -154,21 +156,27 @@ static int join_namespaces(struct init_args *a, bool user, vessel_error **err)
         return 0;
 }
 
-static int setup_rootfs(struct init_args *a, bool userns, vessel_error **err)
+/* Without a mount namespace the container shares the runtime's mount
+ * table: nothing is mounted (validate() refused mounts, masks and the
+ * like), and the root is entered with chroot, not pivot_root. */
+static bool has_mount_ns(const struct vessel_spec *spec)
+{
+        return spec->linux_.ns[VESSEL_NS_MNT].present;
+}
+
+/* Mounts, devices and the console inside the new root, still seen from
+ * outside it. */
+static int mount_rootfs(struct init_args *a, bool userns, int rootfd, vessel_error **err)
 {
         const struct vessel_spec *spec = a->spec;
-        _cleanup_close_ int rootfd = -1;
         struct mount_ctx mctx = {.bundle = a->bundle,
                                  .idmap_fds = a->idmap_fds,
                                  .userns = userns,
+                                 .rootfd = rootfd,
                                  .cgroupns = spec->linux_.ns[VESSEL_NS_CGROUP].present};
         bool dev_bound = false;
         int r;
 
-        rootfd = rootfs_prepare(spec, a->rootfs, err);
-        if (rootfd < 0)
-                return rootfd;
-        mctx.rootfd = rootfd;
         for (size_t i = 0; i < spec->n_mounts; i++) {
                 const struct vessel_mount *m = &spec->mounts[i];
                 if (!strcmp(m->destination, "/dev") && mount_is_bind(m))
@@ -176,10 +184,47 @@ static int setup_rootfs(struct init_args *a, bool userns, vessel_error **err)
                 if ((r = mount_one(&mctx, m, i, err)) < 0)
                         return r;
         }
-        if ((r = devices_setup(rootfd, spec, userns, !dev_bound, err)) < 0)
+        return devices_setup(rootfd, spec, userns, !dev_bound, err);
+}
+
+/* The runtime's prestart/createRuntime hooks, then ours (createContainer). */
+static int run_create_hooks(struct init_args *a, vessel_error **err)
+{
+        const struct vessel_spec *spec = a->spec;
+        struct sync_msg *m;
+        int r;
+
+        if (!spec->hooks.n[VESSEL_HOOK_PRESTART] && !spec->hooks.n[VESSEL_HOOK_CREATE_RUNTIME] &&
+            !spec->hooks.n[VESSEL_HOOK_CREATE_CONTAINER] && !spec->hooks.n[VESSEL_HOOK_START_CONTAINER] &&
+            a->seccomp.listener < 0)
+                return 0;
+        m = xmalloc0(sizeof(*m));
+        if (sync_send(a->sock, SYNC_HOOKS_REQ, 0, NULL) < 0 ||
+            sync_expect(a->sock, SYNC_HOOKS_DONE, m, err) < 0) {
+                free(m);
+                return vessel_error_set(err, EPIPE, "waiting for the runtime's hooks");
+        }
+        r = hooks_run(spec, VESSEL_HOOK_CREATE_CONTAINER, m->text, err);
+        free(m);
+        return r;
+}
+
+static int setup_rootfs(struct init_args *a, bool userns, vessel_error **err)
+{
+        const struct vessel_spec *spec = a->spec;
+        bool mntns = has_mount_ns(spec);
+        _cleanup_close_ int rootfd = -1;
+        int r;
+
+        rootfd = mntns ? rootfs_prepare(spec, a->rootfs, err)
+                       : open(a->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (rootfd < 0)
+                return mntns ? rootfd : vessel_error_sys(err, "open rootfs %s", a->rootfs);
+        if (mntns && (r = mount_rootfs(a, userns, rootfd, err)) < 0)
                 return r;
         if (a->console >= 0) {
-                if ((r = terminal_setup(rootfd, a->console, &spec->process, err)) < 0)
+                /* Without a mount namespace there is no /dev/console to bind. */
+                if ((r = terminal_setup(mntns ? rootfd : -1, a->console, &spec->process, err)) < 0)
                         return r;
                 closep(&a->console);
                 a->console = -1;
@@ -195,25 +240,227 @@ static int setup_rootfs(struct init_args *a, bool userns, vessel_error **err)
          * execve of the container's process resets it. */
         if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
                 return vessel_error_sys(err, "prctl PR_SET_DUMPABLE");
-
-        bool need_state = spec->hooks.n[VESSEL_HOOK_PRESTART] || spec->hooks.n[VESSEL_HOOK_CREATE_RUNTIME] ||
-                          spec->hooks.n[VESSEL_HOOK_CREATE_CONTAINER] ||
-                          spec->hooks.n[VESSEL_HOOK_START_CONTAINER] || a->seccomp.listener >= 0;
-        if (need_state) {
-                struct sync_msg *m = xmalloc0(sizeof(*m));
-                if (sync_send(a->sock, SYNC_HOOKS_REQ, 0, NULL) < 0 ||
-                    sync_expect(a->sock, SYNC_HOOKS_DONE, m, err) < 0) {
-                        free(m);
-                        return vessel_error_set(err, EPIPE, "waiting for the runtime's hooks");
-                }
-                r = hooks_run(spec, VESSEL_HOOK_CREATE_CONTAINER, m->text, err);
-                free(m);
-                if (r < 0)
-                        return r;
+        if ((r = run_create_hooks(a, err)) < 0)
+                return r;
+        if (!mntns) {
+                if (fchdir(rootfd) < 0 || chroot(".") < 0 || chdir("/") < 0)
+                        return vessel_error_sys(err, "chroot %s", a->rootfs);
+                return 0;
         }
         if ((r = rootfs_protect(rootfd, spec, err)) < 0)
                 return r;
         return rootfs_enter(rootfd, a->rootfs, a->opts->no_pivot, spec->linux_.rootfs_propagation, err);
+}
+
+/* Only what init needs stays open: the sync socket, the fifos, the
+ * console socket, the seccomp listener, namespaces to join and idmapped
+ * trees, besides stdio and the preserved fds.  The parent's end of the
+ * socket and the locked state directory go. */
+static void init_close_fds(struct init_args *a)
+{
+        _cleanup_free_ int *keep = xmalloc0(sizeof(int) * (VESSEL_NS_COUNT + 5 + a->spec->n_mounts));
+        size_t nkeep = 0;
+
+        keep[nkeep++] = a->sock;
+        keep[nkeep++] = a->fifo;
+        keep[nkeep++] = a->reply;
+        if (a->seccomp.listener >= 0)
+                keep[nkeep++] = a->seccomp.listener;
+        if (a->console >= 0)
+                keep[nkeep++] = a->console;
+        for (int t = 0; t < VESSEL_NS_COUNT; t++)
+                if (a->ns_fds[t] >= 0)
+                        keep[nkeep++] = a->ns_fds[t];
+        for (size_t i = 0; i < a->spec->n_mounts; i++)
+                if (a->idmap_fds[i] >= 0)
+                        keep[nkeep++] = a->idmap_fds[i];
+        close_fds_from(3 + a->preserve_fds, keep, nkeep);
+}
+
+/* Until the runtime has recorded it as created, init dies with the
+ * runtime (a killed create leaves no init behind).  The parent-death
+ * signal only covers a death after the prctl; one before it shows as the
+ * runtime's end of the socket being closed (init closed its own copy). */
+static int init_bind_to_runtime(int sock, vessel_error **err)
+{
+        struct pollfd p = {.fd = sock, .events = POLLRDHUP};
+
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+                return vessel_error_sys(err, "prctl PR_SET_PDEATHSIG");
+        if (poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLRDHUP)))
+                return vessel_error_msg(err, EPIPE, "the runtime went away");
+        return 0;
+}
+
+/* A pid namespace (or a user namespace) joined by path applies only to
+ * children: join and unshare everything, then fork the real init.  The
+ * intermediate process reports its child's pid and exits; the runtime,
+ * a subreaper meanwhile, becomes the new init's parent. */
+static int init_two_stage(struct init_args *a, vessel_error **err)
+{
+        const struct vessel_linux *lx = &a->spec->linux_;
+        bool new_user = lx->ns[VESSEL_NS_USER].present && !lx->ns[VESSEL_NS_USER].path;
+        struct sync_msg m;
+        int flags = 0;
+        pid_t pid;
+
+        if (join_namespaces(a, true, err) < 0)
+                return -1;
+        if (lx->ns[VESSEL_NS_USER].present && !new_user && become_ns_root(err) < 0)
+                return -1;
+        if (new_user) {
+                if (unshare(CLONE_NEWUSER) < 0)
+                        return vessel_error_sys(err, "unshare user namespace");
+                if (request_usermap(a->sock, err) < 0)
+                        return -1;
+        }
+        if (join_namespaces(a, false, err) < 0)
+                return -1;
+        for (int t = 0; t < VESSEL_NS_COUNT; t++)
+                if (lx->ns[t].present && !lx->ns[t].path && t != VESSEL_NS_USER)
+                        flags |= ns_clone_flag(t);
+        if (flags && unshare(flags) < 0)
+                return vessel_error_sys(err, "unshare namespaces (flags 0x%x)", flags);
+        if ((flags & CLONE_NEWTIME) && write_time_offsets(lx, err) < 0)
+                return -1;
+        pid = fork();
+        if (pid < 0)
+                return vessel_error_sys(err, "fork the container's init");
+        if (pid > 0) {
+                sync_send(a->sock, SYNC_PID, pid, NULL);
+                _exit(0);
+        }
+        /* Our parent-death signal can only be set once the runtime is our
+         * parent: it says so after reaping the intermediate process. */
+        if (sync_expect(a->sock, SYNC_ACK, &m, err) < 0)
+                return -1;
+        return init_bind_to_runtime(a->sock, err);
+}
+
+static int init_one_stage(struct init_args *a, vessel_error **err)
+{
+        const struct vessel_linux *lx = &a->spec->linux_;
+
+        /* One stage: a user namespace is a new one (one joined by path
+         * takes two). */
+        if (lx->ns[VESSEL_NS_USER].present && request_usermap(a->sock, err) < 0)
+                return -1;
+        if (join_namespaces(a, false, err) < 0)
+                return -1;
+        if (lx->ns[VESSEL_NS_TIME].present && !lx->ns[VESSEL_NS_TIME].path) {
+                if (unshare(CLONE_NEWTIME) < 0)
+                        return vessel_error_sys(err, "unshare time namespace");
+                if (write_time_offsets(lx, err) < 0)
+                        return -1;
+        }
+        /* Unshared here, not at clone: its root is the cgroup we are in
+         * now, the container's. */
+        if (lx->ns[VESSEL_NS_CGROUP].present && !lx->ns[VESSEL_NS_CGROUP].path &&
+            unshare(CLONE_NEWCGROUP) < 0)
+                return vessel_error_sys(err, "unshare cgroup namespace");
+        return 0;
+}
+
+static int init_names(const struct vessel_spec *spec, vessel_error **err)
+{
+        if (setsid() < 0 && errno != EPERM)
+                return vessel_error_sys(err, "setsid");
+        if (spec->hostname && sethostname(spec->hostname, strlen(spec->hostname)) < 0)
+                return vessel_error_sys(err, "hostname: sethostname \"%s\"", spec->hostname);
+        if (spec->domainname && setdomainname(spec->domainname, strlen(spec->domainname)) < 0)
+                return vessel_error_sys(err, "domainname: setdomainname \"%s\"", spec->domainname);
+        return 0;
+}
+
+/* A fresh session keyring, so that the container cannot see the host's
+ * keys; not every kernel (or user namespace) allows it. */
+static int init_keyring(const struct init_args *a, vessel_error **err)
+{
+        const char *name = a->spec->hostname ? a->spec->hostname : "_ses";
+
+        if (a->opts->no_new_keyring)
+                return 0;
+        if (syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name) < 0 && errno != ENOSYS &&
+            errno != EACCES && errno != EPERM && errno != EDQUOT)
+                return vessel_error_sys(err, "join a new session keyring");
+        return 0;
+}
+
+/* Everything up to READY: namespaces, names, the root, the process. */
+static int init_setup(struct init_args *a, char **exe, char **start_state, vessel_error **err)
+{
+        const struct vessel_spec *spec = a->spec;
+        bool userns = spec->linux_.ns[VESSEL_NS_USER].present;
+        struct sync_msg *m;
+        int r;
+
+        if ((r = a->two_stage ? init_two_stage(a, err) : init_one_stage(a, err)) < 0 ||
+            (r = init_names(spec, err)) < 0 || (r = setup_rootfs(a, userns, err)) < 0 ||
+            (r = init_keyring(a, err)) < 0 ||
+            (r = process_prepare(&spec->process, &spec->linux_, true, exe, err)) < 0)
+                return r;
+        if (!a->want_created_state)
+                return 0;
+        m = xmalloc0(sizeof(*m));
+        if ((r = sync_expect(a->sock, SYNC_STATE_CREATED, m, err)) == 0)
+                *start_state = xstrdup(m->text);
+        free(m);
+        return r;
+}
+
+/* READY, and once the runtime has recorded it, no more dying with it;
+ * closing the socket tells the runtime it may exit. */
+static int init_report_ready(struct init_args *a)
+{
+        struct sync_msg m;
+
+        if (sync_send(a->sock, SYNC_READY, 0, NULL) < 0 || sync_expect(a->sock, SYNC_ACK, &m, NULL) < 0)
+                return -1;
+        if (prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0) < 0)
+                return -1;
+        closep(&a->sock);
+        return 0;
+}
+
+static int init_wait_start(struct init_args *a)
+{
+        ssize_t n;
+        char c;
+
+        do
+                n = read(a->fifo, &c, 1);
+        while (n < 0 && errno == EINTR);
+        closep(&a->fifo);
+        return n == 1 ? 0 : -1;
+}
+
+/* After start: the startContainer hooks, then the process.  Every error
+ * goes to `start` through the reply fifo, which execve closes (EOF there
+ * means the process runs). */
+static _Noreturn void init_start_process(struct init_args *a, const char *exe, const char *start_state)
+{
+        const struct vessel_spec *spec = a->spec;
+        struct vessel_process *proc = (struct vessel_process *)&spec->process;
+        vessel_error *err = NULL;
+
+        if (hooks_run(spec, VESSEL_HOOK_START_CONTAINER, start_state, &err) < 0)
+                goto fail;
+        if (a->listen_fds > 0) {
+                /* Socket activation, as runc does: the fds stay at 3.., and
+                 * LISTEN_PID names the container's process. */
+                char kv[64];
+                snprintf(kv, sizeof(kv), "LISTEN_FDS=%d", a->listen_fds);
+                process_env_set(proc, kv);
+                snprintf(kv, sizeof(kv), "LISTEN_PID=%d", (int)getpid());
+                process_env_set(proc, kv);
+        }
+        if (process_cloexec_fds(a->preserve_fds, &err) < 0 || process_apply_lsm(proc, &err) < 0 ||
+            process_set_identity(proc, spec->linux_.ns[VESSEL_NS_USER].present, &a->seccomp, &err) < 0)
+                goto fail;
+        process_exec(proc, exe, &err);
+fail:
+        dprintf(a->reply, "%s", err ? err->msg : "container init failed");
+        _exit(127);
 }
 
 static int wait_for_go(int sock, vessel_error **err)
@@ -227,186 +474,27 @@ static int wait_for_go(int sock, vessel_error **err)
 
 static int container_init(struct init_args *a)
 {
-        const struct vessel_spec *spec = a->spec;
-        const struct vessel_linux *lx = &spec->linux_;
         vessel_error *err = NULL;
-        _cleanup_free_ char *exe = NULL;
-        _cleanup_free_ char *start_state = NULL;
-        bool new_user = lx->ns[VESSEL_NS_USER].present && !lx->ns[VESSEL_NS_USER].path;
-        bool userns = lx->ns[VESSEL_NS_USER].present;
-        char c;
-        ssize_t n;
-
+        _cleanup_free_ char *exe = NULL, *start_state = NULL;
         sigset_t none;
-        _cleanup_free_ int *keep = xmalloc0(sizeof(int) * (VESSEL_NS_COUNT + 5 + spec->n_mounts));
-        size_t nkeep = 0;
 
-        /* Only what init needs stays open: the sync socket, the fifo, the
-         * console socket and namespaces to join, besides stdio and the
-         * preserved fds.  The parent's end of the socket and the locked
-         * state directory go. */
-        keep[nkeep++] = a->sock;
-        keep[nkeep++] = a->fifo;
-        if (a->seccomp.listener >= 0)
-                keep[nkeep++] = a->seccomp.listener;
-        if (a->reply >= 0)
-                keep[nkeep++] = a->reply;
-        if (a->console >= 0)
-                keep[nkeep++] = a->console;
-        for (int t = 0; t < VESSEL_NS_COUNT; t++)
-                if (a->ns_fds[t] >= 0)
-                        keep[nkeep++] = a->ns_fds[t];
-        for (size_t i = 0; i < spec->n_mounts; i++)
-                if (a->idmap_fds[i] >= 0)
-                        keep[nkeep++] = a->idmap_fds[i];
-        close_fds_from(3 + a->preserve_fds, keep, nkeep);
+        init_close_fds(a);
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
         /* Dumpable for now: an unprivileged runtime must write our id maps.
          * No process of the container can exist before READY; setup_rootfs
          * makes us non-dumpable before that. */
-        if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+        if (init_bind_to_runtime(a->sock, &err) < 0)
                 return init_fail(a->sock, &err);
         /* Nothing happens before the runtime has put us into the
          * container's cgroup: the cgroup namespace, the cgroup mount and
          * every charge must be the container's. */
-        if (wait_for_go(a->sock, &err) < 0)
+        if (wait_for_go(a->sock, &err) < 0 || init_setup(a, &exe, &start_state, &err) < 0)
                 return init_fail(a->sock, &err);
-
-        if (a->two_stage) {
-                int flags = 0;
-                pid_t pid;
-
-                if (join_namespaces(a, true, &err) < 0)
-                        return init_fail(a->sock, &err);
-                if (userns && !new_user && become_ns_root(&err) < 0)
-                        return init_fail(a->sock, &err);
-                if (new_user) {
-                        if (unshare(CLONE_NEWUSER) < 0) {
-                                vessel_error_sys(&err, "unshare user namespace");
-                                return init_fail(a->sock, &err);
-                        }
-                        if (request_usermap(a->sock, &err) < 0)
-                                return init_fail(a->sock, &err);
-                }
-                if (join_namespaces(a, false, &err) < 0)
-                        return init_fail(a->sock, &err);
-                for (int t = 0; t < VESSEL_NS_COUNT; t++)
-                        if (lx->ns[t].present && !lx->ns[t].path && t != VESSEL_NS_USER)
-                                flags |= ns_clone_flag(t);
-                if (flags && unshare(flags) < 0) {
-                        vessel_error_sys(&err, "unshare namespaces (flags 0x%x)", flags);
-                        return init_fail(a->sock, &err);
-                }
-                if ((flags & CLONE_NEWTIME) && write_time_offsets(lx, &err) < 0)
-                        return init_fail(a->sock, &err);
-                pid = fork();
-                if (pid < 0) {
-                        vessel_error_sys(&err, "fork the container's init");
-                        return init_fail(a->sock, &err);
-                }
-                if (pid > 0) {
-                        sync_send(a->sock, SYNC_PID, pid, NULL);
-                        _exit(0);
-                }
-                /* No parent-death signal here: it would fire when the
-                 * intermediate process exits, right away.  If the runtime
-                 * dies, the next read of the sync socket fails instead. */
-        } else {
-                if (new_user && request_usermap(a->sock, &err) < 0)
-                        return init_fail(a->sock, &err);
-                if (join_namespaces(a, false, &err) < 0)
-                        return init_fail(a->sock, &err);
-                if (lx->ns[VESSEL_NS_TIME].present && !lx->ns[VESSEL_NS_TIME].path) {
-                        if (unshare(CLONE_NEWTIME) < 0) {
-                                vessel_error_sys(&err, "unshare time namespace");
-                                return init_fail(a->sock, &err);
-                        }
-                        if (write_time_offsets(lx, &err) < 0)
-                                return init_fail(a->sock, &err);
-                }
-                /* Unshared here, not at clone: its root is the cgroup we are
-                 * in now, the container's. */
-                if (lx->ns[VESSEL_NS_CGROUP].present && !lx->ns[VESSEL_NS_CGROUP].path &&
-                    unshare(CLONE_NEWCGROUP) < 0) {
-                        vessel_error_sys(&err, "unshare cgroup namespace");
-                        return init_fail(a->sock, &err);
-                }
-        }
-
-        if (setsid() < 0 && errno != EPERM) {
-                vessel_error_sys(&err, "setsid");
-                return init_fail(a->sock, &err);
-        }
-        if (spec->hostname && sethostname(spec->hostname, strlen(spec->hostname)) < 0) {
-                vessel_error_sys(&err, "hostname: sethostname \"%s\"", spec->hostname);
-                return init_fail(a->sock, &err);
-        }
-        if (spec->domainname && setdomainname(spec->domainname, strlen(spec->domainname)) < 0) {
-                vessel_error_sys(&err, "domainname: setdomainname \"%s\"", spec->domainname);
-                return init_fail(a->sock, &err);
-        }
-        if (setup_rootfs(a, userns, &err) < 0)
-                return init_fail(a->sock, &err);
-        if (!a->opts->no_new_keyring) {
-                /* A fresh session keyring, so that the container cannot see
-                 * the host's keys; not every kernel (or user ns) allows it. */
-                if (syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, a->spec->hostname ? a->spec->hostname : "_ses") < 0 &&
-                    errno != ENOSYS && errno != EACCES && errno != EPERM && errno != EDQUOT) {
-                        vessel_error_sys(&err, "join a new session keyring");
-                        return init_fail(a->sock, &err);
-                }
-        }
-        if (process_prepare(&spec->process, lx, true, &exe, &err) < 0)
-                return init_fail(a->sock, &err);
-        if (spec->hooks.n[VESSEL_HOOK_START_CONTAINER] || a->seccomp.listener >= 0) {
-                struct sync_msg *m = xmalloc0(sizeof(*m));
-                if (sync_expect(a->sock, SYNC_STATE_CREATED, m, &err) < 0) {
-                        free(m);
-                        return init_fail(a->sock, &err);
-                }
-                start_state = xstrdup(m->text);
-                a->seccomp.state_json = start_state;
-                free(m);
-        }
-
-        /* Created.  From here the parent may exit; do not die with it. */
-        if (prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0) < 0)
-                return init_fail(a->sock, &err);
-        if (sync_send(a->sock, SYNC_READY, 0, NULL) < 0)
-                return 1;
-        close(a->sock);
-
-        do
-                n = read(a->fifo, &c, 1);
-        while (n < 0 && errno == EINTR);
-        if (n != 1)
+        a->seccomp.state_json = start_state;
+        if (init_report_ready(a) < 0 || init_wait_start(a) < 0)
                 _exit(1);
-        close(a->fifo);
-
-        if (spec->hooks.n[VESSEL_HOOK_START_CONTAINER] &&
-            hooks_run(spec, VESSEL_HOOK_START_CONTAINER, start_state, &err) < 0)
-                goto fail_started;
-        if (process_apply_lsm(&spec->process, &err) < 0)
-                goto fail_started;
-        if (process_set_identity(&spec->process, userns, &a->seccomp, &err) < 0)
-                goto fail_started;
-        if (a->listen_fds > 0) {
-                /* Socket activation, as runc does: the fds stay at 3.., and
-                 * LISTEN_PID names the container's process. */
-                char kv[64];
-                snprintf(kv, sizeof(kv), "LISTEN_FDS=%d", a->listen_fds);
-                process_env_set((struct vessel_process *)&spec->process, kv);
-                snprintf(kv, sizeof(kv), "LISTEN_PID=%d", (int)getpid());
-                process_env_set((struct vessel_process *)&spec->process, kv);
-        }
-        process_exec(&spec->process, exe, a->preserve_fds, &err);
-fail_started:
-        if (a->reply >= 0)
-                dprintf(a->reply, "%s", err ? err->msg : "container init failed");
-        else
-                dprintf(2, "vessel: %s\n", err ? err->msg : "container init failed");
-        _exit(127);
+        init_start_process(a, exe, start_state);
 }
 
 /* -------------------------------------------------------------- parent */
@@ -419,6 +507,27 @@ static char *bundle_path(const char *b, vessel_error **err)
         return r;
 }
 
+/* Without a mount namespace, the container's mounts would be the host's:
+ * what needs one is refused rather than done on the host or dropped. */
+static int validate_shared_mounts(const struct vessel_spec *spec, vessel_error **err)
+{
+        const struct vessel_linux *lx = &spec->linux_;
+        const char *what = spec->n_mounts ? "mounts"
+                           : lx->n_masked_paths ? "linux.maskedPaths"
+                           : lx->n_readonly_paths ? "linux.readonlyPaths"
+                           : spec->root.readonly ? "root.readonly"
+                           : lx->n_devices ? "linux.devices"
+                           : lx->rootfs_propagation ? "linux.rootfsPropagation"
+                           : NULL;
+
+        if (what)
+                return vessel_error_msg(err, EINVAL,
+                                        "%s: needs a mount namespace (linux.namespaces has none, so "
+                                        "the container shares the runtime's)",
+                                        what);
+        return 0;
+}
+
 static int validate(const struct vessel_spec *spec, const struct vessel_create_opts *o,
                     int ns_fds[VESSEL_NS_COUNT], vessel_error **err)
 {
@@ -427,9 +536,8 @@ static int validate(const struct vessel_spec *spec, const struct vessel_create_o
 
         if (!spec->has_process)
                 return vessel_error_msg(err, EINVAL, "process: required to create a container");
-        if (!lx->ns[VESSEL_NS_MNT].present)
-                return vessel_error_msg(err, EINVAL,
-                                        "linux.namespaces: a mount namespace is required");
+        if (!lx->ns[VESSEL_NS_MNT].present && (r = validate_shared_mounts(spec, err)) < 0)
+                return r;
         if (spec->hostname && !lx->ns[VESSEL_NS_UTS].present)
                 return vessel_error_msg(err, EINVAL,
                                         "hostname: setting it needs a new uts namespace");
@@ -437,10 +545,6 @@ static int validate(const struct vessel_spec *spec, const struct vessel_create_o
                 return vessel_error_msg(err, EINVAL,
                                         "process.terminal is true but no --console-socket was given "
                                         "(only a foreground run relays the terminal itself)");
-        if (lx->ns[VESSEL_NS_USER].present && !lx->ns[VESSEL_NS_USER].path &&
-            (!lx->n_uid_mappings || !lx->n_gid_mappings))
-                return vessel_error_msg(err, EINVAL,
-                                        "linux.uidMappings/gidMappings: required with a new user namespace");
         if ((lx->time_monotonic.present || lx->time_boottime.present) &&
             (!lx->ns[VESSEL_NS_TIME].present || lx->ns[VESSEL_NS_TIME].path))
                 return vessel_error_msg(err, EINVAL,
@@ -584,9 +688,13 @@ static int parent_sync(struct created *c, int sock, vessel_error **err)
                 r = sync_recv(sock, m);
                 if (r < 0) {
                         int status = 0;
-                        pid_t w = waitpid(c->child, &status, WNOHANG);
-                        if (w == c->child) {
-                                c->child = 0;
+                        pid_t who = c->child ? c->child : c->pid;
+                        pid_t w = waitpid(who, &status, WNOHANG);
+                        if (w == who) {
+                                if (who == c->child)
+                                        c->child = 0;
+                                else
+                                        c->pid = 0;
                                 if (WIFSIGNALED(status))
                                         r = vessel_error_set(err, ECHILD,
                                                              "container init was killed by signal %d",
@@ -617,6 +725,8 @@ static int parent_sync(struct created *c, int sock, vessel_error **err)
                         while (waitpid(c->child, NULL, 0) < 0 && errno == EINTR)
                                 ;
                         c->child = 0;
+                        /* Reaped: init is our child now (we are its subreaper). */
+                        sync_send(sock, SYNC_ACK, 0, NULL);
                 } else if (m->type == SYNC_HOOKS_REQ) {
                         _cleanup_free_ char *json = state_json_for(c, VESSEL_CREATING);
                         r = hooks_run(c->spec, VESSEL_HOOK_PRESTART, json, err);
@@ -641,111 +751,66 @@ static int parent_sync(struct created *c, int sock, vessel_error **err)
         return r;
 }
 
-static int do_create(const struct vessel_runtime *rt, const struct vessel_create_opts *o,
-                     struct created *c, vessel_error **err)
+/* config.json: read, parsed, its root resolved. */
+static int load_bundle(const struct vessel_create_opts *o, struct created *c, char **bundle,
+                       char **rootfs, size_t *len, vessel_error **err)
 {
-        _cleanup_free_ char *bundle = NULL, *config = NULL, *rootfs_in = NULL, *rootfs = NULL;
-        struct init_args a = {.console = -1, .fifo = -1, .reply = -1, .sock = -1, .parent_sock = -1};
-        int socks[2] = {-1, -1}, flags = 0, r;
-        const struct vessel_linux *lx;
-        bool into_cgroup = false;
+        _cleanup_free_ char *config = NULL, *rootfs_in = NULL;
         struct stat sb;
-        size_t len;
+        int r;
 
-        memset(c, 0, sizeof(*c));
-        c->dirfd = -1;
-        c->console_peer = -1;
-        for (int t = 0; t < VESSEL_NS_COUNT; t++)
-                a.ns_fds[t] = -1;
-
-        if ((r = state_check_id(o->id, err)) < 0)
-                return r;
-        bundle = bundle_path(o->bundle, err);
-        if (!bundle)
+        if (!(*bundle = bundle_path(o->bundle, err)))
                 return -ENOENT;
-        config = o->config ? xstrdup(o->config) : xasprintf("%s/config.json", bundle);
-        if ((r = read_file_at(AT_FDCWD, config, &c->config_json, &len, err)) < 0)
+        config = o->config ? xstrdup(o->config) : xasprintf("%s/config.json", *bundle);
+        if ((r = read_file_at(AT_FDCWD, config, &c->config_json, len, err)) < 0)
                 return r;
-        if ((r = vessel_spec_parse_named(c->config_json, len, NULL, &c->spec, err)) < 0)
+        if ((r = vessel_spec_parse_named(c->config_json, *len, NULL, &c->spec, err)) < 0)
                 return vessel_error_prefix(err, "%s", config);
-        lx = &c->spec->linux_;
         if (!c->spec->root.path)
                 return vessel_error_msg(err, EINVAL, "%s: root.path: required", config);
         rootfs_in = c->spec->root.path[0] == '/' ? xstrdup(c->spec->root.path)
-                                                  : xasprintf("%s/%s", bundle, c->spec->root.path);
-        rootfs = realpath(rootfs_in, NULL);
-        if (!rootfs)
+                                                  : xasprintf("%s/%s", *bundle, c->spec->root.path);
+        if (!(*rootfs = realpath(rootfs_in, NULL)))
                 return vessel_error_sys(err, "root.path %s", rootfs_in);
-        if (stat(rootfs, &sb) < 0 || !S_ISDIR(sb.st_mode))
-                return vessel_error_msg(err, ENOTDIR, "root.path %s: not a directory", rootfs);
-        r = validate(c->spec, o, a.ns_fds, err);
-        if (r < 0)
-                goto out;
-        {
-                _cleanup_free_ char *cache = xasprintf("%s/.seccomp-cache", rt->root);
-                r = seccomp_compile(&c->spec->linux_.seccomp, cache, &a.seccomp, err);
-        }
-        if (r < 0 || (r = seccomp_connect_listener(&c->spec->linux_.seccomp, &a.seccomp, err)) < 0)
-                goto out;
-        c->want_created_state = c->spec->hooks.n[VESSEL_HOOK_START_CONTAINER] || a.seccomp.listener >= 0;
-        if ((r = prepare_idmaps(c->spec, bundle, &a.idmap_fds, err)) < 0)
-                goto out;
-        if (o->console_socket) {
-                a.console = terminal_connect(o->console_socket, err);
-                if (a.console < 0) {
-                        r = a.console;
-                        goto out;
-                }
-        } else if (c->spec->process.terminal) {
-                int pair[2];
-                if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) < 0) {
-                        r = vessel_error_sys(err, "socketpair for the terminal");
-                        goto out;
-                }
-                a.console = pair[0];
-                c->console_peer = pair[1];
-                terminal_inherit_size(&c->spec->process);
-        }
+        if (stat(*rootfs, &sb) < 0 || !S_ISDIR(sb.st_mode))
+                return vessel_error_msg(err, ENOTDIR, "root.path %s: not a directory", *rootfs);
+        return 0;
+}
 
-        /* From here on, a failure removes the state directory again. */
-        c->dirfd = state_dir_create(rt->root, o->id, err);
-        if (c->dirfd < 0) {
-                r = c->dirfd;
-                goto out;
+/* What init needs that the runtime makes before it exists: the seccomp
+ * program and its listener, idmapped trees, the console. */
+static int prepare_init(const struct vessel_runtime *rt, const struct vessel_create_opts *o,
+                        struct created *c, struct init_args *a, const char *bundle, vessel_error **err)
+{
+        _cleanup_free_ char *cache = xasprintf("%s/.seccomp-cache", rt->root);
+        int r, pair[2];
+
+        if ((r = seccomp_compile(&c->spec->linux_.seccomp, cache, &a->seccomp, err)) < 0 ||
+            (r = seccomp_connect_listener(&c->spec->linux_.seccomp, &a->seccomp, err)) < 0)
+                return r;
+        c->want_created_state = c->spec->hooks.n[VESSEL_HOOK_START_CONTAINER] || a->seccomp.listener >= 0;
+        a->want_created_state = c->want_created_state;
+        if ((r = prepare_idmaps(c->spec, bundle, &a->idmap_fds, err)) < 0)
+                return r;
+        if (o->console_socket) {
+                a->console = terminal_connect(o->console_socket, err);
+                return a->console < 0 ? a->console : 0;
         }
-        c->st.id = xstrdup(o->id);
-        c->st.bundle = xstrdup(bundle);
-        c->st.rootfs = xstrdup(rootfs);
-        c->st.created = rfc3339_now();
-        c->st.owner = owner_name();
-        c->st.n_annotations = c->spec->n_annotations;
-        c->st.annotations = xmalloc0(sizeof(struct vessel_kv) * (c->spec->n_annotations + 1));
-        for (size_t i = 0; i < c->spec->n_annotations; i++) {
-                c->st.annotations[i].key = xstrdup(c->spec->annotations[i].key);
-                c->st.annotations[i].value = xstrdup(c->spec->annotations[i].value);
-        }
-        if (mkfifoat(c->dirfd, EXEC_FIFO, 0600) < 0) {
-                r = vessel_error_sys(err, "mkfifo %s/%s/%s", rt->root, o->id, EXEC_FIFO);
-                goto fail;
-        }
-        a.fifo = openat(c->dirfd, EXEC_FIFO, O_RDWR | O_CLOEXEC);
-        if (a.fifo < 0) {
-                r = vessel_error_sys(err, "open %s", EXEC_FIFO);
-                goto fail;
-        }
-        if (c->spec->hooks.n[VESSEL_HOOK_START_CONTAINER]) {
-                if (mkfifoat(c->dirfd, REPLY_FIFO, 0600) < 0 ||
-                    (a.reply = openat(c->dirfd, REPLY_FIFO, O_RDWR | O_CLOEXEC)) < 0) {
-                        r = vessel_error_sys(err, "create %s", REPLY_FIFO);
-                        goto fail;
-                }
-        }
-        {
-                _cleanup_free_ char *p = xasprintf("/proc/self/fd/%d/config.json", c->dirfd);
-                if ((r = write_file_atomic(p, c->config_json, len, 0600, err)) < 0)
-                        goto fail;
-        }
-        r = cgroup_create(c->spec, o->id, o->cgroup_manager, &c->cg, err);
+        if (!c->spec->process.terminal)
+                return 0;
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) < 0)
+                return vessel_error_sys(err, "socketpair for the terminal");
+        a->console = pair[0];
+        c->console_peer = pair[1];
+        terminal_inherit_size(&c->spec->process);
+        return 0;
+}
+
+/* Where the cgroup goes, nothing made yet. */
+static int plan_cgroup(const struct vessel_create_opts *o, struct created *c, vessel_error **err)
+{
+        int r = cgroup_plan(c->spec, o->id, o->cgroup_manager, &c->cg, err);
+
         if (r < 0 && (r == -EACCES || r == -EPERM) && cgroup_rootless_undelegated()) {
                 /* Rootless without a delegated cgroup: run, but say that
                  * nothing limits the container. */
@@ -753,66 +818,175 @@ static int do_create(const struct vessel_runtime *rt, const struct vessel_create
                                 "container runs without resource limits\n",
                         (*err)->msg, (unsigned)geteuid());
                 vessel_error_free(err);
-                r = cgroup_create(c->spec, o->id, "disabled", &c->cg, err);
+                r = cgroup_plan(c->spec, o->id, "disabled", &c->cg, err);
         }
-        if (r < 0)
-                goto fail;
-        /* Recorded at once, so that deleting a create that died finds it. */
+        return r;
+}
+
+static int make_cgroup(struct created *c, vessel_error **err)
+{
+        int r = cgroup_make(c->cg, c->spec, err);
+
+        if (r < 0 && (r == -EACCES || r == -EPERM) && cgroup_rootless_undelegated()) {
+                fprintf(stderr, "vessel: warning: %s; no cgroup is delegated to uid %u, so the "
+                                "container runs without resource limits\n",
+                        (*err)->msg, (unsigned)geteuid());
+                vessel_error_free(err);
+                r = 0;
+        }
+        free(c->st.cgroup_path);
         c->st.cgroup_path = cgroup_state_path(c->cg);
-        if ((r = state_write(c->dirfd, &c->st, err)) < 0)
-                goto fail;
-        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, socks) < 0) {
-                r = vessel_error_sys(err, "socketpair");
-                goto fail;
+        return r;
+}
+
+/* The state directory appears with a state.json that names its creator
+ * and the cgroup it is about to get: whatever happens from here on, a
+ * delete finds everything. */
+static int publish_state(const struct vessel_runtime *rt, const struct vessel_create_opts *o,
+                         struct created *c, const char *bundle, const char *rootfs, vessel_error **err)
+{
+        struct vessel_state *st = &c->st;
+
+        st->id = xstrdup(o->id);
+        st->bundle = xstrdup(bundle);
+        st->rootfs = xstrdup(rootfs);
+        st->created = rfc3339_now();
+        st->owner = owner_name();
+        st->creator = getpid();
+        st->creator_start = proc_start_time(st->creator, NULL);
+        st->cgroup_path = cgroup_state_path(c->cg);
+        st->n_annotations = c->spec->n_annotations;
+        st->annotations = xmalloc0(sizeof(struct vessel_kv) * (c->spec->n_annotations + 1));
+        for (size_t i = 0; i < c->spec->n_annotations; i++) {
+                st->annotations[i].key = xstrdup(c->spec->annotations[i].key);
+                st->annotations[i].value = xstrdup(c->spec->annotations[i].value);
         }
-        a.spec = c->spec;
-        a.opts = o;
-        a.rootfs = rootfs;
-        a.bundle = bundle;
-        a.parent_sock = socks[0];
-        a.sock = socks[1];
-        a.two_stage = (lx->ns[VESSEL_NS_USER].present && lx->ns[VESSEL_NS_USER].path) ||
-                      (lx->ns[VESSEL_NS_PID].present && lx->ns[VESSEL_NS_PID].path);
-        if (!a.two_stage)
+        c->dirfd = state_dir_create(rt->root, st, err);
+        if (c->dirfd < 0) {
+                /* Not ours: never removed by our failure path. */
+                free(st->id);
+                st->id = NULL;
+                return c->dirfd;
+        }
+        return 0;
+}
+
+/* The exec fifo (start releases init), the reply fifo (init's errors
+ * after start) and the config that later commands read. */
+static int make_state_files(const struct vessel_runtime *rt, struct created *c, struct init_args *a,
+                            size_t len, vessel_error **err)
+{
+        _cleanup_free_ char *p = xasprintf("/proc/self/fd/%d/config.json", c->dirfd);
+
+        if (mkfifoat(c->dirfd, EXEC_FIFO, 0600) < 0 ||
+            (a->fifo = openat(c->dirfd, EXEC_FIFO, O_RDWR | O_CLOEXEC)) < 0)
+                return vessel_error_sys(err, "create %s/%s/%s", rt->root, c->st.id, EXEC_FIFO);
+        if (mkfifoat(c->dirfd, REPLY_FIFO, 0600) < 0 ||
+            (a->reply = openat(c->dirfd, REPLY_FIFO, O_RDWR | O_CLOEXEC)) < 0)
+                return vessel_error_sys(err, "create %s/%s/%s", rt->root, c->st.id, REPLY_FIFO);
+        return write_file_atomic(p, c->config_json, len, 0600, err);
+}
+
+/* Clone init into its namespaces (and cgroup, where the kernel can), put
+ * it into its cgroups otherwise, and let it go. */
+static int spawn_init(const struct vessel_create_opts *o, struct created *c, struct init_args *a,
+                      int socks[2], const char *bundle, const char *rootfs, vessel_error **err)
+{
+        const struct vessel_linux *lx = &c->spec->linux_;
+        bool into_cgroup = false;
+        int flags = 0, r;
+
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, socks) < 0)
+                return vessel_error_sys(err, "socketpair");
+        a->spec = c->spec;
+        a->opts = o;
+        a->rootfs = rootfs;
+        a->bundle = bundle;
+        a->parent_sock = socks[0];
+        a->sock = socks[1];
+        a->dirfd = c->dirfd;
+        a->listen_fds = process_listen_fds();
+        a->preserve_fds = o->preserve_fds > a->listen_fds ? o->preserve_fds : a->listen_fds;
+        a->two_stage = (lx->ns[VESSEL_NS_USER].present && lx->ns[VESSEL_NS_USER].path) ||
+                       (lx->ns[VESSEL_NS_PID].present && lx->ns[VESSEL_NS_PID].path);
+        if (!a->two_stage)
                 for (int t = 0; t < VESSEL_NS_COUNT; t++)
                         if (lx->ns[t].present && !lx->ns[t].path && t != VESSEL_NS_TIME &&
                             t != VESSEL_NS_CGROUP)
                                 flags |= ns_clone_flag(t);
-        a.dirfd = c->dirfd;
-        a.listen_fds = process_listen_fds();
-        a.preserve_fds = o->preserve_fds > a.listen_fds ? o->preserve_fds : a.listen_fds;
+        /* The real init of a two-stage start is reparented to us. */
+        if (a->two_stage && prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
+                return vessel_error_sys(err, "prctl PR_SET_CHILD_SUBREAPER");
 
         c->child = clone_init(flags, cgroup_clone_fd(c->cg), &into_cgroup);
         if (c->child < 0) {
-                r = vessel_error_sys(err, "clone the container's init (flags 0x%x)", flags);
                 c->child = 0;
-                goto fail;
+                return vessel_error_sys(err, "clone the container's init (flags 0x%x)", flags);
         }
         if (c->child == 0)
-                _exit(container_init(&a));
-        close(socks[1]);
+                _exit(container_init(a));
+        closep(&socks[1]);
         socks[1] = -1;
         c->pid = c->child;
         if (!into_cgroup && (r = cgroup_enter(c->cg, c->child, err)) < 0)
-                goto fail;
-        if (sync_send(socks[0], SYNC_GO, 0, NULL) < 0) {
-                r = vessel_error_sys(err, "container init went away");
-                goto fail;
-        }
+                return r;
+        if (sync_send(socks[0], SYNC_GO, 0, NULL) < 0)
+                return vessel_error_sys(err, "container init went away");
+        return 0;
+}
 
-        r = parent_sync(c, socks[0], err);
-        if (r < 0)
-                goto fail;
+/* Recorded as created, with its pid; then init may outlive us. */
+static int finish_create(const struct vessel_create_opts *o, struct created *c, int sock,
+                         vessel_error **err)
+{
+        int r;
+
         c->st.pid = c->pid;
         c->st.start_time = proc_start_time(c->pid, NULL);
-        if ((r = state_write(c->dirfd, &c->st, err)) < 0)
-                goto fail;
-        if ((r = write_pid_file(o->pid_file, c->pid, err)) < 0)
-                goto fail;
-        r = 0;
-        goto out;
-fail:
-        created_cleanup(rt, c, true);
+        c->st.ready = true;
+        c->st.creator = 0;
+        c->st.creator_start = 0;
+        if ((r = state_write(c->dirfd, &c->st, err)) < 0 || (r = write_pid_file(o->pid_file, c->pid, err)) < 0)
+                return r;
+        if (sync_send(sock, SYNC_ACK, 0, NULL) < 0)
+                return vessel_error_sys(err, "container init went away");
+        /* Init closes its end once it no longer dies with us: only then
+         * may we exit. */
+        struct sync_msg *m = xmalloc0(sizeof(*m));
+        r = sync_recv(sock, m);
+        free(m);
+        if (r == 0)
+                return vessel_error_set(err, EPROTO, "unexpected message from container init");
+        return 0;
+}
+
+static int do_create(const struct vessel_runtime *rt, const struct vessel_create_opts *o,
+                     struct created *c, vessel_error **err)
+{
+        _cleanup_free_ char *bundle = NULL, *rootfs = NULL;
+        struct init_args a = {.console = -1, .fifo = -1, .reply = -1, .sock = -1, .parent_sock = -1};
+        int socks[2] = {-1, -1}, r;
+        size_t len = 0;
+
+        memset(c, 0, sizeof(*c));
+        c->dirfd = -1;
+        c->console_peer = -1;
+        for (int t = 0; t < VESSEL_NS_COUNT; t++)
+                a.ns_fds[t] = -1;
+
+        if ((r = state_check_id(o->id, err)) < 0 || (r = load_bundle(o, c, &bundle, &rootfs, &len, err)) < 0)
+                return r;
+        if (c->spec->linux_.ns[VESSEL_NS_USER].present && !c->spec->linux_.ns[VESSEL_NS_USER].path)
+                idmap_default(&c->spec->linux_);
+        if ((r = validate(c->spec, o, a.ns_fds, err)) < 0 ||
+            (r = prepare_init(rt, o, c, &a, bundle, err)) < 0 || (r = plan_cgroup(o, c, err)) < 0 ||
+            (r = publish_state(rt, o, c, bundle, rootfs, err)) < 0)
+                goto out;
+        /* From here on, a failure removes the state directory again. */
+        if ((r = make_state_files(rt, c, &a, len, err)) < 0 || (r = make_cgroup(c, err)) < 0 ||
+            (r = spawn_init(o, c, &a, socks, bundle, rootfs, err)) < 0 ||
+            (r = parent_sync(c, socks[0], err)) < 0 || (r = finish_create(o, c, socks[0], err)) < 0)
+                created_cleanup(rt, c, true);
 out:
         seccomp_bpf_clear(&a.seccomp);
         for (size_t i = 0; a.idmap_fds && i < c->spec->n_mounts; i++)
@@ -837,7 +1011,6 @@ int vessel_create(const struct vessel_runtime *rt, const struct vessel_create_op
         return r;
 }
 
-/* Release a created container's init; called with the state locked. */
 /* Wait for init's report on its startContainer hooks (see REPLY_FIFO). */
 static int wait_start_reply(int reply, const char *id, vessel_error **err)
 {
@@ -871,11 +1044,10 @@ static int start_locked(int dirfd, struct vessel_state *st, const struct vessel_
         if (s != VESSEL_CREATED)
                 return vessel_error_msg(err, EINVAL, "cannot start container \"%s\": it is %s, not created",
                                         st->id, vessel_status_name(s));
-        if (spec && spec->hooks.n[VESSEL_HOOK_START_CONTAINER]) {
-                reply = openat(dirfd, REPLY_FIFO, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-                if (reply < 0)
-                        return vessel_error_sys(err, "open %s", REPLY_FIFO);
-        }
+        /* Opened first: its writer, init, holds it until execve. */
+        reply = openat(dirfd, REPLY_FIFO, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+        if (reply < 0)
+                return vessel_error_sys(err, "open %s", REPLY_FIFO);
         fifo = openat(dirfd, EXEC_FIFO, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
         if (fifo < 0) {
                 if (errno == ENXIO)
@@ -888,11 +1060,9 @@ static int start_locked(int dirfd, struct vessel_state *st, const struct vessel_
         st->started = true;
         if ((r = state_write(dirfd, st, err)) < 0)
                 return r;
-        if (reply >= 0) {
-                unlinkat(dirfd, REPLY_FIFO, 0);
-                if ((r = wait_start_reply(reply, st->id, err)) < 0)
-                        return r;
-        }
+        unlinkat(dirfd, REPLY_FIFO, 0);
+        if ((r = wait_start_reply(reply, st->id, err)) < 0)
+                return r;
         if (spec && spec->hooks.n[VESSEL_HOOK_POSTSTART]) {
                 /* A failing poststart hook is a warning: the container runs on. */
                 _cleanup_free_ char *json = state_to_json(st, VESSEL_RUNNING, false);
@@ -913,7 +1083,7 @@ static int load_saved_spec(int dirfd, struct vessel_spec **spec, vessel_error **
 
 int vessel_start(const struct vessel_runtime *rt, const char *id, vessel_error **err)
 {
-        _cleanup_close_ int dirfd = state_dir_open(rt->root, id, true, err);
+        _cleanup_close_ int dirfd = state_dir_open(rt->root, id, STATE_LOCK_EXCLUSIVE, err);
         struct vessel_state st;
         struct vessel_spec *spec = NULL;
         int r;
@@ -1015,7 +1185,7 @@ static int kill_cgroup(const struct vessel_state *st, int sig, vessel_error **er
 int vessel_kill(const struct vessel_runtime *rt, const char *id, int sig, bool all,
                 vessel_error **err)
 {
-        _cleanup_close_ int dirfd = state_dir_open(rt->root, id, false, err);
+        _cleanup_close_ int dirfd = state_dir_open(rt->root, id, STATE_LOCK_SHARED, err);
         struct vessel_state st;
         enum vessel_status s;
         int r;
@@ -1101,7 +1271,7 @@ out:
 
 int vessel_delete(const struct vessel_runtime *rt, const char *id, bool force, vessel_error **err)
 {
-        _cleanup_close_ int dirfd = state_dir_open(rt->root, id, true, err);
+        _cleanup_close_ int dirfd = state_dir_open(rt->root, id, STATE_LOCK_EXCLUSIVE, err);
 
         if (dirfd < 0)
                 return dirfd;
@@ -1110,7 +1280,7 @@ int vessel_delete(const struct vessel_runtime *rt, const char *id, bool force, v
 
 int vessel_state(const struct vessel_runtime *rt, const char *id, char **json, vessel_error **err)
 {
-        _cleanup_close_ int dirfd = state_dir_open(rt->root, id, false, err);
+        _cleanup_close_ int dirfd = state_dir_open(rt->root, id, STATE_LOCK_NONE, err);
         struct vessel_state st;
         int r;
 
@@ -1139,6 +1309,7 @@ int vessel_list(const struct vessel_runtime *rt, struct vessel_list_entry **out,
 
         *out = NULL;
         *n = 0;
+        state_root_gc(rt->root);
         if (!d) {
                 if (errno == ENOENT)
                         return 0;
@@ -1214,7 +1385,7 @@ int vessel_run(const struct vessel_runtime *rt, const struct vessel_create_opts 
                 else
                         r = master;
                 vessel_error *derr = NULL;
-                int fd = state_dir_open(rt->root, o->id, true, &derr);
+                int fd = state_dir_open(rt->root, o->id, STATE_LOCK_EXCLUSIVE, &derr);
                 if (fd >= 0) {
                         delete_locked(rt, fd, o->id, true, &derr);
                         close(fd);

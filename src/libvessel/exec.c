@@ -182,10 +182,11 @@ static int exec_process(const struct exec_args *a)
         }
         if (process_prepare(p, NULL, false, &exe, &err) < 0)
                 goto fail;
-        if (process_apply_lsm(p, &err) < 0 || process_set_identity(p, userns, &bpf, &err) < 0)
+        if (process_cloexec_fds(a->o->preserve_fds, &err) < 0 || process_apply_lsm(p, &err) < 0 ||
+            process_set_identity(p, userns, &bpf, &err) < 0)
                 goto fail;
         /* execve closes the socket (CLOEXEC): the runtime sees EOF = started. */
-        process_exec(p, exe, a->o->preserve_fds, &err);
+        process_exec(p, exe, &err);
 fail:
         sync_send(a->sock, SYNC_ERROR, err ? err->code : EINVAL, err ? err->msg : "exec failed");
         _exit(127);
@@ -249,7 +250,7 @@ static int load_process(const struct vessel_exec_opts *o, struct vessel_spec *sp
 static int start_exec(const struct vessel_runtime *rt, const struct vessel_exec_opts *o,
                       pid_t *out_pid, int *master, vessel_error **err)
 {
-        _cleanup_close_ int dirfd = state_dir_open(rt->root, o->id, false, err);
+        _cleanup_close_ int dirfd = state_dir_open(rt->root, o->id, STATE_LOCK_SHARED, err);
         struct vessel_spec *spec = NULL;
         struct vessel_process *owned = NULL;
         struct vessel_state st = {0};

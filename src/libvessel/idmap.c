@@ -6,6 +6,8 @@
 #include <string.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <sys/wait.h>
 
 char *idmap_format(const struct vessel_idmap *m, size_t n)
@@ -175,4 +177,87 @@ int idmap_write(pid_t pid, const struct vessel_linux *lx, vessel_error **err)
                 return r;
         }
         return 0;
+}
+
+int idmap_subid_find(const char *text, const char *name, uint32_t id, uint32_t *start, uint32_t *count)
+{
+        char idstr[16];
+        const char *line = text;
+
+        snprintf(idstr, sizeof(idstr), "%u", id);
+        while (line && *line) {
+                const char *end = strchr(line, '\n');
+                size_t len = end ? (size_t)(end - line) : strlen(line);
+                _cleanup_free_ char *l = strndup(line, len);
+                char *save = NULL, *who = strtok_r(l, ":", &save), *s = strtok_r(NULL, ":", &save),
+                     *c = strtok_r(NULL, ":\r", &save);
+                int64_t v1, v2;
+
+                line = end ? end + 1 : NULL;
+                if (!who || !s || !c || who[0] == '#')
+                        continue;
+                if (strcmp(who, idstr) && (!name || strcmp(who, name)))
+                        continue;
+                if (parse_int64(s, &v1) < 0 || parse_int64(c, &v2) < 0 || v1 < 0 || v2 <= 0 ||
+                    v1 > UINT32_MAX || v2 > UINT32_MAX - 1 || v1 + v2 > UINT32_MAX)
+                        continue;
+                *start = (uint32_t)v1;
+                *count = (uint32_t)v2;
+                return 0;
+        }
+        return -ENOENT;
+}
+
+static size_t default_map(const char *file, const char *name, uint32_t own, struct vessel_idmap **out)
+{
+        _cleanup_free_ char *text = NULL;
+        struct vessel_idmap *m = xmalloc0(2 * sizeof(*m));
+        uint32_t start, count;
+        size_t n = 1;
+
+        m[0] = (struct vessel_idmap){.container_id = 0, .host_id = own, .size = 1};
+        if (read_file_at(AT_FDCWD, file, &text, NULL, NULL) == 0 &&
+            idmap_subid_find(text, name, own, &start, &count) == 0) {
+                /* Where the subordinate range holds the own id, the range
+                 * before it is enough; nothing may map twice. */
+                if (own >= start && own - start < count)
+                        count = own - start;
+                if (count > 0)
+                        m[n++] = (struct vessel_idmap){.container_id = 1, .host_id = start, .size = count};
+        }
+        *out = m;
+        return n;
+}
+
+/* The host's name for uid, from /etc/passwd (no NSS: vessel is static;
+ * /etc/subuid names local users). */
+static char *local_user_name(uid_t uid)
+{
+        _cleanup_free_ char *text = NULL;
+        char *save = NULL;
+
+        if (read_file_at(AT_FDCWD, "/etc/passwd", &text, NULL, NULL) < 0)
+                return NULL;
+        for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+                char *c1 = strchr(l, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL, *c3 = c2 ? strchr(c2 + 1, ':') : NULL;
+                int64_t v;
+
+                if (!c3)
+                        continue;
+                *c1 = *c3 = '\0';
+                if (parse_int64(c2 + 1, &v) == 0 && v == (int64_t)uid)
+                        return xstrdup(l);
+        }
+        return NULL;
+}
+
+void idmap_default(struct vessel_linux *lx)
+{
+        _cleanup_free_ char *name = local_user_name(geteuid());
+
+        /* /etc/subgid is keyed by user names too. */
+        if (!lx->n_uid_mappings)
+                lx->n_uid_mappings = default_map("/etc/subuid", name, geteuid(), &lx->uid_mappings);
+        if (!lx->n_gid_mappings)
+                lx->n_gid_mappings = default_map("/etc/subgid", name, getegid(), &lx->gid_mappings);
 }

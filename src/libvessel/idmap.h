@@ -20,3 +20,10 @@ int idmap_userns_fd(const struct vessel_idmap *uids, size_t nu, const struct ves
  * root, maps through newuidmap/newgidmap unless the map is the caller's own
  * id only. */
 int idmap_write(pid_t pid, const struct vessel_linux *lx, vessel_error **err);
+/* In an /etc/subuid or /etc/subgid text, the first range of the user
+ * called name or numbered id: 0, or -ENOENT. */
+int idmap_subid_find(const char *text, const char *name, uint32_t id, uint32_t *start, uint32_t *count);
+/* A new user namespace without uidMappings/gidMappings, as crun does: the
+ * caller's own id as root of the container, and the caller's subordinate
+ * range (from /etc/subuid, /etc/subgid) from id 1 on, when it has one. */
+void idmap_default(struct vessel_linux *lx);

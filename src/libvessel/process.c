@@ -13,6 +13,7 @@
 #include <sys/statfs.h>
 #include <linux/magic.h>
 #include <sys/syscall.h>
+#include <linux/capability.h>
 #include <linux/close_range.h>
 
 int process_prepare_host(const struct vessel_process *p, vessel_error **err)
@@ -187,14 +188,18 @@ int process_apply_lsm(const struct vessel_process *p, vessel_error **err)
         return 0;
 }
 
+/* Until execve, only the calls that dropping privileges needs may run
+ * under the seccomp filter: a profile written for the container's own
+ * program need not allow anything else. */
 int process_set_identity(const struct vessel_process *p, bool in_userns,
                          const struct vessel_bpf *seccomp, vessel_error **err)
 {
         const struct vessel_user *u = &p->user;
+        /* Without no_new_privs, loading a filter needs CAP_SYS_ADMIN, so it
+         * goes in before the capabilities are set. */
+        bool early = seccomp && !p->no_new_privileges;
         int r;
 
-        if (seccomp && !p->no_new_privileges && (r = seccomp_install(seccomp, err)) < 0)
-                return r;
         if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
                 return vessel_error_sys(err, "prctl PR_SET_KEEPCAPS");
         if (p->capabilities.present && (r = caps_drop_bounding(&p->capabilities, err)) < 0)
@@ -209,27 +214,41 @@ int process_set_identity(const struct vessel_process *p, bool in_userns,
                 return vessel_error_sys(err, "process.user.gid %u: setresgid", u->gid);
         if (setresuid(u->uid, u->uid, u->uid) < 0)
                 return vessel_error_sys(err, "process.user.uid %u: setresuid", u->uid);
-        if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0)
-                return vessel_error_sys(err, "prctl PR_SET_KEEPCAPS");
+        if (early) {
+                /* A new uid cleared the effective set; KEEPCAPS kept it permitted. */
+                if (u->uid != 0 && (r = caps_raise_effective(CAP_SYS_ADMIN, err)) < 0)
+                        return r;
+                if ((r = seccomp_install(seccomp, err)) < 0)
+                        return r;
+        }
+        /* PR_SET_KEEPCAPS needs no reset: execve clears it. */
         if (p->capabilities.present && (r = caps_apply(&p->capabilities, err)) < 0)
-                return r;
+                return early ? vessel_error_prefix(err, "under linux.seccomp (loaded before the "
+                                                        "capabilities are set, since "
+                                                        "process.noNewPrivileges is false, so the "
+                                                        "profile must allow capset)")
+                             : r;
         if (p->no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
                 return vessel_error_sys(err, "prctl PR_SET_NO_NEW_PRIVS");
-        if (seccomp && p->no_new_privileges && (r = seccomp_install(seccomp, err)) < 0)
+        if (seccomp && !early && (r = seccomp_install(seccomp, err)) < 0)
                 return r;
         return 0;
 }
 
-int process_exec(const struct vessel_process *p, const char *exe, int preserve_fds,
-                 vessel_error **err)
+int process_cloexec_fds(int preserve_fds, vessel_error **err)
+{
+        /* No runtime fd may survive into the container (CVE-2024-21626):
+         * execve closes them all.  Marked, not closed now, so that if a
+         * later step fails its error still reaches the runtime. */
+        if (syscall(SYS_close_range, 3 + preserve_fds, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+                return vessel_error_sys(err, "close_range");
+        return 0;
+}
+
+int process_exec(const struct vessel_process *p, const char *exe, vessel_error **err)
 {
         char *const empty[] = {NULL};
 
-        /* No runtime fd may survive into the container (CVE-2024-21626):
-         * execve closes them all.  Marked, not closed now, so that if execve
-         * fails the error still reaches the runtime through its socket. */
-        if (syscall(SYS_close_range, 3 + preserve_fds, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
-                return vessel_error_sys(err, "close_range");
         execve(exe, p->args, p->env ? p->env : empty);
         return vessel_error_sys(err, "execve %s", exe);
 }

@@ -19,16 +19,19 @@ int process_prepare(const struct vessel_process *p, const struct vessel_linux *l
 int process_check_lsm(const struct vessel_process *p, vessel_error **err);
 /* Label the next execve: AppArmor profile, SELinux label. */
 int process_apply_lsm(const struct vessel_process *p, vessel_error **err);
+/* Mark every fd above 2 + preserve_fds close-on-exec.  Called before
+ * process_set_identity, so that no close_range runs under the filter. */
+int process_cloexec_fds(int preserve_fds, vessel_error **err);
 /* Drop to the configured identity in the safe order: bounding set, groups,
  * gid, uid, capabilities, no_new_privs, and the seccomp filter last.
  * Without no_new_privs, installing a filter needs CAP_SYS_ADMIN, so then
- * the filter goes in first (the profile must allow the calls that follow,
- * as runc and crun require too). */
+ * it goes in after the uid and gid change but before the capabilities are
+ * set: only capset (and raising ambient capabilities) runs under it before
+ * execve, which a profile must allow then (runc and crun run more). */
 int process_set_identity(const struct vessel_process *p, bool in_userns,
                          const struct vessel_bpf *seccomp, vessel_error **err);
-/* Close every fd above 2 + preserve_fds and execve. Returns only on error. */
-int process_exec(const struct vessel_process *p, const char *exe, int preserve_fds,
-                 vessel_error **err);
+/* execve. Returns only on error. */
+int process_exec(const struct vessel_process *p, const char *exe, vessel_error **err);
 /* Set KEY=VALUE in the process's environment, replacing an existing KEY. */
 void process_env_set(struct vessel_process *p, const char *kv);
 /* systemd socket activation: when the caller handed us LISTEN_FDS for our

@@ -3,9 +3,13 @@
 #include "util.h"
 
 #include <fcntl.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <unistd.h>
 #include <string.h>
+#include <dirent.h>
+#include <limits.h>
+#include <time.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <json-c/json.h>
@@ -24,8 +28,10 @@ int state_check_id(const char *id, vessel_error **err)
                 return vessel_error_msg(err, EINVAL, "container id must not be empty");
         if (n > 1024)
                 return vessel_error_msg(err, EINVAL, "container id is longer than 1024 bytes");
-        if (!strcmp(id, ".") || !strcmp(id, ".."))
-                return vessel_error_msg(err, EINVAL, "invalid container id \"%s\"", id);
+        /* Hidden names are the state root's own (state.h). */
+        if (id[0] == '.')
+                return vessel_error_msg(err, EINVAL, "invalid container id \"%s\": it must not start with '.'",
+                                        id);
         for (const char *p = id; *p; p++) {
                 unsigned char c = (unsigned char)*p;
                 if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
@@ -50,41 +56,86 @@ static int lock_dir(int fd, bool exclusive, const char *path, vessel_error **err
         return 0;
 }
 
-int state_dir_create(const char *root, const char *id, vessel_error **err)
-{
-        _cleanup_free_ char *path = NULL;
-        int fd, r;
+/* Hidden names: never a valid id (ids may not start with '.', see
+ * state_check_id's callers), unique per process and moment. */
+#define NEW_PREFIX ".new-"
+#define GONE_PREFIX ".gone-"
+/* A hidden directory younger than this may belong to a command that is
+ * still between mkdir and flock: left alone by the collector. */
+#define GC_MIN_AGE_S 10
 
-        r = state_check_id(id, err);
-        if (r < 0)
-                return r;
-        if (mkdir(root, 0711) < 0 && errno != EEXIST) {
-                r = mkdir_p(root, 0711, err);
-                if (r < 0)
+static char *hidden_name(const char *prefix)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return xasprintf("%s%d-%llx", prefix, (int)getpid(),
+                         (unsigned long long)ts.tv_sec * 1000000000ULL + (unsigned long long)ts.tv_nsec);
+}
+
+static int open_root(const char *root, bool create, vessel_error **err)
+{
+        int fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+        if (fd < 0 && errno == ENOENT && create) {
+                if (mkdir_p(root, 0711, err) < 0)
                         return vessel_error_prefix(err, "state root");
+                fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         }
-        path = xasprintf("%s/%s", root, id);
-        if (mkdir(path, 0700) < 0) {
-                if (errno == EEXIST)
-                        return vessel_error_msg(err, EEXIST, "container \"%s\" already exists", id);
-                return vessel_error_sys(err, "mkdir %s", path);
-        }
-        fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0) {
-                r = vessel_error_sys(err, "open %s", path);
-                rmdir(path);
-                return r;
-        }
-        r = lock_dir(fd, true, path, err);
-        if (r < 0) {
-                close(fd);
-                rmdir(path);
-                return r;
-        }
+        if (fd < 0)
+                return vessel_error_sys(err, "open state root %s", root);
         return fd;
 }
 
-int state_dir_open(const char *root, const char *id, bool exclusive, vessel_error **err)
+int state_dir_create(const char *root, const struct vessel_state *st, vessel_error **err)
+{
+        _cleanup_close_ int rootfd = -1, fd = -1;
+        _cleanup_free_ char *tmp = hidden_name(NEW_PREFIX);
+        int r;
+
+        if ((r = state_check_id(st->id, err)) < 0)
+                return r;
+        if (strlen(st->id) > NAME_MAX)
+                return vessel_error_msg(err, ENAMETOOLONG, "container id \"%.32s...\" is longer than %d bytes",
+                                        st->id, NAME_MAX);
+        if ((rootfd = open_root(root, true, err)) < 0)
+                return rootfd;
+        if (mkdirat(rootfd, tmp, 0700) < 0)
+                return vessel_error_sys(err, "mkdir %s/%s", root, tmp);
+        fd = openat(rootfd, tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0) {
+                r = vessel_error_sys(err, "open %s/%s", root, tmp);
+                unlinkat(rootfd, tmp, AT_REMOVEDIR);
+                return r;
+        }
+        if ((r = lock_dir(fd, true, tmp, err)) < 0 || (r = state_write(fd, st, err)) < 0)
+                goto fail;
+        /* Published with its state.json in it, never empty. */
+        if (renameat2(rootfd, tmp, rootfd, st->id, RENAME_NOREPLACE) < 0) {
+                if (errno == EEXIST || errno == ENOTEMPTY)
+                        r = vessel_error_msg(err, EEXIST, "container \"%s\" already exists", st->id);
+                else
+                        r = vessel_error_sys(err, "rename %s/%s to %s", root, tmp, st->id);
+                goto fail;
+        }
+        return steal_fd(&fd);
+fail:
+        rm_rf_at(rootfd, tmp);
+        return r;
+}
+
+/* Is fd still the directory published as root/id?  A delete renames it
+ * away; a create may have put a new one there since. */
+static bool still_published(int fd, const char *root, const char *id)
+{
+        _cleanup_free_ char *path = xasprintf("%s/%s", root, id);
+        struct stat a, b;
+
+        return fstat(fd, &a) == 0 && a.st_nlink > 0 && lstat(path, &b) == 0 &&
+               a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+int state_dir_open(const char *root, const char *id, enum state_lock lock, vessel_error **err)
 {
         _cleanup_free_ char *path = NULL;
         int fd, r;
@@ -99,14 +150,15 @@ int state_dir_open(const char *root, const char *id, bool exclusive, vessel_erro
                         return vessel_error_msg(err, ENOENT, "container \"%s\" does not exist", id);
                 return vessel_error_sys(err, "open %s", path);
         }
-        r = lock_dir(fd, exclusive, path, err);
+        if (lock == STATE_LOCK_NONE)
+                return fd;
+        r = lock_dir(fd, lock == STATE_LOCK_EXCLUSIVE, path, err);
         if (r < 0) {
                 close(fd);
                 return r;
         }
         /* A concurrent delete may have removed the directory while we waited. */
-        struct stat st;
-        if (fstat(fd, &st) < 0 || st.st_nlink == 0) {
+        if (!still_published(fd, root, id)) {
                 close(fd);
                 return vessel_error_msg(err, ENOENT, "container \"%s\" does not exist", id);
         }
@@ -116,9 +168,41 @@ int state_dir_open(const char *root, const char *id, bool exclusive, vessel_erro
 int state_dir_remove(const char *root, const char *id)
 {
         _cleanup_close_ int rfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        _cleanup_free_ char *gone = hidden_name(GONE_PREFIX);
+
         if (rfd < 0)
                 return -errno;
-        return rm_rf_at(rfd, id);
+        /* Gone for every reader at once; a delete killed while emptying it
+         * leaves a hidden directory for state_root_gc(). */
+        if (renameat(rfd, id, rfd, gone) < 0)
+                return errno == ENOENT ? 0 : -errno;
+        return rm_rf_at(rfd, gone);
+}
+
+void state_root_gc(const char *root)
+{
+        _cleanup_close_ int rfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        time_t now = time(NULL);
+        struct dirent *de;
+        DIR *d;
+
+        if (rfd < 0 || !(d = opendir(root)))
+                return;
+        while ((de = readdir(d))) {
+                _cleanup_close_ int fd = -1;
+                struct stat sb;
+
+                if (strncmp(de->d_name, NEW_PREFIX, strlen(NEW_PREFIX)) &&
+                    strncmp(de->d_name, GONE_PREFIX, strlen(GONE_PREFIX)))
+                        continue;
+                fd = openat(rfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (fd < 0 || fstat(fd, &sb) < 0 || now - sb.st_mtime < GC_MIN_AGE_S)
+                        continue;
+                /* Its command holds the lock while it lives. */
+                if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+                        rm_rf_at(rfd, de->d_name);
+        }
+        closedir(d);
 }
 
 static void add_str(json_object *o, const char *k, const char *v)
@@ -153,6 +237,11 @@ int state_write(int dirfd, const struct vessel_state *st, vessel_error **err)
         add_str(o, "owner", st->owner);
         add_str(o, "cgroupPath", st->cgroup_path);
         json_object_object_add(o, "systemd", json_object_new_boolean(st->use_systemd));
+        json_object_object_add(o, "ready", json_object_new_boolean(st->ready));
+        if (!st->ready) {
+                json_object_object_add(o, "creatorPid", json_object_new_int(st->creator));
+                json_object_object_add(o, "creatorStartTime", json_object_new_uint64(st->creator_start));
+        }
         json_object_object_add(o, "annotations", annotations_obj(st));
         s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
         path = xasprintf("/proc/self/fd/%d/state.json", dirfd);
@@ -193,6 +282,14 @@ int state_read(int dirfd, struct vessel_state *st, vessel_error **err)
                 st->started = json_object_get_boolean(v);
         if (json_object_object_get_ex(o, "systemd", &v))
                 st->use_systemd = json_object_get_boolean(v);
+        /* Written by a version without creator tracking: ready once it has a pid. */
+        st->ready = st->pid > 0;
+        if (json_object_object_get_ex(o, "ready", &v))
+                st->ready = json_object_get_boolean(v);
+        if (json_object_object_get_ex(o, "creatorPid", &v))
+                st->creator = json_object_get_int(v);
+        if (json_object_object_get_ex(o, "creatorStartTime", &v))
+                st->creator_start = json_object_get_uint64(v);
         st->bundle = get_str(o, "bundle");
         st->rootfs = get_str(o, "rootfs");
         st->created = get_str(o, "created");
@@ -275,8 +372,16 @@ enum vessel_status state_status(const struct vessel_state *st)
         char c = 0;
         unsigned long long t;
 
+        if (!st->ready) {
+                /* Nothing more happens once the creator is gone: its init
+                 * died with it (or will, see container.c). */
+                if (st->creator > 0 && proc_start_time(st->creator, &c) == st->creator_start &&
+                    c != 'Z' && c != 'X')
+                        return VESSEL_CREATING;
+                return VESSEL_STOPPED;
+        }
         if (st->pid <= 0)
-                return st->started ? VESSEL_STOPPED : VESSEL_CREATING;
+                return VESSEL_STOPPED;
         t = proc_start_time(st->pid, &c);
         if (t == 0 || t != st->start_time || c == 'Z' || c == 'X')
                 return VESSEL_STOPPED;

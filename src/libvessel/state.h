@@ -1,6 +1,15 @@
 /* state.h: one directory per container under the state root, holding
- * state.json (written atomically), a copy of config.json and the exec fifo.
- * Every command that changes a container holds an flock on its directory. */
+ * state.json (written atomically), a copy of config.json and the fifos.
+ * Every command that changes a container holds an flock on its directory;
+ * readers (state, list) need none, since every write is a rename.
+ *
+ * A directory appears under its id only with a state.json in it (it is
+ * made under a hidden name and renamed), and disappears the same way (it
+ * is renamed to a hidden name first), so a command killed at any moment
+ * leaves either a container that `delete` removes or a hidden directory
+ * that state_root_gc() removes.  Until create has finished (ready), the
+ * state names its creator: while that process lives the container is
+ * "creating", after it died "stopped". */
 #pragma once
 
 #include <stdbool.h>
@@ -31,6 +40,9 @@ struct vessel_state {
         size_t n_annotations;
         char *rootfs;                /* absolute */
         bool use_systemd;
+        bool ready;                  /* create finished: init is set up and waits for start */
+        pid_t creator;               /* the create (or run) that made it, while not ready */
+        unsigned long long creator_start;
 };
 
 const char *vessel_status_name(enum vessel_status s);
@@ -38,13 +50,20 @@ const char *vessel_status_name(enum vessel_status s);
 /* Validate a container id: non-empty, at most 1024 bytes, [A-Za-z0-9_+.-], no "." or "..". */
 int state_check_id(const char *id, vessel_error **err);
 
-/* Create <root>/<id>; fails with EEXIST and a clear message on duplicates.
- * Returns an O_DIRECTORY fd with an exclusive flock held. */
-int state_dir_create(const char *root, const char *id, vessel_error **err);
-/* Open and lock an existing container's directory (ENOENT: "container X does not exist"). */
-int state_dir_open(const char *root, const char *id, bool exclusive, vessel_error **err);
-/* Remove a container's directory. */
+/* Create <root>/<st->id> holding st as its state.json, atomically; fails
+ * with EEXIST and a clear message on duplicates.  Returns an O_DIRECTORY
+ * fd with an exclusive flock held. */
+int state_dir_create(const char *root, const struct vessel_state *st, vessel_error **err);
+
+enum state_lock { STATE_LOCK_NONE, STATE_LOCK_SHARED, STATE_LOCK_EXCLUSIVE };
+/* Open (and lock) an existing container's directory (ENOENT: "container X
+ * does not exist", also when it was removed while we waited for the lock). */
+int state_dir_open(const char *root, const char *id, enum state_lock lock, vessel_error **err);
+/* Remove a container's directory: hidden at once, then emptied. */
 int state_dir_remove(const char *root, const char *id);
+/* Remove what killed commands left: hidden directories of creates that
+ * never published theirs and of deletes that did not finish. */
+void state_root_gc(const char *root);
 
 int state_write(int dirfd, const struct vessel_state *st, vessel_error **err);
 int state_read(int dirfd, struct vessel_state *st, vessel_error **err);

@@ -17,6 +17,7 @@ enum sync_type {
         SYNC_READY,           /* init -> runtime: set up, waiting for start */
         SYNC_ERROR,           /* init -> runtime: value = errno, text = message */
         SYNC_GO,              /* runtime -> process: carry on (it is in its cgroup) */
+        SYNC_ACK,             /* runtime -> init: recorded (the intermediate was reaped, or READY) */
 };
 
 #define SYNC_TEXT_MAX 16384

@@ -60,7 +60,8 @@ struct vessel_cgroup {
         enum cgroup_layout layout;
         bool disabled;
         char *path; /* relative to each hierarchy's root, no leading '/' */
-        int owned;  /* trailing components of path that create made */
+        int owned;  /* trailing components of path that create made (or, planned, will make) */
+        bool own_leaf; /* the default path (vessel/<id>): a leftover leaf is ours */
         struct cg_hier *h;
         size_t n_h;
         struct cg_hier *unified; /* into h[], or NULL */

@@ -30,7 +30,7 @@ static int target_open(const struct vessel_runtime *rt, const char *id, bool exc
         int r;
 
         memset(t, 0, sizeof(*t));
-        t->dirfd = state_dir_open(rt->root, id, exclusive, err);
+        t->dirfd = state_dir_open(rt->root, id, exclusive ? STATE_LOCK_EXCLUSIVE : STATE_LOCK_SHARED, err);
         if (t->dirfd < 0)
                 return t->dirfd;
         if ((r = state_read(t->dirfd, &t->st, err)) < 0)

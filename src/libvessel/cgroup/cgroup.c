@@ -935,17 +935,6 @@ int cgroup_destroy(struct vessel_cgroup *cg, vessel_error **err)
         return 0;
 }
 
-/* Undo a create that failed half-way: nothing entered the cgroups yet,
- * and nothing that another container may have put there is killed. */
-static void create_fail(struct vessel_cgroup *cg)
-{
-        size_t at;
-
-        if (cg->owned > 0 && remove_leaf(cg, &at) == 0)
-                remove_owned_parents(cg);
-        cgroup_free(cg);
-}
-
 /* On v2 every controller is enabled down to the container, as runc does,
  * so that its files are there for stats and updates; on a hybrid host only
  * what the resources need, to leave the host's cgroup2 as it is. */
@@ -1001,8 +990,34 @@ static int make_all(struct vessel_cgroup *cg, bool own_leaf, uint32_t needed, ve
         return 0;
 }
 
-int cgroup_create(const struct vessel_spec *spec, const char *id, const char *manager,
-                  struct vessel_cgroup **out, vessel_error **err)
+/* How many trailing levels of the path make_all would create: those that
+ * exist in no hierarchy yet.  Recorded before anything is made, so that a
+ * create killed half-way leaves nothing a delete cannot find. */
+static int planned_owned(const struct vessel_cgroup *cg, bool own_leaf)
+{
+        int depth = path_depth(cg->path), owned = 0;
+
+        for (size_t i = 0; i < cg->n_h; i++) {
+                _cleanup_free_ char *p = xasprintf("%s/%s", cg->h[i].mountpoint, cg->path);
+                int missing = 0;
+                char *slash;
+
+                while (missing < depth && access(p, F_OK) < 0) {
+                        missing++;
+                        if (!(slash = strrchr(p, '/')))
+                                break;
+                        *slash = '\0';
+                }
+                if (missing > owned)
+                        owned = missing;
+        }
+        if (cg->deleg && owned > depth - path_depth(cg->deleg))
+                owned = depth - path_depth(cg->deleg);
+        return own_leaf && owned < 2 ? 2 : owned;
+}
+
+int cgroup_plan(const struct vessel_spec *spec, const char *id, const char *manager,
+                struct vessel_cgroup **out, vessel_error **err)
 {
         const char *given = spec->linux_.cgroups_path;
         struct vessel_cgroup *cg = xmalloc0(sizeof(*cg));
@@ -1034,15 +1049,31 @@ int cgroup_create(const struct vessel_spec *spec, const char *id, const char *ma
                 cgroup_free(cg);
                 return r;
         }
-        r = make_all(cg, !given || !*given, cg_v2_needed(&spec->linux_.resources), err);
+        cg->own_leaf = !given || !*given;
+        cg->owned = planned_owned(cg, cg->own_leaf);
+        *out = cg;
+        return 0;
+}
+
+int cgroup_make(struct vessel_cgroup *cg, const struct vessel_spec *spec, vessel_error **err)
+{
+        size_t at;
+        int r;
+
+        if (!cg || cg->disabled)
+                return 0;
+        cg->owned = 0;
+        r = make_all(cg, cg->own_leaf, cg_v2_needed(&spec->linux_.resources), err);
         if (r == 0)
                 r = cg_apply(cg, &spec->linux_.resources, true, err);
         if (r < 0) {
-                create_fail(cg);
-                return r;
+                /* Undo: nothing entered the cgroups yet, and nothing that
+                 * another container may have put there is killed. */
+                if (cg->owned > 0 && remove_leaf(cg, &at) == 0)
+                        remove_owned_parents(cg);
+                cg->disabled = true;
         }
-        *out = cg;
-        return 0;
+        return r;
 }
 
 int cgroup_clone_fd(const struct vessel_cgroup *cg)

@@ -5,7 +5,9 @@
  *
  * The container sequence uses it like this (container.c):
  *   cgroup_validate(spec)                    before anything is created
- *   cgroup_create(spec, id, manager, &cg)    create + apply resources
+ *   cgroup_plan(spec, id, manager, &cg)      the path, nothing made yet
+ *   cgroup_state_path(cg) into state.json    so a killed create is found
+ *   cgroup_make(cg, spec)                    create + apply resources
  *   clone3(CLONE_INTO_CGROUP, cgroup_clone_fd(cg)) on v2, else
  *   cgroup_enter(cg, pid)                    before init runs anything
  *   state.json keeps cgroup_state_path(cg); later commands reopen it with
@@ -22,7 +24,7 @@
  * below the subtree delegated to the caller (the topmost writable cgroup
  * above its own, as systemd's user@UID.service), in cgroup2 only; a
  * relative cgroupsPath (and the default) is taken below it, an absolute one
- * must lie in it.  Without a delegated subtree cgroup_create fails with
+ * must lie in it.  Without a delegated subtree cgroup_make fails with
  * -EACCES and cgroup_rootless_undelegated() says so. */
 #pragma once
 
@@ -47,11 +49,16 @@ const char *cgroup_layout_name(enum cgroup_layout l);
 /* Check linux.cgroupsPath and linux.resources without touching anything. */
 int cgroup_validate(const struct vessel_spec *spec, vessel_error **err);
 
-/* manager: "cgroupfs" (default when NULL) or "disabled" (returns a handle
+/* Where the container's cgroup goes, with nothing made yet; its
+ * cgroup_state_path() already names everything cgroup_make will create.
+ * manager: "cgroupfs" (default when NULL) or "disabled" (returns a handle
  * that does nothing). */
-int cgroup_create(const struct vessel_spec *spec, const char *id, const char *manager,
-                  struct vessel_cgroup **out, vessel_error **err);
-/* A non-root caller has no cgroup subtree delegated to it: a cgroup_create
+int cgroup_plan(const struct vessel_spec *spec, const char *id, const char *manager,
+                struct vessel_cgroup **out, vessel_error **err);
+/* Create the planned cgroups and apply the resources; on failure removes
+ * what it made and leaves a handle that does nothing. */
+int cgroup_make(struct vessel_cgroup *cg, const struct vessel_spec *spec, vessel_error **err);
+/* A non-root caller has no cgroup subtree delegated to it: a cgroup_make
  * -EACCES/-EPERM then means "run without limits", with a warning. */
 bool cgroup_rootless_undelegated(void);
 /* An O_DIRECTORY fd of the v2 cgroup for CLONE_INTO_CGROUP, or -1. */
