@@ -361,6 +361,14 @@ static int init_one_stage(struct init_args *a, vessel_error **err)
         return 0;
 }
 
+/* A new network namespace starts with lo down; runc and crun bring it up. */
+static int init_loopback(const struct vessel_spec *spec, vessel_error **err)
+{
+        const struct vessel_namespace *net = &spec->linux_.ns[VESSEL_NS_NET];
+
+        return net->present && !net->path ? ns_loopback_up(err) : 0;
+}
+
 static int init_names(const struct vessel_spec *spec, vessel_error **err)
 {
         if (setsid() < 0 && errno != EPERM)
@@ -395,7 +403,8 @@ static int init_setup(struct init_args *a, char **exe, char **start_state, vesse
         int r;
 
         if ((r = a->two_stage ? init_two_stage(a, err) : init_one_stage(a, err)) < 0 ||
-            (r = init_names(spec, err)) < 0 || (r = setup_rootfs(a, userns, err)) < 0 ||
+            (r = init_loopback(spec, err)) < 0 || (r = init_names(spec, err)) < 0 ||
+            (r = setup_rootfs(a, userns, err)) < 0 ||
             (r = init_keyring(a, err)) < 0 ||
             (r = process_prepare(&spec->process, &spec->linux_, true, exe, err)) < 0)
                 return r;

@@ -3,8 +3,11 @@
 
 #include <fcntl.h>
 #include <sched.h>
+#include <net/if.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <linux/netlink.h>
 #include <linux/nsfs.h>
 
 #ifndef CLONE_NEWTIME
@@ -65,5 +68,26 @@ int ns_join(int fd, enum vessel_ns_type t, const char *path, vessel_error **err)
         if (setns(fd, ns_table[t].flag) < 0)
                 return vessel_error_sys(err, "setns into %s namespace %s", vessel_ns_name(t),
                                         path ? path : "");
+        return 0;
+}
+
+int ns_loopback_up(vessel_error **err)
+{
+        struct ifreq ifr = {.ifr_name = "lo"};
+        _cleanup_close_ int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+        /* Interface ioctls work on a socket of any family; netlink is
+         * there even in a kernel built without IPv4. */
+        if (fd < 0 && errno == EAFNOSUPPORT)
+                fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+        if (fd < 0)
+                return vessel_error_sys(err, "network namespace: socket to bring up lo");
+        if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0)
+                return vessel_error_sys(err, "network namespace: ioctl SIOCGIFFLAGS lo");
+        if (ifr.ifr_flags & IFF_UP)
+                return 0;
+        ifr.ifr_flags |= IFF_UP;
+        if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
+                return vessel_error_sys(err, "network namespace: bring up lo (ioctl SIOCSIFFLAGS)");
         return 0;
 }

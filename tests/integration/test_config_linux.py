@@ -132,6 +132,22 @@ def test_new_namespace(env, typ):
     assert os.stat(f"/proc/self/ns/{f}").st_ino != int(inside[len(f) + 2:-1])
 
 
+@pytest.mark.parametrize("user", [False, True], ids=["root", "userns"])
+def test_new_network_namespace_has_loopback_up(env, user):
+    """As with runc and crun, lo is up in a new network namespace: up in
+    its flags and in `ip link`, and 127.0.0.1 answers a ping."""
+    if user:
+        userns(env)
+    env.config["process"]["capabilities"] = {
+        s: ["CAP_NET_RAW"] for s in ("bounding", "effective", "permitted")}
+    r = env.sh("cat /sys/class/net/lo/flags; ip link show lo; "
+               "ping -c 1 -W 2 127.0.0.1 >/dev/null && echo PING-OK")
+    out = ok(r).splitlines()
+    assert int(out[0], 16) & 0x1, f"lo is down (IFF_UP not in its flags): {r}"
+    assert "UP" in out[1].split("<")[1].split(">")[0].split(","), r
+    assert out[-1] == "PING-OK", r
+
+
 @pytest.mark.parametrize("typ", ["pid", "network", "ipc", "uts", "cgroup", "user", "time"])
 def test_namespace_not_listed_is_the_hosts(env, typ):
     drop_ns(env, typ)
@@ -157,6 +173,15 @@ def test_join_namespace_by_path(env, typ):
             env.config.pop("hostname", None)
         r = env.run(["/bin/readlink", f"/proc/self/ns/{f}"])
         assert ok(r).strip() == want, f"joined {typ} namespace {want}, inside: {r}"
+
+
+def test_joined_network_namespace_is_left_as_it_is(env):
+    """Only a network namespace vessel creates gets lo brought up."""
+    with helper("--net") as h:
+        wait_exec_sleep(h.pid)
+        set_ns(env, "network", f"/proc/{h.pid}/ns/net")
+        r = env.run(["/bin/cat", "/sys/class/net/lo/flags"])
+        assert not int(ok(r), 16) & 0x1, f"lo of a joined namespace was brought up: {r}"
 
 
 def test_join_several_namespaces_by_path(env):
