@@ -59,10 +59,25 @@ static int readonly_path(int rootfd, const char *path, vessel_error **err)
         return r < 0 ? vessel_error_prefix(err, "make %s read-only", path) : 0;
 }
 
+/* process.cwd is created now, while the root can still be written: with
+ * root.readonly it could not be later (runc creates it before the
+ * read-only remount too).  Inside the root, like every other path. */
+static int create_cwd(int rootfd, const char *cwd, vessel_error **err)
+{
+        int fd = path_open_in_root(rootfd, cwd, RESOLVE_CREATE_DIR, err);
+
+        if (fd < 0)
+                return vessel_error_prefix(err, "process.cwd %s", cwd);
+        close(fd);
+        return 0;
+}
+
 int rootfs_protect(int rootfd, const struct vessel_spec *spec, vessel_error **err)
 {
         int r;
 
+        if (spec->process.cwd && (r = create_cwd(rootfd, spec->process.cwd, err)) < 0)
+                return r;
         for (size_t i = 0; i < spec->linux_.n_masked_paths; i++)
                 if ((r = mask_path(rootfd, spec->linux_.masked_paths[i], err)) < 0)
                         return vessel_error_prefix(err, "linux.maskedPaths[%zu]", i);

@@ -8,7 +8,8 @@
 /* Make the mount tree a slave of the host (or what rootfsPropagation asks)
  * and bind the rootfs onto itself.  Returns an O_PATH fd of the new root. */
 int rootfs_prepare(const struct vessel_spec *spec, const char *rootfs, vessel_error **err);
-/* maskedPaths, readonlyPaths and root.readonly, resolved inside rootfd. */
+/* Create process.cwd, then apply maskedPaths, readonlyPaths and
+ * root.readonly, all resolved inside rootfd. */
 int rootfs_protect(int rootfd, const struct vessel_spec *spec, vessel_error **err);
 /* Enter the root: pivot_root, or MS_MOVE + chroot with no_pivot. */
 int rootfs_enter(int rootfd, const char *rootfs, bool no_pivot, unsigned long propagation,

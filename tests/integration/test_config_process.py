@@ -401,6 +401,19 @@ def test_root_readonly_true(env):
     assert not os.path.exists(os.path.join(env.rootfs, "tmp/newfile"))
 
 
+def test_root_readonly_with_a_missing_cwd(env):
+    """As with runc: the cwd is created first, then the root is made
+    read-only."""
+    env.config["root"]["readonly"] = True
+    env.config["process"]["cwd"] = "/work/new/dir"
+    r = env.sh("pwd; touch /newfile && echo WROTE; touch here && echo WROTE-CWD; true")
+    out = ok(r, "run with root.readonly and a missing cwd")
+    assert out.splitlines() == ["/work/new/dir"], r
+    assert r.stderr.count("Read-only file system") == 2, r
+    assert os.path.isdir(os.path.join(env.rootfs, "work/new/dir"))
+    assert not os.path.exists(os.path.join(env.rootfs, "work/new/dir/here"))
+
+
 def test_root_readonly_false(env):
     env.config["root"]["readonly"] = False
     r = env.sh("touch /newfile && echo WROTE; awk '$5 == \"/\" {print $6}' /proc/self/mountinfo")
