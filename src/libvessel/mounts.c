@@ -28,33 +28,44 @@ static int openat2_in_root(int rootfd, const char *rel, int flags)
         return fd;
 }
 
-int path_open_in_root(int rootfd, const char *path, enum resolve_create create, vessel_error **err)
+/* As many symlinks as the kernel follows in one lookup. */
+#define MAX_SYMLINKS 40
+
+/* The walk below found nothing at dir/name, in the directory parent: if
+ * name is a dangling symlink, the path to walk instead is its target
+ * followed by rest (a relative target is relative to dir, an absolute one
+ * to the root).  NULL if name is no symlink. */
+static char *dangling_target(int parent, const char *dir, size_t dirlen, const char *name,
+                             const char *rest)
 {
-        _cleanup_free_ char *rel = NULL, *acc = NULL;
-        _cleanup_close_ int parent = -1;
+        char target[PATH_MAX];
+        ssize_t n = readlinkat(parent, name, target, sizeof(target) - 1);
+
+        if (n <= 0)
+                return NULL;
+        target[n] = '\0';
+        if (target[0] == '/')
+                return xasprintf("%s%s%s", target, *rest ? "/" : "", rest);
+        return xasprintf("%.*s/%s%s%s", (int)dirlen, dir, target, *rest ? "/" : "", rest);
+}
+
+static int create_in_root(int rootfd, const char *path, enum resolve_create create, int hops,
+                          vessel_error **err)
+{
+        _cleanup_free_ char *rel = xstrdup(path), *acc = xmalloc0(strlen(path) + 2);
+        _cleanup_close_ int parent = openat2_in_root(rootfd, ".", O_PATH | O_DIRECTORY);
         char *comp, *save = NULL;
         size_t acclen = 0;
-        int fd;
-
-        while (*path == '/')
-                path++;
-        if (!*path)
-                path = ".";
-        fd = openat2_in_root(rootfd, path, O_PATH);
-        if (fd >= 0 || errno != ENOENT || create == RESOLVE_CREATE_NONE) {
-                if (fd < 0)
-                        return vessel_error_sys(err, "open /%s in the container rootfs", path);
-                return fd;
-        }
+        int fd = -1;
 
         /* Walk down, creating what is missing.  Each prefix is resolved from
          * the root again, so symlinks met on the way stay inside the root; a
          * new entry is created by a single name relative to a confined parent. */
-        rel = xstrdup(path);
-        acc = xmalloc0(strlen(path) + 2);
-        parent = openat2_in_root(rootfd, ".", O_PATH | O_DIRECTORY);
         for (comp = strtok_r(rel, "/", &save); comp; comp = strtok_r(NULL, "/", &save)) {
-                bool last = save == NULL || *save == '\0';
+                const char *rest = save ? save : "";
+                bool last = *rest == '\0';
+                size_t dirlen = acclen;
+
                 if (acclen)
                         acc[acclen++] = '/';
                 memcpy(acc + acclen, comp, strlen(comp) + 1);
@@ -62,6 +73,15 @@ int path_open_in_root(int rootfd, const char *path, enum resolve_create create, 
 
                 fd = openat2_in_root(rootfd, acc, O_PATH);
                 if (fd < 0 && errno == ENOENT) {
+                        /* A dangling symlink: what is created is its target,
+                         * walked from the root again, so that it stays inside. */
+                        _cleanup_free_ char *next =
+                                dangling_target(parent, acc, dirlen, comp, rest);
+                        if (next && hops >= MAX_SYMLINKS)
+                                return vessel_error_set(err, ELOOP, "/%s in the container rootfs",
+                                                        acc);
+                        if (next)
+                                return create_in_root(rootfd, next, create, hops + 1, err);
                         if (last && create == RESOLVE_CREATE_FILE) {
                                 int nf = openat(parent, comp,
                                                 O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC,
@@ -88,6 +108,23 @@ int path_open_in_root(int rootfd, const char *path, enum resolve_create create, 
                 }
         }
         return fd;
+}
+
+int path_open_in_root(int rootfd, const char *path, enum resolve_create create, vessel_error **err)
+{
+        int fd;
+
+        while (*path == '/')
+                path++;
+        if (!*path)
+                path = ".";
+        fd = openat2_in_root(rootfd, path, O_PATH);
+        if (fd >= 0 || errno != ENOENT || create == RESOLVE_CREATE_NONE) {
+                if (fd < 0)
+                        return vessel_error_sys(err, "open /%s in the container rootfs", path);
+                return fd;
+        }
+        return create_in_root(rootfd, path, create, 0, err);
 }
 
 int mount_set_attr(int fd, uint64_t set, uint64_t clr, unsigned long propagation, bool rec)

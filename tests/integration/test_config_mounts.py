@@ -319,6 +319,38 @@ def test_mount_destination_symlink_stays_in_rootfs(env):
     assert not os.path.exists(escape), f"mount destination escaped the rootfs: {r}"
 
 
+@pytest.mark.parametrize("kind", ["dir", "file"])
+def test_mount_destination_dangling_symlink(env, kind):
+    """A destination that is a dangling symlink: its target is created
+    inside the rootfs and mounted on, as runc does."""
+    src = host_dir(env) if kind == "dir" else os.path.join(host_dir(env), "hello.txt")
+    os.symlink("/mnt/real", os.path.join(env.rootfs, "data"))
+    add_mount(env, {"destination": "/data", "type": "bind", "source": src, "options": ["bind"]})
+    out, mi, r = run_with_mountinfo(env, "readlink /data; stat -c %F /mnt/real; "
+                                         "cat /data" + ("/hello.txt" if kind == "dir" else ""))
+    want = "directory" if kind == "dir" else "regular file"
+    assert out.splitlines() == ["/mnt/real", want, "hi from host"], r
+    assert mount_at(mi, "/mnt/real")
+    real = os.path.join(env.rootfs, "mnt/real")
+    assert os.path.isdir(real) if kind == "dir" else os.path.isfile(real)
+
+
+@pytest.mark.parametrize("target", ["/tmp/../../{name}/dir", "../../../../../../{name}/dir"],
+                         ids=["absolute", "relative"])
+def test_mount_destination_dangling_symlink_out_of_rootfs(env, target):
+    """A dangling symlink whose target points out of the rootfs: what is
+    created, and mounted on, is inside it; nothing is made on the host."""
+    name = "vessel-escape-" + os.path.basename(env.tmp)
+    os.symlink(target.format(name=name), os.path.join(env.rootfs, "etc", "foo"))
+    add_mount(env, {"destination": "/etc/foo", "type": "tmpfs", "source": "tmpfs"})
+    out, mi, r = run_with_mountinfo(env, "stat -c %F /etc/foo/")
+    assert out.strip() == "directory", r
+    assert mount_at(mi, f"/{name}/dir")["fstype"] == "tmpfs"
+    assert os.path.isdir(os.path.join(env.rootfs, name, "dir"))
+    for outside in ("/", env.tmp, env.bundle, os.path.dirname(env.tmp)):
+        assert not os.path.exists(os.path.join(outside, name)), f"created outside: {outside}"
+
+
 # ---------------------------------------------------------------- per-mount options
 
 # option -> (flag that must be in field 6, flags that must not be)
