@@ -70,7 +70,7 @@ struct init_args {
         int listen_fds;    /* socket-activation fds passed on (from fd 3) */
         int preserve_fds;  /* fds from 3 that survive: max(--preserve-fds, listen_fds) */
         struct vessel_bpf seccomp; /* compiled by the runtime, installed by init */
-        int *idmap_fds;    /* per mount: a detached idmapped mount, or -1 */
+        int *source_fds;   /* per mount: its bind source, cloned by the runtime, or -1 */
         bool two_stage;    /* fork once more after joining/unsharing */
         bool want_created_state; /* the "created" state is needed (startContainer hooks, seccomp listener) */
 };
@@ -170,7 +170,7 @@ static int mount_rootfs(struct init_args *a, bool userns, int rootfd, vessel_err
 {
         const struct vessel_spec *spec = a->spec;
         struct mount_ctx mctx = {.bundle = a->bundle,
-                                 .idmap_fds = a->idmap_fds,
+                                 .source_fds = a->source_fds,
                                  .userns = userns,
                                  .rootfd = rootfd,
                                  .cgroupns = spec->linux_.ns[VESSEL_NS_CGROUP].present};
@@ -184,6 +184,8 @@ static int mount_rootfs(struct init_args *a, bool userns, int rootfd, vessel_err
                 if ((r = mount_one(&mctx, m, i, err)) < 0)
                         return r;
         }
+        /* Attached: the runtime's clones need not stay open any longer. */
+        mounts_close_sources(steal_ptr(&a->source_fds), spec->n_mounts);
         return devices_setup(rootfd, spec, userns, !dev_bound, err);
 }
 
@@ -253,8 +255,8 @@ static int setup_rootfs(struct init_args *a, bool userns, vessel_error **err)
 }
 
 /* Only what init needs stays open: the sync socket, the fifos, the
- * console socket, the seccomp listener, namespaces to join and idmapped
- * trees, besides stdio and the preserved fds.  The parent's end of the
+ * console socket, the seccomp listener, namespaces to join and bind
+ * sources, besides stdio and the preserved fds.  The parent's end of the
  * socket and the locked state directory go. */
 static void init_close_fds(struct init_args *a)
 {
@@ -272,8 +274,8 @@ static void init_close_fds(struct init_args *a)
                 if (a->ns_fds[t] >= 0)
                         keep[nkeep++] = a->ns_fds[t];
         for (size_t i = 0; i < a->spec->n_mounts; i++)
-                if (a->idmap_fds[i] >= 0)
-                        keep[nkeep++] = a->idmap_fds[i];
+                if (a->source_fds[i] >= 0)
+                        keep[nkeep++] = a->source_fds[i];
         close_fds_from(3 + a->preserve_fds, keep, nkeep);
 }
 
@@ -575,46 +577,6 @@ static int validate(const struct vessel_spec *spec, const struct vessel_create_o
         return hooks_check(spec, err);
 }
 
-/* Idmapped mounts are made by the runtime before the container exists
- * (init, in its own user namespace, is not privileged over the source's
- * file system): a detached clone of each source, idmapped through a user
- * namespace with the mount's own maps, or else the container's. */
-static int prepare_idmaps(const struct vessel_spec *spec, const char *bundle, int **out,
-                          vessel_error **err)
-{
-        const struct vessel_linux *lx = &spec->linux_;
-        int *fds = xmalloc0(sizeof(int) * (spec->n_mounts + 1));
-
-        *out = fds;
-        for (size_t i = 0; i < spec->n_mounts; i++)
-                fds[i] = -1;
-        for (size_t i = 0; i < spec->n_mounts; i++) {
-                const struct vessel_mount *m = &spec->mounts[i];
-                bool own = m->n_uid_mappings || m->n_gid_mappings;
-
-                if (!mount_wants_idmap(m))
-                        continue;
-                if (!mount_is_bind(m))
-                        return vessel_error_msg(err, EINVAL,
-                                                "mounts[%zu]: idmapped mounts need a bind mount", i);
-                if (!own && (!lx->n_uid_mappings || !lx->n_gid_mappings))
-                        return vessel_error_msg(err, EINVAL,
-                                                "mounts[%zu]: \"idmap\" needs uidMappings and gidMappings, "
-                                                "of the mount or of a user namespace", i);
-                int userns = own ? idmap_userns_fd(m->uid_mappings, m->n_uid_mappings, m->gid_mappings,
-                                                   m->n_gid_mappings, err)
-                                 : idmap_userns_fd(lx->uid_mappings, lx->n_uid_mappings, lx->gid_mappings,
-                                                   lx->n_gid_mappings, err);
-                if (userns < 0)
-                        return vessel_error_prefix(err, "mounts[%zu]", i);
-                fds[i] = mount_idmapped_tree(m, bundle, userns, err);
-                close(userns);
-                if (fds[i] < 0)
-                        return vessel_error_prefix(err, "mounts[%zu]", i);
-        }
-        return 0;
-}
-
 static void created_cleanup(const struct vessel_runtime *rt, struct created *c, bool remove)
 {
         if (c->pid > 0)
@@ -787,7 +749,7 @@ static int load_bundle(const struct vessel_create_opts *o, struct created *c, ch
 }
 
 /* What init needs that the runtime makes before it exists: the seccomp
- * program and its listener, idmapped trees, the console. */
+ * program and its listener, the bind sources, the console. */
 static int prepare_init(const struct vessel_runtime *rt, const struct vessel_create_opts *o,
                         struct created *c, struct init_args *a, const char *bundle, vessel_error **err)
 {
@@ -799,7 +761,7 @@ static int prepare_init(const struct vessel_runtime *rt, const struct vessel_cre
                 return r;
         c->want_created_state = c->spec->hooks.n[VESSEL_HOOK_START_CONTAINER] || a->seccomp.listener >= 0;
         a->want_created_state = c->want_created_state;
-        if ((r = prepare_idmaps(c->spec, bundle, &a->idmap_fds, err)) < 0)
+        if ((r = mounts_prepare_sources(c->spec, bundle, &a->source_fds, err)) < 0)
                 return r;
         if (o->console_socket) {
                 a->console = terminal_connect(o->console_socket, err);
@@ -998,9 +960,7 @@ static int do_create(const struct vessel_runtime *rt, const struct vessel_create
                 created_cleanup(rt, c, true);
 out:
         seccomp_bpf_clear(&a.seccomp);
-        for (size_t i = 0; a.idmap_fds && i < c->spec->n_mounts; i++)
-                closep(&a.idmap_fds[i]);
-        free(a.idmap_fds);
+        mounts_close_sources(a.source_fds, c->spec->n_mounts);
         for (int t = 0; t < VESSEL_NS_COUNT; t++)
                 closep(&a.ns_fds[t]);
         closep(&a.fifo);

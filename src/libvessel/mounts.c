@@ -1,5 +1,6 @@
 #include "mounts.h"
 #include "cgroup.h"
+#include "idmap.h"
 #include "util.h"
 
 #include <dirent.h>
@@ -360,33 +361,188 @@ static int check_no_symlinks(int rootfd, const char *dest, vessel_error **err)
         return errno == ENOENT ? 0 : vessel_error_sys(err, "open %s in the rootfs", dest);
 }
 
-bool mount_wants_idmap(const struct vessel_mount *m)
+/* ---------------------------------------------------------- bind sources
+ *
+ * A bind mount's source is cloned (open_tree) by the runtime, before the
+ * container exists: in the host's mount namespace, with the runtime's
+ * credentials.  init, already in the container's user namespace, may not
+ * be able to reach the source at all (a directory only host root can
+ * traverse), nor idmap it (that takes privilege over the source's file
+ * system).  init attaches the detached clone with move_mount. */
+
+static bool mount_wants_idmap(const struct vessel_mount *m)
 {
         return m->opts.idmap || m->opts.ridmap || m->n_uid_mappings || m->n_gid_mappings;
 }
 
-int mount_idmapped_tree(const struct vessel_mount *m, const char *bundle, int userns_fd,
-                        vessel_error **err)
+static bool mount_is_rbind(const struct vessel_mount *m)
+{
+        return m->opts.rbind || (m->type && !strcmp(m->type, "rbind"));
+}
+
+static char *bind_source_path(const struct vessel_mount *m, const char *bundle)
+{
+        return m->source[0] == '/' ? xstrdup(m->source) : xasprintf("%s/%s", bundle, m->source);
+}
+
+/* A detached clone of the source; only rbind takes its sub-mounts along. */
+static int clone_source(const struct vessel_mount *m, const char *src)
+{
+        return open_tree(AT_FDCWD, src,
+                         OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC |
+                             (mount_is_rbind(m) ? AT_RECURSIVE : 0));
+}
+
+/* The options of a bind mount, applied to its clone before it is attached:
+ * first the propagation it starts with (prop, or 0 to keep the source's),
+ * then what ro, nosuid, ... set and clear on the mount, then the r*
+ * options on every mount of the tree. */
+static int set_bind_attrs(int fd, const struct vessel_mount *m, unsigned long prop, size_t index,
+                          const char *src, vessel_error **err)
+{
+        const struct vessel_mount_opts *o = &m->opts;
+        int r;
+
+        if (prop && (r = mount_set_attr(fd, 0, 0, prop, true)) < 0)
+                return vessel_error_set(
+                    err, -r, "mounts[%zu]: set the propagation of the bind of %s", index, src);
+        if ((r = mount_set_attr(fd, o->attr_set, o->attr_clr, 0, false)) < 0)
+                return vessel_error_set(err, -r, "mounts[%zu]: mount_setattr on the bind of %s",
+                                        index, src);
+        if ((r = mount_set_attr(fd, o->rec_attr_set, o->rec_attr_clr, 0, true)) < 0)
+                return vessel_error_set(
+                    err, -r, "mounts[%zu]: recursive mount_setattr on the bind of %s", index, src);
+        return 0;
+}
+
+/* Idmap a clone through a user namespace with the mount's own maps, or
+ * else the container's. */
+static int set_idmap(int fd, const struct vessel_spec *spec, const struct vessel_mount *m,
+                     size_t index, const char *src, vessel_error **err)
+{
+        const struct vessel_linux *lx = &spec->linux_;
+        bool own = m->n_uid_mappings || m->n_gid_mappings;
+        struct mount_attr attr = {.attr_set = MOUNT_ATTR_IDMAP};
+        int userns, r = 0;
+
+        if (!own && (!lx->n_uid_mappings || !lx->n_gid_mappings))
+                return vessel_error_msg(err, EINVAL,
+                                        "mounts[%zu]: \"idmap\" needs uidMappings and gidMappings, "
+                                        "of the mount or of a user namespace",
+                                        index);
+        userns = own ? idmap_userns_fd(m->uid_mappings, m->n_uid_mappings, m->gid_mappings,
+                                       m->n_gid_mappings, err)
+                     : idmap_userns_fd(lx->uid_mappings, lx->n_uid_mappings, lx->gid_mappings,
+                                       lx->n_gid_mappings, err);
+        if (userns < 0)
+                return vessel_error_prefix(err, "mounts[%zu]", index);
+        attr.userns_fd = (uint64_t)userns;
+        if (mount_setattr(fd, "", AT_EMPTY_PATH | (m->opts.ridmap ? AT_RECURSIVE : 0), &attr,
+                          sizeof(attr)) < 0)
+                r = vessel_error_sys(err,
+                                     "mounts[%zu]: idmapped mount of %s (does its file system "
+                                     "support idmapped mounts?)",
+                                     index, src);
+        close(userns);
+        return r;
+}
+
+/* The runtime's half of mounts[index]: *out is the prepared clone, or -1
+ * when init is to open the source itself. */
+static int prepare_source(const struct vessel_spec *spec, size_t index, const char *bundle,
+                          int *out, vessel_error **err)
+{
+        const struct vessel_mount *m = &spec->mounts[index];
+        const struct vessel_linux *lx = &spec->linux_;
+        bool idmap = mount_wants_idmap(m);
+        _cleanup_free_ char *src = NULL;
+        _cleanup_close_ int fd = -1;
+        int r;
+
+        *out = -1;
+        if (!mount_is_bind(m))
+                return idmap ? vessel_error_msg(err, EINVAL,
+                                                "mounts[%zu]: idmapped mounts need a bind mount",
+                                                index)
+                             : 0;
+        /* In a mount namespace joined by path, sources name paths of that
+         * namespace: init, once inside, opens them. */
+        if (lx->ns[VESSEL_NS_MNT].path && !idmap)
+                return 0;
+        if (!m->source)
+                return vessel_error_msg(err, EINVAL,
+                                        "mounts[%zu].source: required for a bind mount", index);
+        src = bind_source_path(m, bundle);
+        fd = clone_source(m, src);
+        /* Without privilege over our own mount namespace (rootless) there
+         * is no cloning here, and an O_PATH fd would not do: the kernel
+         * clones only mounts of the caller's own namespace (EINVAL).  init
+         * clones the source by its name then; a rootless container's root
+         * is most often the caller's uid, and reaches what the caller does. */
+        if (fd < 0 && errno == EPERM && !idmap)
+                return 0;
+        if (fd < 0)
+                return vessel_error_sys(err, "mounts[%zu]: bind source %s", index, src);
+        if (idmap && (r = set_idmap(fd, spec, m, index, src, err)) < 0)
+                return r;
+        /* A clone is a peer of its source: made a slave (or private), as
+         * rootfs_prepare makes the container's tree, so that nothing
+         * mounted in the container propagates back to the host. */
+        r = set_bind_attrs(fd, m, lx->rootfs_propagation & MS_PRIVATE ? MS_PRIVATE : MS_SLAVE,
+                           index, src, err);
+        if (r < 0)
+                return r;
+        *out = steal_fd(&fd);
+        return 0;
+}
+
+int mounts_prepare_sources(const struct vessel_spec *spec, const char *bundle, int **out,
+                           vessel_error **err)
+{
+        int *fds = xmalloc0(sizeof(int) * (spec->n_mounts + 1));
+        int r;
+
+        *out = fds;
+        for (size_t i = 0; i < spec->n_mounts; i++)
+                fds[i] = -1;
+        for (size_t i = 0; i < spec->n_mounts; i++)
+                if ((r = prepare_source(spec, i, bundle, &fds[i], err)) < 0)
+                        return r;
+        return 0;
+}
+
+void mounts_close_sources(int *fds, size_t n)
+{
+        for (size_t i = 0; fds && i < n; i++)
+                closep(&fds[i]);
+        free(fds);
+}
+
+/* init's half: the runtime's clone, or one made here (see prepare_source). */
+static int bind_source_tree(const struct mount_ctx *ctx, const struct vessel_mount *m, size_t index,
+                            vessel_error **err)
 {
         _cleanup_free_ char *src = NULL;
-        struct mount_attr attr = {.attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t)userns_fd};
-        bool rec = m->opts.rbind || (m->type && !strcmp(m->type, "rbind"));
-        int fd;
+        _cleanup_close_ int fd = -1;
+        int r;
 
-        if (!m->source)
-                return vessel_error_msg(err, EINVAL, "source: required for a bind mount");
-        src = m->source[0] == '/' ? xstrdup(m->source) : xasprintf("%s/%s", bundle, m->source);
-        fd = open_tree(AT_FDCWD, src, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (rec ? AT_RECURSIVE : 0));
-        if (fd < 0)
-                return vessel_error_sys(err, "bind source %s", src);
-        if (mount_setattr(fd, "", AT_EMPTY_PATH | (m->opts.ridmap ? AT_RECURSIVE : 0), &attr,
-                          sizeof(attr)) < 0) {
-                int r = vessel_error_sys(err, "idmapped mount of %s (does its file system support "
-                                              "idmapped mounts?)", src);
-                close(fd);
-                return r;
+        if (ctx->source_fds && ctx->source_fds[index] >= 0) {
+                r = fcntl(ctx->source_fds[index], F_DUPFD_CLOEXEC, 3);
+                return r < 0 ? vessel_error_sys(err, "mounts[%zu]: dup the bind of %s", index,
+                                                m->source)
+                             : r;
         }
-        return fd;
+        if (!m->source)
+                return vessel_error_msg(err, EINVAL,
+                                        "mounts[%zu].source: required for a bind mount", index);
+        src = bind_source_path(m, ctx->bundle);
+        fd = clone_source(m, src);
+        if (fd < 0)
+                return vessel_error_sys(err, "mounts[%zu]: bind source %s", index, src);
+        /* Our tree is already a slave of the host's (rootfs_prepare). */
+        if ((r = set_bind_attrs(fd, m, 0, index, src, err)) < 0)
+                return r;
+        return steal_fd(&fd);
 }
 
 int mount_one(const struct mount_ctx *ctx, const struct vessel_mount *m, size_t index,
@@ -395,34 +551,21 @@ int mount_one(const struct mount_ctx *ctx, const struct vessel_mount *m, size_t 
         const struct vessel_mount_opts *o = &m->opts;
         _cleanup_close_ int target = -1, mfd = -1;
         bool bind = mount_is_bind(m);
-        bool rec = o->rbind || (m->type && !strcmp(m->type, "rbind"));
         int r;
 
         if (bind) {
-                _cleanup_free_ char *src = NULL;
                 struct stat st;
 
-                if (!m->source)
-                        return vessel_error_set(err, EINVAL, "mounts[%zu].source: required for a bind mount", index);
-                src = m->source[0] == '/' ? xstrdup(m->source) : xasprintf("%s/%s", ctx->bundle, m->source);
-                if (ctx->idmap_fds && ctx->idmap_fds[index] >= 0)
-                        mfd = fcntl(ctx->idmap_fds[index], F_DUPFD_CLOEXEC, 3);
-                else
-                        mfd = open_tree(AT_FDCWD, src,
-                                        OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (rec ? AT_RECURSIVE : 0));
+                mfd = bind_source_tree(ctx, m, index, err);
                 if (mfd < 0)
-                        return vessel_error_sys(err, "mounts[%zu]: bind source %s", index, src);
+                        return mfd;
                 if (fstat(mfd, &st) < 0)
-                        return vessel_error_sys(err, "mounts[%zu]: stat %s", index, src);
+                        return vessel_error_sys(err, "mounts[%zu]: stat %s", index, m->source);
                 target = path_open_in_root(ctx->rootfd, m->destination,
                                            S_ISDIR(st.st_mode) ? RESOLVE_CREATE_DIR : RESOLVE_CREATE_FILE,
                                            err);
                 if (target < 0)
                         return vessel_error_prefix(err, "mounts[%zu]", index);
-                r = mount_set_attr(mfd, o->attr_set, o->attr_clr, 0, false);
-                if (r < 0)
-                        return vessel_error_set(err, -r, "mounts[%zu]: mount_setattr on bind of %s", index, src);
-
         } else if (o->remount) {
                 target = path_open_in_root(ctx->rootfd, m->destination, RESOLVE_CREATE_NONE, err);
                 if (target < 0)
@@ -479,7 +622,8 @@ int mount_one(const struct mount_ctx *ctx, const struct vessel_mount *m, size_t 
         r = attach(mfd, target);
         if (r < 0)
                 return vessel_error_set(err, -r, "mounts[%zu]: move_mount onto %s", index, m->destination);
-        if (o->rec_attr_set || o->rec_attr_clr) {
+        /* (A bind's clone has them already.) */
+        if (!bind && (o->rec_attr_set || o->rec_attr_clr)) {
                 r = mount_set_attr(mfd, o->rec_attr_set, o->rec_attr_clr, 0, true);
                 if (r < 0)
                         return vessel_error_set(err, -r, "mounts[%zu]: recursive mount_setattr on %s",

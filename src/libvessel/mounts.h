@@ -20,22 +20,26 @@ int path_open_in_root(int rootfd, const char *path, enum resolve_create create,
                       vessel_error **err);
 
 struct mount_ctx {
-        int rootfd;          /* O_PATH fd of the rootfs */
-        const char *bundle;  /* relative bind sources are relative to it */
-        bool userns;         /* inside a new user namespace */
-        bool cgroupns;       /* inside a new cgroup namespace */
-        const int *idmap_fds; /* per mount: a detached idmapped mount made by the runtime, or -1 */
+        int rootfd;            /* O_PATH fd of the rootfs */
+        const char *bundle;    /* relative bind sources are relative to it */
+        bool userns;           /* inside a new user namespace */
+        bool cgroupns;         /* inside a new cgroup namespace */
+        const int *source_fds; /* per mount: its bind source, prepared by the runtime, or -1 */
 };
 
 /* A bind mount: the "bind"/"rbind" option or type. */
 bool mount_is_bind(const struct vessel_mount *m);
-/* Does mount m ask for an idmapped mount (idmap/ridmap, or its own maps)? */
-bool mount_wants_idmap(const struct vessel_mount *m);
-/* The runtime's half of an idmapped bind mount: a detached clone of the
- * source with the idmap applied (only a process privileged over the source's
- * file system may), that init then attaches. */
-int mount_idmapped_tree(const struct vessel_mount *m, const char *bundle, int userns_fd,
-                        vessel_error **err);
+/* The runtime's half of the bind mounts, before the container exists: per
+ * mount a detached clone of its source (open_tree in the host's mount
+ * namespace, with the runtime's credentials), idmapped if asked, a slave
+ * (or private, as linux.rootfsPropagation) and with its options applied;
+ * -1 for other mounts, and for sources that init opens itself (a joined
+ * mount namespace, a runtime without privilege).  *fds has n_mounts
+ * entries, even on failure; mounts_close_sources() releases it. */
+int mounts_prepare_sources(const struct vessel_spec *spec, const char *bundle, int **fds,
+                           vessel_error **err);
+void mounts_close_sources(int *fds, size_t n);
+/* Mount mounts[index] inside ctx->rootfd (init). */
 int mount_one(const struct mount_ctx *ctx, const struct vessel_mount *m, size_t index,
               vessel_error **err);
 

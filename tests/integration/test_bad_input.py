@@ -257,13 +257,27 @@ def test_unknown_mount_option(env, mode):
 
 @pytest.mark.parametrize("mode", MODES)
 def test_bind_mount_source_missing(env, mode):
-    """Fails inside the container's init, after the clone: the cleanup path."""
+    """Fails in the runtime, which opens bind sources before the clone."""
     src = os.path.join(env.tmp, "no-such-source")
     cfg = base(env)
     cfg["mounts"].append({"destination": "/mnt", "type": "bind", "source": src,
                           "options": ["rbind"]})
     r = attempt(env, mode, cfg)
     assert_clean_failure(env, r, "no-such-source", what="missing bind source")
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_bind_mount_destination_below_a_file(env, mode):
+    """Fails inside the container's init, after the clone, holding the
+    bind source the runtime cloned: the cleanup path."""
+    src = os.path.join(env.tmp, "src")
+    os.makedirs(src)
+    cfg = base(env)
+    cfg["mounts"].append({"destination": "/etc/passwd/x", "type": "bind", "source": src,
+                          "options": ["rbind"]})
+    r = attempt(env, mode, cfg)
+    assert_clean_failure(env, r, f"mounts[{len(cfg['mounts']) - 1}]", "/etc/passwd",
+                         what="bind mount below a file")
 
 
 @pytest.mark.parametrize("mode", MODES)

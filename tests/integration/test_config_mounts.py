@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from conftest import VESSEL, ok, wait_for
+from conftest import VESSEL, mounts_under, ok, wait_for
 
 
 @pytest.fixture(autouse=True)
@@ -178,6 +178,111 @@ def test_bind_file_over_existing_file(env):
     assert ok(r) == "from-host\n", r
     with open(os.path.join(env.rootfs, "etc/passwd")) as fh:
         assert "root:x:0:0" in fh.read()
+
+
+# ------------------------------------------- bind sources, opened by the runtime
+
+USERNS_MAP = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+
+
+def userns(env, *mount_points):
+    """A user namespace whose root is host uid 100000; it cannot create
+    mount points in the rootfs (host root's), so they are made here
+    (a trailing / for a directory)."""
+    os.chmod(env.tmp, 0o755)  # the container's root reaches its rootfs
+    env.config["linux"]["namespaces"].append({"type": "user"})
+    env.config["linux"]["uidMappings"] = USERNS_MAP
+    env.config["linux"]["gidMappings"] = USERNS_MAP
+    for m in mount_points:
+        p = os.path.join(env.rootfs, m.lstrip("/"))
+        os.makedirs(p if m.endswith("/") else os.path.dirname(p), exist_ok=True)
+        if not m.endswith("/"):
+            open(p, "a").close()
+
+
+def hidden_dir(env):
+    """A host directory below one only host root can traverse (0700, root's):
+    the container's root, host uid 100000, could not reach it by path."""
+    vault = os.path.join(env.tmp, "vault")
+    os.makedirs(vault)
+    os.chmod(vault, 0o700)
+    return host_dir(env, "vault/data")
+
+
+def test_bind_source_only_host_root_can_reach(env):
+    userns(env, "/mnt/data/", "/etc/hello.conf")
+    d = hidden_dir(env)
+    add_mount(env, {"destination": "/mnt/data", "type": "bind", "source": d,
+                    "options": ["bind"]})
+    add_mount(env, {"destination": "/etc/hello.conf", "type": "bind",
+                    "source": os.path.join(d, "hello.txt"), "options": ["bind", "ro"]})
+    out, mi, r = run_with_mountinfo(env, "cat /mnt/data/hello.txt /etc/hello.conf; "
+                                         "stat -c %F /etc/hello.conf")
+    assert out.splitlines() == ["hi from host", "hi from host", "regular file"], r
+    assert "ro" in mount_at(mi, "/etc/hello.conf")["opts"]
+    assert "rw" in mount_at(mi, "/mnt/data")["opts"]
+
+
+def test_rbind_source_only_host_root_can_reach(env):
+    """rbind takes the sub-mounts along, and rro reaches them, also when
+    the runtime made the tree."""
+    userns(env, "/mnt/r/", "/mnt/plain/")
+    d = hidden_dir(env)
+    with host_mounts() as made:
+        tmpfs_on_host(made, os.path.join(d, "sub"), {"inner.txt": "inner\n"})
+        add_mount(env, {"destination": "/mnt/r", "type": "bind", "source": d,
+                        "options": ["rbind", "rro", "nosuid"]})
+        add_mount(env, {"destination": "/mnt/plain", "type": "bind", "source": d,
+                        "options": ["bind"]})
+        out, mi, r = run_with_mountinfo(env, "cat /mnt/r/sub/inner.txt; ls -A /mnt/plain/sub")
+        assert out == "inner\n", r
+        top, sub = mount_at(mi, "/mnt/r"), mount_at(mi, "/mnt/r/sub")
+        assert "ro" in top["opts"] and "nosuid" in top["opts"], top["line"]
+        assert "ro" in sub["opts"] and "nosuid" not in sub["opts"], sub["line"]
+        assert not [e for e in mi if e["mnt"] == "/mnt/plain/sub"], r
+
+
+@pytest.mark.parametrize("idmap", [False, True], ids=["bind", "idmap"])
+def test_bind_of_shared_source_propagates_nothing_to_host(env, idmap):
+    """The runtime's clone of a shared host mount would be a peer of it:
+    it is made a slave, so a mount the container makes inside the bind
+    stays in the container."""
+    d = os.path.join(env.tmp, "shared-src")
+    if idmap:
+        userns(env, "/mnt/p/")
+    with host_mounts() as made:
+        shared_dir_on_host(made, d)
+        add_mount(env, {"destination": "/mnt/p", "type": "bind", "source": d,
+                        "options": ["rbind"] + (["idmap"] if idmap else [])})
+        add_mount(env, {"destination": "/mnt/p/inner", "type": "tmpfs", "source": "tmpfs"})
+        _, mi, r = run_with_mountinfo(env)
+        leaked = mounts_under(d)
+        made.extend(m for m in leaked if m != d)
+        assert leaked == [d], f"a container mount reached the host: {leaked}"
+        assert _propagation(mount_at(mi, "/mnt/p"))["master"], mount_at(mi, "/mnt/p")["line"]
+
+
+def test_bind_source_in_a_joined_mount_namespace(env):
+    """With a mount namespace joined by path, bind sources are that
+    namespace's paths (init opens them there), not the host's."""
+    src = host_dir(env, "nsonly", {"host.txt": "host\n"})
+    p = subprocess.Popen(["unshare", "--mount", "--propagation", "private", "sleep", "1000"],
+                         stdin=subprocess.DEVNULL)
+    try:
+        assert wait_for(lambda: os.readlink(f"/proc/{p.pid}/ns/mnt") !=
+                        os.readlink("/proc/self/ns/mnt")), "the helper did not unshare"
+        sh_host("nsenter", "-t", str(p.pid), "-m", "sh", "-c",
+                f"mount -t tmpfs tmpfs {src} && echo joined > {src}/ns.txt")
+        env.config["linux"]["namespaces"] = [
+            n for n in env.config["linux"]["namespaces"] if n["type"] != "mount"] + [
+            {"type": "mount", "path": f"/proc/{p.pid}/ns/mnt"}]
+        add_mount(env, {"destination": "/mnt/ns", "type": "bind", "source": src,
+                        "options": ["bind"]})
+        r = env.sh("ls /mnt/ns")
+        assert ok(r).split() == ["ns.txt"], r
+    finally:
+        p.kill()
+        p.wait()
 
 
 # ---------------------------------------------------------------- filesystems
