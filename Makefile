@@ -3,8 +3,18 @@
 BUILD      ?= build
 BUILD_ASAN ?= build-asan
 PYTEST     ?= /usr/bin/python3 -m pytest
+# Every package the build and `make check` use; `make check-fresh` proves the
+# list on a minbase Debian 12.  Besides the build's: busybox-static (the test
+# bundles), python3-pytest, util-linux (unshare, nsenter), mount (mount,
+# umount, losetup), passwd (useradd, userdel for the rootless tests), uidmap
+# (newuidmap, newgidmap), procps (ps for `vessel ps`, pkill in the rootless
+# tests), kmod (modprobe loop, when a blkio test has no disk) and
+# golang-github-containers-common (podman's seccomp profile,
+# /usr/share/containers/seccomp.json, for test_seccomp).  libc6-dev brings
+# linux-libc-dev, whose asm/unistd_64.h test_seccomp reads.
 DEBS = meson ninja-build pkg-config gcc libc6-dev libjson-c-dev libseccomp-dev \
-       busybox-static python3-pytest iproute2 util-linux uidmap
+       busybox-static python3-pytest iproute2 util-linux mount passwd uidmap procps kmod \
+       golang-github-containers-common
 
 .PHONY: all deps build demo check check-unit check-integration check-cgroupv2 check-asan e2e fuzz bench clean
 
