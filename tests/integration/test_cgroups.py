@@ -12,12 +12,16 @@ import os
 import re
 import subprocess
 import time
+import uuid
 
 import pytest
 
 from conftest import VESSEL, read, wait_for
 
-MARK = f"cgt{os.getpid()}"
+# Cgroups are machine-wide and pids are not unique across PID namespaces (a
+# run under `make check-fresh` has pytest at a small pid): the random part
+# keeps two runs, and a pid that is a prefix of another, from matching.
+MARK = f"cgt{os.getpid()}x{uuid.uuid4().hex[:8]}"
 CG = "/sys/fs/cgroup"
 MiB = 1024 * 1024
 

@@ -25,6 +25,7 @@ import os
 import shutil
 import tempfile
 import time
+import uuid
 
 import pytest
 
@@ -35,6 +36,8 @@ MiB = 1024 * 1024
 OWNED_FILES = ("cgroup.procs", "cgroup.threads", "cgroup.subtree_control")
 WANTED = ("memory", "pids", "cpu")
 _seq = iter(range(1, 1 << 30))
+# Unique on the machine, also across PID namespaces (see test_cgroups.MARK).
+_RUN = f"{os.getpid()}x{uuid.uuid4().hex[:8]}"
 
 
 def cgroup2_mount():
@@ -106,7 +109,7 @@ def remove_tree(top):
 
 class Delegation:
     def __init__(self, pw):
-        self.name = f"vessel-rl{os.getpid()}-{next(_seq)}"
+        self.name = f"vessel-rl{_RUN}-{next(_seq)}"
         self.base = os.path.join(MNT, self.name)
         self.deleg = os.path.join(self.base, "user")
         self.session = os.path.join(self.deleg, "session")
