@@ -465,7 +465,7 @@ static _Noreturn void init_start_process(struct init_args *a, const char *exe, c
                 snprintf(kv, sizeof(kv), "LISTEN_PID=%d", (int)getpid());
                 process_env_set(proc, kv);
         }
-        if (process_cloexec_fds(a->preserve_fds, &err) < 0 || process_apply_lsm(proc, &err) < 0 ||
+        if (process_drop_inherited(a->preserve_fds, &err) < 0 || process_apply_lsm(proc, &err) < 0 ||
             process_set_identity(proc, spec->linux_.ns[VESSEL_NS_USER].present, &a->seccomp, &err) < 0)
                 goto fail;
         process_exec(proc, exe, &err);

@@ -182,7 +182,7 @@ static int exec_process(const struct exec_args *a)
         }
         if (process_prepare(p, NULL, false, &exe, &err) < 0)
                 goto fail;
-        if (process_cloexec_fds(a->o->preserve_fds, &err) < 0 || process_apply_lsm(p, &err) < 0 ||
+        if (process_drop_inherited(a->o->preserve_fds, &err) < 0 || process_apply_lsm(p, &err) < 0 ||
             process_set_identity(p, userns, &bpf, &err) < 0)
                 goto fail;
         /* execve closes the socket (CLOEXEC): the runtime sees EOF = started. */

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -78,6 +79,9 @@ static int run_one(const struct vessel_hook *h, const char *state_json, const ch
 
                 sigemptyset(&all);
                 sigprocmask(SIG_SETMASK, &all, NULL);
+                /* A hook runs on behalf of the command that waits for it: a
+                 * killed create or delete leaves no hook behind. */
+                prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
                 if (dup2(pipefd[0], 0) < 0)
                         _exit(127);
                 /* Hooks write to the runtime's stderr, never into the container's stdout. */

@@ -5,6 +5,7 @@
 
 #include <fcntl.h>
 #include <grp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/personality.h>
@@ -235,13 +236,22 @@ int process_set_identity(const struct vessel_process *p, bool in_userns,
         return 0;
 }
 
-int process_cloexec_fds(int preserve_fds, vessel_error **err)
+int process_drop_inherited(int preserve_fds, vessel_error **err)
 {
         /* No runtime fd may survive into the container (CVE-2024-21626):
          * execve closes them all.  Marked, not closed now, so that if a
          * later step fails its error still reaches the runtime. */
         if (syscall(SYS_close_range, 3 + preserve_fds, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
                 return vessel_error_sys(err, "close_range");
+        /* A signal the runtime's caller ignored would stay ignored across
+         * execve (SIGINT, SIGPIPE of a background job): the container's
+         * process starts with every disposition at its default, as crun's. */
+        for (int sig = 1; sig < NSIG; sig++) {
+                struct sigaction old;
+                if (sig != SIGKILL && sig != SIGSTOP && sigaction(sig, NULL, &old) == 0 &&
+                    old.sa_handler == SIG_IGN)
+                        signal(sig, SIG_DFL);
+        }
         return 0;
 }
 

@@ -19,9 +19,11 @@ int process_prepare(const struct vessel_process *p, const struct vessel_linux *l
 int process_check_lsm(const struct vessel_process *p, vessel_error **err);
 /* Label the next execve: AppArmor profile, SELinux label. */
 int process_apply_lsm(const struct vessel_process *p, vessel_error **err);
-/* Mark every fd above 2 + preserve_fds close-on-exec.  Called before
- * process_set_identity, so that no close_range runs under the filter. */
-int process_cloexec_fds(int preserve_fds, vessel_error **err);
+/* Nothing of the runtime's survives execve: every fd above 2 +
+ * preserve_fds is marked close-on-exec and ignored signals go back to
+ * their default.  Called before process_set_identity, so that none of it
+ * runs under the seccomp filter. */
+int process_drop_inherited(int preserve_fds, vessel_error **err);
 /* Drop to the configured identity in the safe order: bounding set, groups,
  * gid, uid, capabilities, no_new_privs, and the seccomp filter last.
  * Without no_new_privs, installing a filter needs CAP_SYS_ADMIN, so then

@@ -56,21 +56,32 @@ static int lock_dir(int fd, bool exclusive, const char *path, vessel_error **err
         return 0;
 }
 
-/* Hidden names: never a valid id (ids may not start with '.', see
- * state_check_id's callers), unique per process and moment. */
+/* Hidden names (ids may not start with '.'): the command that made one,
+ * by pid and start time, so that the collector knows when it is dead. */
 #define NEW_PREFIX ".new-"
 #define GONE_PREFIX ".gone-"
-/* A hidden directory younger than this may belong to a command that is
- * still between mkdir and flock: left alone by the collector. */
-#define GC_MIN_AGE_S 10
 
 static char *hidden_name(const char *prefix)
 {
+        pid_t pid = getpid();
         struct timespec ts;
 
+        /* The clock tells apart the names one process makes. */
         clock_gettime(CLOCK_MONOTONIC, &ts);
-        return xasprintf("%s%d-%llx", prefix, (int)getpid(),
+        return xasprintf("%s%d-%llu-%llx", prefix, (int)pid, proc_start_time(pid, NULL),
                          (unsigned long long)ts.tv_sec * 1000000000ULL + (unsigned long long)ts.tv_nsec);
+}
+
+/* Is the command that made this hidden directory gone? */
+static bool hidden_orphaned(const char *name)
+{
+        const char *p = strchr(name + 1, '-');
+        unsigned long long start;
+        int pid;
+
+        if (!p || sscanf(p + 1, "%d-%llu-", &pid, &start) != 2 || pid <= 0)
+                return false;
+        return proc_start_time(pid, NULL) != start;
 }
 
 static int open_root(const char *root, bool create, vessel_error **err)
@@ -182,26 +193,16 @@ int state_dir_remove(const char *root, const char *id)
 void state_root_gc(const char *root)
 {
         _cleanup_close_ int rfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        time_t now = time(NULL);
         struct dirent *de;
         DIR *d;
 
         if (rfd < 0 || !(d = opendir(root)))
                 return;
-        while ((de = readdir(d))) {
-                _cleanup_close_ int fd = -1;
-                struct stat sb;
-
-                if (strncmp(de->d_name, NEW_PREFIX, strlen(NEW_PREFIX)) &&
-                    strncmp(de->d_name, GONE_PREFIX, strlen(GONE_PREFIX)))
-                        continue;
-                fd = openat(rfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-                if (fd < 0 || fstat(fd, &sb) < 0 || now - sb.st_mtime < GC_MIN_AGE_S)
-                        continue;
-                /* Its command holds the lock while it lives. */
-                if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+        while ((de = readdir(d)))
+                if ((!strncmp(de->d_name, NEW_PREFIX, strlen(NEW_PREFIX)) ||
+                     !strncmp(de->d_name, GONE_PREFIX, strlen(GONE_PREFIX))) &&
+                    hidden_orphaned(de->d_name))
                         rm_rf_at(rfd, de->d_name);
-        }
         closedir(d);
 }
 

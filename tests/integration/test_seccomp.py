@@ -6,10 +6,11 @@ import os
 import platform
 import re
 import signal
+import subprocess
 
 import pytest
 
-from conftest import ok, read, status_fields
+from conftest import VESSEL, ok, read, status_fields, wait_for
 
 SIGSYS_EXIT = 128 + signal.SIGSYS  # 159
 PODMAN_PROFILES = ["/usr/share/containers/seccomp.json", "/etc/containers/seccomp.json"]
@@ -508,3 +509,72 @@ def test_podman_default_profile_unlisted_syscall_is_enosys(env):
                                              for s in ("bounding", "effective", "permitted")}
     with_seccomp(env, prof)
     assert_mkdir_failed_with(env, env.sh(MKDIR_THEN_REST), "Function not implemented")
+
+
+# ------------------------------------------ what runs under the filter (issue 10)
+
+def podman_profile_without(*names, errno_default=True):
+    """podman's profile for PODMAN_CAPS with some calls dropped from its
+    allow lists: an allow-list profile written for the container's own
+    program, which need not know what the runtime calls before execve."""
+    prof = podman_profile(PODMAN_CAPS)
+    for s in prof["syscalls"]:
+        s["names"] = [n for n in s["names"] if n not in names]
+    prof["syscalls"] = [s for s in prof["syscalls"] if s["names"]]
+    if not errno_default:
+        prof.pop("defaultErrnoRet", None)
+    return prof
+
+
+def podman_caps(env, nnp):
+    env.config["process"]["capabilities"] = {s: PODMAN_CAPS
+                                             for s in ("bounding", "effective", "permitted")}
+    env.config["process"]["noNewPrivileges"] = nnp
+
+
+@pytest.mark.parametrize("errno_default", [True, False], ids=["defaultErrnoRet", "EPERM"])
+def test_allow_list_without_runtime_calls_no_new_privs(env, errno_default):
+    """With no_new_privs the filter is the last step before execve: a
+    profile that allows neither close_range, capset nor setgroups runs."""
+    podman_caps(env, True)
+    with_seccomp(env, podman_profile_without("close_range", "capset", "setgroups",
+                                             errno_default=errno_default))
+    out = ok(env.sh("grep '^Seccomp:' /proc/self/status; echo ran"))
+    assert "Seccomp:\t2" in out and "ran" in out, out
+
+
+@pytest.mark.parametrize("errno_default", [True, False], ids=["defaultErrnoRet", "EPERM"])
+def test_allow_list_without_close_range_setgroups_setuid_privileged_load(env, errno_default):
+    """Without no_new_privs the filter goes in before the capabilities are
+    set, but after the fds are marked close-on-exec and the groups, gid and
+    uid are set: a profile without close_range, setgroups, setresuid and
+    setresgid runs, also as a non-root user."""
+    podman_caps(env, False)
+    env.config["process"]["user"] = {"uid": 1000, "gid": 1000, "additionalGids": [1001]}
+    with_seccomp(env, podman_profile_without("close_range", "setgroups", "setresuid",
+                                             "setresgid", errno_default=errno_default))
+    out = ok(env.sh("id -u; id -G; grep '^Seccomp:' /proc/self/status; echo ran"))
+    assert out.split("\n")[:2] == ["1000", "1000 1001"], out
+    assert "Seccomp:\t2" in out and "ran" in out, out
+
+
+def test_allow_list_without_capset_privileged_load_fails_start_clearly(env, tmp_path):
+    """Without no_new_privs, capset must run under the filter: a profile
+    that refuses it fails `start` (not the container, silently, with 127),
+    and the message says why."""
+    podman_caps(env, False)
+    with_seccomp(env, podman_profile_without("capset"))
+    env.config["process"]["args"] = ["/bin/sh", "-c", "echo SHOULD-NOT-RUN"]
+    env.write_config()
+    out, err = tmp_path / "out", tmp_path / "err"
+    # Files, not pipes: the created container holds its stdio open.
+    with open(out, "w") as o, open(err, "w") as e:
+        cp = subprocess.run([VESSEL, "--root", env.root, "create", "--bundle", env.bundle, "c1"],
+                            stdin=subprocess.DEVNULL, stdout=o, stderr=e)
+    assert cp.returncode == 0, err.read_text()
+    r = env.vessel("start", "c1")
+    assert r.returncode != 0, r
+    assert "capset" in r.stderr and "noNewPrivileges" in r.stderr, r
+    assert "SHOULD-NOT-RUN" not in out.read_text()
+    assert wait_for(lambda: env.state("c1")["status"] == "stopped"), env.state("c1")
+    ok(env.vessel("delete", "c1"))

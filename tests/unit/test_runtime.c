@@ -248,9 +248,29 @@ static void test_time(void)
         CHECK(proc_start_time(0x7ffffff0, NULL) == 0);
 }
 
+static void test_subid(void)
+{
+        const char *text = "# comment\nalice:100000:65536\n1001:200000:1000\n"
+                           "bob:bad:10\nbob:300000:0\nbob:400000:5\nroot:500000:65536";
+        uint32_t start = 0, count = 0;
+
+        CHECK(idmap_subid_find(text, "alice", 1000, &start, &count) == 0 && start == 100000 &&
+              count == 65536);
+        /* By number when the name does not match. */
+        CHECK(idmap_subid_find(text, "carol", 1001, &start, &count) == 0 && start == 200000 &&
+              count == 1000);
+        /* Malformed and empty ranges are skipped; the next line counts. */
+        CHECK(idmap_subid_find(text, "bob", 1002, &start, &count) == 0 && start == 400000 && count == 5);
+        CHECK(idmap_subid_find(text, "root", 0, &start, &count) == 0 && start == 500000);
+        CHECK(idmap_subid_find(text, "dave", 1003, &start, &count) == -ENOENT);
+        CHECK(idmap_subid_find("", NULL, 0, &start, &count) == -ENOENT);
+        CHECK(idmap_subid_find("x:4294967295:2\n", "x", 7, &start, &count) == -ENOENT);
+}
+
 int main(void)
 {
         test_idmap();
+        test_subid();
         test_ids();
         test_errors();
         test_close_fds();
