@@ -1,5 +1,6 @@
 /* spec.h: an OCI runtime config.json, parsed and validated once into
- * plain C structs.  Nothing outside spec.c touches JSON for the config.
+ * plain C structs.  Nothing outside the parser (spec.c and its parts,
+ * spec-*.c, one per section of the runtime spec) touches JSON for the config.
  *
  * Conventions: strings are heap allocated and NUL terminated, NULL when
  * absent.  Arrays are a pointer plus a count (n_*).  Optional numbers carry
