@@ -98,6 +98,15 @@ int spec_get_abs_paths(json_object *o, const char *where, const char *key, char 
 int spec_get_cpu_list(json_object *o, const char *where, const char *key, char **out,
                       vessel_error **err);
 
+/* A list of numbers like a cpu list ("0-3,7", all below nbits) as a bit
+ * mask of nbits (the caller zeroes it); *out keeps the text.  "" is an
+ * empty set. */
+int spec_get_id_mask(json_object *o, const char *where, const char *key, unsigned long *mask,
+                     size_t nbits, char **out, vessel_error **err);
+/* An array of names from tab, their values ORed into *out. */
+int spec_get_flags(json_object *o, const char *where, const char *key, const struct name_val *tab,
+                   const char *what, uint64_t *out, vessel_error **err);
+
 /* Parses the object o (at 'path') into 'item'; used both for the elements
  * of arrays of objects and for nested objects. */
 typedef int (*obj_parser)(json_object *o, const char *path, void *item, vessel_error **err);

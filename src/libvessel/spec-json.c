@@ -425,35 +425,40 @@ int spec_get_abs_paths(json_object *o, const char *where, const char *key, char 
         return 1;
 }
 
-static bool parse_cpu_number(const char **p, unsigned long *v)
+static bool parse_id(const char **p, unsigned long max, unsigned long *v)
 {
         if (**p < '0' || **p > '9')
                 return false;
         *v = 0;
         while (**p >= '0' && **p <= '9') {
                 *v = *v * 10 + (unsigned long)(**p - '0');
-                if (*v > CPU_NUMBER_MAX)
+                if (*v > max)
                         return false;
                 (*p)++;
         }
         return true;
 }
 
-/* "0-3,5,7-8": comma separated numbers and ascending ranges. */
-static bool cpu_list_valid(const char *s)
+/* "0-3,5,7-8": comma separated numbers and ascending ranges, none above
+ * max.  With mask (max + 1 bits) non-NULL, their bits are set in it. */
+static bool id_list_parse(const char *s, unsigned long max, unsigned long *mask)
 {
+        const unsigned long bits = 8 * sizeof(*mask);
         const char *p = s;
 
         for (;;) {
                 unsigned long lo, hi;
 
-                if (!parse_cpu_number(&p, &lo))
+                if (!parse_id(&p, max, &lo))
                         return false;
+                hi = lo;
                 if (*p == '-') {
                         p++;
-                        if (!parse_cpu_number(&p, &hi) || hi < lo)
+                        if (!parse_id(&p, max, &hi) || hi < lo)
                                 return false;
                 }
+                for (unsigned long i = lo; mask && i <= hi; i++)
+                        mask[i / bits] |= 1UL << (i % bits);
                 if (*p == '\0')
                         return true;
                 if (*p++ != ',')
@@ -474,8 +479,46 @@ int spec_get_cpu_list(json_object *o, const char *where, const char *key, char *
                 *out = NULL;
                 return 0;
         }
-        if (!cpu_list_valid(*out))
+        if (!id_list_parse(*out, CPU_NUMBER_MAX, NULL))
                 return spec_fail(err, AT(where, key), "invalid cpu list \"%s\"", *out);
+        return 1;
+}
+
+int spec_get_id_mask(json_object *o, const char *where, const char *key, unsigned long *mask,
+                     size_t nbits, char **out, vessel_error **err)
+{
+        int r = spec_get_str(o, where, key, out, err);
+
+        if (r <= 0 || (*out)[0] == '\0')
+                return r;
+        if (!id_list_parse(*out, nbits - 1, mask))
+                return spec_fail(
+                    err, AT(where, key),
+                    "invalid list \"%s\" (numbers and ranges below %zu, e.g. \"0-3,7\")", *out,
+                    nbits);
+        return 1;
+}
+
+int spec_get_flags(json_object *o, const char *where, const char *key, const struct name_val *tab,
+                   const char *what, uint64_t *out, vessel_error **err)
+{
+        _cleanup_strv_ char **names = NULL;
+        size_t n = 0;
+        int r = spec_get_strv(o, where, key, &names, &n, err);
+
+        if (r <= 0)
+                return r;
+        *out = 0;
+        for (size_t i = 0; i < n; i++) {
+                size_t k = 0;
+
+                while (tab[k].name && strcmp(tab[k].name, names[i]))
+                        k++;
+                if (!tab[k].name)
+                        return spec_fail(err, AT_IDX(where, key, i), "unknown %s \"%s\"", what,
+                                         names[i]);
+                *out |= (uint64_t)tab[k].val;
+        }
         return 1;
 }
 

@@ -1,9 +1,10 @@
 /* spec-linux.c: the "linux" object of config.json but its resources and
  * seccomp sections: namespaces, id maps, time offsets, devices, sysctl,
- * propagation, paths, personality, intelRdt. */
+ * propagation, paths, personality, intelRdt, memoryPolicy. */
 #include "spec-internal.h"
 
 #include <string.h>
+#include <linux/mempolicy.h>
 #include <sys/mount.h>
 #include <sys/personality.h>
 
@@ -46,6 +47,7 @@ void spec_linux_clear(struct vessel_linux *l)
         free(l->mount_label);
         spec_seccomp_clear(&l->seccomp);
         free(l->intel_rdt_clos_id);
+        free(l->memory_policy.nodes);
 }
 
 static int parse_namespaces(json_object *o, const char *w, struct vessel_linux *l,
@@ -222,6 +224,71 @@ static int check_sysctl(const struct vessel_linux *l, const char *w, vessel_erro
         return 0;
 }
 
+#ifndef MPOL_F_NUMA_BALANCING
+#define MPOL_F_NUMA_BALANCING (1 << 13)
+#endif
+
+/* What set_mempolicy(2) would reject (or, for flags with MPOL_DEFAULT,
+ * ignore), refused here with the path, as runc does: nodes only for the
+ * modes that use them, at least one for those that need one. */
+static int check_memory_policy(const struct vessel_memory_policy *mp, const char *w,
+                               vessel_error **err)
+{
+        const char *name = vessel_mpol_mode_names[mp->mode];
+        const unsigned both = MPOL_F_STATIC_NODES | MPOL_F_RELATIVE_NODES;
+
+        switch (mp->mode) {
+        case MPOL_DEFAULT:
+        case MPOL_LOCAL:
+                if (mp->has_nodes)
+                        return spec_fail(err, AT(w, "nodes"), "must be empty for %s", name);
+                if (mp->flags)
+                        return spec_fail(err, AT(w, "flags"), "%s takes no flags", name);
+                return 0;
+        case MPOL_PREFERRED: /* no nodes: allocate on the local node */
+                break;
+        default:
+                if (!mp->has_nodes)
+                        return spec_fail(err, AT(w, "nodes"), "%s needs at least one node", name);
+        }
+        if ((mp->flags & both) == both)
+                return spec_fail(
+                    err, AT(w, "flags"),
+                    "MPOL_F_STATIC_NODES and MPOL_F_RELATIVE_NODES exclude each other");
+        if ((mp->flags & MPOL_F_NUMA_BALANCING) && mp->mode != MPOL_BIND &&
+            mp->mode != MPOL_PREFERRED_MANY)
+                return spec_fail(err, AT(w, "flags"),
+                                 "MPOL_F_NUMA_BALANCING is only for MPOL_BIND and "
+                                 "MPOL_PREFERRED_MANY, not %s",
+                                 name);
+        return 0;
+}
+
+static int parse_memory_policy(json_object *o, const char *w, void *item, vessel_error **err)
+{
+        static const struct name_val flags[] = {
+            {"MPOL_F_NUMA_BALANCING", MPOL_F_NUMA_BALANCING},
+            {"MPOL_F_RELATIVE_NODES", MPOL_F_RELATIVE_NODES},
+            {"MPOL_F_STATIC_NODES", MPOL_F_STATIC_NODES},
+            {NULL, 0},
+        };
+        struct vessel_memory_policy *mp = item;
+        _cleanup_free_ char *mode = NULL;
+        uint64_t fl = 0;
+
+        TRY(spec_required(spec_get_str(o, w, "mode", &mode, err), w, "mode", err));
+        mp->mode = vessel_name_index(vessel_mpol_mode_names, mode);
+        if (mp->mode < 0)
+                return spec_fail(err, AT(w, "mode"), "unknown memory policy mode \"%s\"", mode);
+        TRY(spec_get_id_mask(o, w, "nodes", mp->nodemask, VESSEL_MPOL_MAX_NODES, &mp->nodes, err));
+        for (size_t i = 0; i < ARRAY_SIZE(mp->nodemask); i++)
+                mp->has_nodes |= mp->nodemask[i] != 0;
+        TRY(spec_get_flags(o, w, "flags", flags, "memory policy flag", &fl, err));
+        mp->flags = (unsigned)fl;
+        mp->present = true;
+        return check_memory_policy(mp, w, err);
+}
+
 int spec_parse_linux(json_object *o, const char *w, void *item, vessel_error **err)
 {
         static const struct name_val propagations[] = {
@@ -263,5 +330,6 @@ int spec_parse_linux(json_object *o, const char *w, void *item, vessel_error **e
         TRY(spec_get_sub(o, w, "personality", parse_personality, l, err));
         TRY(spec_get_sub(o, w, "seccomp", spec_parse_seccomp, &l->seccomp, err));
         TRY(spec_get_sub(o, w, "intelRdt", parse_intel_rdt, l, err));
+        TRY(spec_get_sub(o, w, "memoryPolicy", parse_memory_policy, &l->memory_policy, err));
         return 0;
 }

@@ -3,6 +3,7 @@
 #include "spec-internal.h"
 
 #include <string.h>
+#include <linux/sched.h>
 
 /* ioprio classes (linux/ioprio.h; not exported by glibc) */
 #define IOPRIO_CLASS_RT_ 1
@@ -113,6 +114,92 @@ static int parse_io_priority(json_object *o, const char *w, void *item, vessel_e
         return 0;
 }
 
+/* What sched_setattr(2) would ignore or reject, refused here with the
+ * path: runc's checks (priority only for the real-time policies, the
+ * deadline parameters only for SCHED_DEADLINE) and the kernel's own
+ * (a real-time priority of 1..99, __checkparam_dl's limits), plus the
+ * values the kernel silently ignores (nice for SCHED_FIFO, SCHED_RR and
+ * SCHED_DEADLINE, the deadline-only flags elsewhere). */
+static int check_scheduler(const struct vessel_scheduler *s, const char *w, vessel_error **err)
+{
+        const char *name = vessel_sched_policy_names[s->policy];
+        bool rt = s->policy == SCHED_FIFO || s->policy == SCHED_RR;
+        bool dl = s->policy == SCHED_DEADLINE;
+
+        if (rt && !s->priority && !(s->flags & SCHED_FLAG_KEEP_PARAMS))
+                return spec_fail(err, AT(w, "priority"), "%s needs a priority in 1..99", name);
+        if (!rt && s->priority)
+                return spec_fail(err, AT(w, "priority"), "only for SCHED_FIFO and SCHED_RR, not %s",
+                                 name);
+        if ((rt || dl) && s->nice)
+                return spec_fail(err, AT(w, "nice"),
+                                 "only for SCHED_OTHER, SCHED_BATCH and SCHED_IDLE, not %s", name);
+        if (!dl) {
+                if (s->runtime || s->deadline || s->period)
+                        return spec_fail(err,
+                                         AT(w, s->runtime    ? "runtime"
+                                               : s->deadline ? "deadline"
+                                                             : "period"),
+                                         "only for SCHED_DEADLINE, not %s", name);
+                if (s->flags & (SCHED_FLAG_RECLAIM | SCHED_FLAG_DL_OVERRUN))
+                        return spec_fail(
+                            err, AT(w, "flags"),
+                            "SCHED_FLAG_RECLAIM and SCHED_FLAG_DL_OVERRUN are only for "
+                            "SCHED_DEADLINE, not %s",
+                            name);
+                return 0;
+        }
+        if (s->flags & SCHED_FLAG_KEEP_PARAMS)
+                return 0;
+        if (!s->deadline)
+                return spec_fail(err, AT(w, "deadline"), "required for SCHED_DEADLINE");
+        if (s->runtime < 1024) /* 1 << DL_SCALE */
+                return spec_fail(err, AT(w, "runtime"),
+                                 "SCHED_DEADLINE needs a runtime of at least 1024 (ns)");
+        if (s->runtime > s->deadline)
+                return spec_fail(err, AT(w, "runtime"), "%llu is longer than the deadline %llu",
+                                 (unsigned long long)s->runtime, (unsigned long long)s->deadline);
+        if (s->period && s->period < s->deadline)
+                return spec_fail(err, AT(w, "period"), "%llu is shorter than the deadline %llu",
+                                 (unsigned long long)s->period, (unsigned long long)s->deadline);
+        return 0;
+}
+
+static int parse_scheduler(json_object *o, const char *w, void *item, vessel_error **err)
+{
+        static const struct name_val flags[] = {
+            {"SCHED_FLAG_RESET_ON_FORK", SCHED_FLAG_RESET_ON_FORK},
+            {"SCHED_FLAG_RECLAIM", SCHED_FLAG_RECLAIM},
+            {"SCHED_FLAG_DL_OVERRUN", SCHED_FLAG_DL_OVERRUN},
+            {"SCHED_FLAG_KEEP_POLICY", SCHED_FLAG_KEEP_POLICY},
+            {"SCHED_FLAG_KEEP_PARAMS", SCHED_FLAG_KEEP_PARAMS},
+            {"SCHED_FLAG_UTIL_CLAMP_MIN", SCHED_FLAG_UTIL_CLAMP_MIN},
+            {"SCHED_FLAG_UTIL_CLAMP_MAX", SCHED_FLAG_UTIL_CLAMP_MAX},
+            {NULL, 0},
+        };
+        struct vessel_scheduler *s = item;
+        _cleanup_free_ char *policy = NULL;
+        int64_t v = 0;
+        int r;
+
+        TRY(spec_required(spec_get_str(o, w, "policy", &policy, err), w, "policy", err));
+        r = vessel_name_index(vessel_sched_policy_names, policy);
+        if (r < 0)
+                return spec_fail(err, AT(w, "policy"), "unknown scheduler policy \"%s\"", policy);
+        s->policy = (uint32_t)r;
+        TRY(spec_get_int(o, w, "nice", -20, 19, &v, err));
+        s->nice = (int32_t)v;
+        v = 0;
+        TRY(spec_get_int(o, w, "priority", 0, 99, &v, err));
+        s->priority = (uint32_t)v;
+        TRY(spec_get_flags(o, w, "flags", flags, "scheduler flag", &s->flags, err));
+        TRY(spec_get_uint(o, w, "runtime", 0, UINT64_MAX, &s->runtime, err));
+        TRY(spec_get_uint(o, w, "deadline", 0, UINT64_MAX, &s->deadline, err));
+        TRY(spec_get_uint(o, w, "period", 0, UINT64_MAX, &s->period, err));
+        s->present = true;
+        return check_scheduler(s, w, err);
+}
+
 static int parse_cpu_affinity(json_object *o, const char *w, void *item, vessel_error **err)
 {
         struct vessel_process *p = item;
@@ -182,6 +269,7 @@ int spec_parse_process(json_object *o, const char *w, void *item, vessel_error *
                 p->has_oom_score_adj = true;
                 p->oom_score_adj = (int)oom;
         }
+        TRY(spec_get_sub(o, w, "scheduler", parse_scheduler, &p->scheduler, err));
         TRY(spec_get_sub(o, w, "ioPriority", parse_io_priority, p, err));
         TRY(spec_get_sub(o, w, "execCPUAffinity", parse_cpu_affinity, p, err));
         return 0;
