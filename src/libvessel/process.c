@@ -1,5 +1,6 @@
 #include "process.h"
 #include "caps.h"
+#include "mounts.h"
 #include "rlimits.h"
 #include "util.h"
 
@@ -105,12 +106,79 @@ int process_find_exe(const char *cmd, char *const *env, char **out, vessel_error
                                 cmd);
 }
 
-int process_prepare(const struct vessel_process *p, const struct vessel_linux *lx, bool create_cwd,
+/* The home directory of uid in the container's /etc/passwd (*home NULL
+ * when the file or the entry is missing).  The file belongs to the
+ * container: it is opened inside its root without magic links, must be a
+ * regular file (a fifo would block us), and nothing but the home
+ * directory of that one uid is taken from it. */
+static int passwd_home(uid_t uid, char **home, vessel_error **err)
+{
+        _cleanup_close_ int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        _cleanup_free_ char *line = NULL;
+        size_t cap = 0;
+        struct stat st;
+        FILE *f;
+        int fd;
+
+        *home = NULL;
+        if (root < 0)
+                return vessel_error_sys(err, "open the container's root");
+        fd = openat2_in_root(root, "etc/passwd", O_RDONLY | O_NOCTTY | O_NONBLOCK);
+        if (fd < 0 && (errno == ENOENT || errno == ENOTDIR || errno == ELOOP))
+                return 0;
+        if (fd < 0)
+                return vessel_error_sys(err, "open /etc/passwd in the container");
+        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+                close(fd);
+                return 0;
+        }
+        f = fdopen(fd, "r");
+        if (!f) {
+                close(fd);
+                return vessel_error_sys(err, "read /etc/passwd in the container");
+        }
+        while (!*home && getline(&line, &cap, f) >= 0) {
+                char *rest = line, *field[7] = {0};
+                int64_t id;
+
+                rest[strcspn(rest, "\n")] = '\0';
+                for (int i = 0; i < 7 && rest; i++)
+                        field[i] = strsep(&rest, ":");
+                if (field[5] && parse_int64(field[2], &id) == 0 && id == (int64_t)uid)
+                        *home = xstrdup(field[5]);
+        }
+        fclose(f);
+        return 0;
+}
+
+/* HOME, when the environment does not set it, from the container's
+ * /etc/passwd entry of the process's uid, or "/" without one (runc and crun
+ * do the same). */
+static int set_home(struct vessel_process *p, vessel_error **err)
+{
+        _cleanup_free_ char *home = NULL, *kv = NULL;
+        int r;
+
+        if (env_get(p->env, "HOME"))
+                return 0;
+        r = passwd_home(p->user.uid, &home, err);
+        if (r < 0)
+                return vessel_error_prefix(err, "process.env: HOME for uid %u", p->user.uid);
+        kv = xasprintf("HOME=%s", home && *home ? home : "/");
+        process_env_set(p, kv);
+        return 0;
+}
+
+int process_prepare(struct vessel_process *p, const struct vessel_linux *lx, bool create_cwd,
                     char **exe, vessel_error **err)
 {
         const char *cwd = p->cwd ? p->cwd : "/";
         int r;
 
+        /* First: a low RLIMIT_NOFILE or RLIMIT_AS must not fail the lookup. */
+        r = set_home(p, err);
+        if (r < 0)
+                return r;
         r = rlimits_apply(p, err);
         if (r < 0)
                 return r;

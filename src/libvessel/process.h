@@ -9,10 +9,11 @@
 
 /* Before pivot_root: things that need the host's /proc (oom_score_adj). */
 int process_prepare_host(const struct vessel_process *p, vessel_error **err);
-/* Inside the root: rlimits, personality, umask, cwd (created when missing
- * if create_cwd: init does, as runc and crun do; exec does not); resolves args[0]
- * through the process's PATH into *exe. */
-int process_prepare(const struct vessel_process *p, const struct vessel_linux *lx, bool create_cwd,
+/* Inside the root: HOME (added to p->env from the container's /etc/passwd
+ * when the environment has none), rlimits, personality, umask, cwd (created
+ * when missing if create_cwd: init does, as runc and crun do; exec does
+ * not); resolves args[0] through the process's PATH into *exe. */
+int process_prepare(struct vessel_process *p, const struct vessel_linux *lx, bool create_cwd,
                     char **exe, vessel_error **err);
 /* Is an LSM label asked for that this host cannot apply?  (Checked before
  * anything is created.) */

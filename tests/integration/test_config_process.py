@@ -1,6 +1,7 @@
 """The "process" object and the top-level fields of config.json (root,
 hostname, domainname, annotations), each checked by its effect as seen from
 inside the container."""
+import json
 import os
 import resource
 import subprocess
@@ -494,3 +495,79 @@ def test_ambient_without_inheritable_warns_and_runs(env):
     assert r.returncode == 0, r
     assert r.stdout.split()[1] == "0000000000000000", r
     assert "warning" in r.stderr and "CAP_KILL" in r.stderr, r
+
+
+# ---------------------------------------------------------------- HOME
+
+def passwd_add(env, line):
+    with open(os.path.join(env.rootfs, "etc/passwd"), "a") as f:
+        f.write(line + "\n")
+
+
+def home_in(env_output):
+    """HOME in `env` output (this busybox has no printenv); None if unset."""
+    homes = [l[5:] for l in env_output.splitlines() if l.startswith("HOME=")]
+    assert len(homes) <= 1, env_output
+    return homes[0] if homes else None
+
+
+def home_of(env, uid=0):
+    env.config["process"]["user"] = {"uid": uid, "gid": uid}
+    return home_in(ok(env.run(["/bin/env"]), "env"))
+
+
+def test_home_from_passwd_for_root(env):
+    assert "HOME" not in "".join(env.config["process"]["env"])
+    assert home_of(env) == "/root"
+
+
+def test_home_from_passwd_for_the_process_user(env):
+    passwd_add(env, "user:x:1000:1000:A User:/home/user:/bin/sh")
+    assert home_of(env, 1000) == "/home/user"
+
+
+def test_home_is_root_dir_without_a_passwd_entry(env):
+    assert home_of(env, 4242) == "/"
+
+
+def test_home_is_root_dir_without_passwd(env):
+    os.unlink(os.path.join(env.rootfs, "etc/passwd"))
+    assert home_of(env) == "/"
+
+
+def test_home_given_in_env_is_kept(env):
+    env.config["process"]["env"] = [PATH_ENV, "HOME=/custom"]
+    assert home_of(env) == "/custom"
+
+
+def test_home_passwd_fifo_does_not_block(env):
+    """The file is the container's: a fifo in its place must not hang init."""
+    p = os.path.join(env.rootfs, "etc/passwd")
+    os.unlink(p)
+    os.mkfifo(p)
+    assert home_of(env) == "/"
+
+
+def test_home_passwd_symlink_resolved_in_the_rootfs(env):
+    """An absolute symlink (with .. beyond the root) points into the rootfs."""
+    with open(os.path.join(env.rootfs, "etc/alt-passwd"), "w") as f:
+        f.write("root:x:0:0:root:/from-the-rootfs:/bin/sh\n")
+    p = os.path.join(env.rootfs, "etc/passwd")
+    os.unlink(p)
+    os.symlink("/../../../../../../etc/alt-passwd", p)
+    assert home_of(env) == "/from-the-rootfs"
+
+
+def test_home_in_exec(env):
+    from test_exec import ex, running
+    passwd_add(env, "user:x:1000:1000::/home/user:/bin/sh")
+    with running(env):
+        assert home_in(ok(ex(env, "c1", "env"))) == "/root"
+        assert home_in(ok(ex(env, "-u", "1000", "c1", "env"))) == "/home/user"
+        assert home_in(ok(ex(env, "-u", "5000", "c1", "env"))) == "/"
+        assert home_in(ok(ex(env, "-u", "1000", "--env", "HOME=/x", "c1", "env"))) == "/x"
+        proc = os.path.join(env.tmp, "process.json")
+        with open(proc, "w") as f:
+            json.dump({"args": ["env"], "cwd": "/", "env": [PATH_ENV],
+                       "user": {"uid": 1000, "gid": 1000}}, f)
+        assert home_in(ok(ex(env, "--process", proc, "c1"))) == "/home/user"
