@@ -6,8 +6,8 @@
  * a child enters the pid namespace.  The helper reports the process's pid
  * and exits; as subreaper, the runtime inherits the process and waits for
  * it.  The process then gets what init got: HOME, rlimits, cwd, memory
- * policy, I/O priority, scheduler, LSM label, identity, capabilities and
- * no_new_privs, then execve. */
+ * policy, I/O priority, scheduler, LSM label, identity (its stdio handed
+ * to its user), capabilities and no_new_privs, then execve. */
 #include "exec.h"
 #include "cgroup.h"
 #include "namespaces.h"

@@ -256,6 +256,35 @@ int process_apply_lsm(const struct vessel_process *p, vessel_error **err)
         return 0;
 }
 
+/* The stdio the caller handed us, when it is a pipe or a file the runtime
+ * owns, becomes the process user's (runc's fixStdioPermissions), so that
+ * the process can reopen it (/dev/stdout, /proc/self/fd/1).  Devices are
+ * left alone: /dev/null, and a terminal, which would be the caller's own.
+ * Where the kernel refuses (the user's ids are not mapped in our user
+ * namespace, a read-only file system) the owner stays, as with runc. */
+static int stdio_give_to_user(const struct vessel_user *u, vessel_error **err)
+{
+        uid_t me = geteuid();
+
+        for (int fd = 0; fd < 3; fd++) {
+                struct stat st;
+
+                if (fstat(fd, &st) < 0) {
+                        if (errno == EBADF)
+                                continue;
+                        return vessel_error_sys(err, "fstat stdio fd %d", fd);
+                }
+                if ((!S_ISFIFO(st.st_mode) && !S_ISREG(st.st_mode)) || st.st_uid != me ||
+                    st.st_uid == u->uid)
+                        continue;
+                if (fchown(fd, u->uid, u->gid) < 0 && errno != EINVAL && errno != EPERM &&
+                    errno != EROFS)
+                        return vessel_error_sys(err, "process.user: fchown stdio fd %d to %u:%u",
+                                                fd, u->uid, u->gid);
+        }
+        return 0;
+}
+
 /* Until execve, only the calls that dropping privileges needs may run
  * under the seccomp filter: a profile written for the container's own
  * program need not allow anything else. */
@@ -268,6 +297,9 @@ int process_set_identity(const struct vessel_process *p, bool in_userns,
         bool early = seccomp && !p->no_new_privileges;
         int r;
 
+        /* First, while we are root with CAP_CHOWN. */
+        if ((r = stdio_give_to_user(u, err)) < 0)
+                return r;
         if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
                 return vessel_error_sys(err, "prctl PR_SET_KEEPCAPS");
         if (p->capabilities.present && (r = caps_drop_bounding(&p->capabilities, err)) < 0)

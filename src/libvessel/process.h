@@ -23,8 +23,9 @@ int process_apply_lsm(const struct vessel_process *p, vessel_error **err);
 /* Mark every fd above 2 + preserve_fds close-on-exec.  Called before
  * process_set_identity, so that no close_range runs under the filter. */
 int process_cloexec_fds(int preserve_fds, vessel_error **err);
-/* Drop to the configured identity in the safe order: bounding set, groups,
- * gid, uid, capabilities, no_new_privs, and the seccomp filter last.
+/* Drop to the configured identity in the safe order: stdio pipes and files
+ * handed to the user, bounding set, groups, gid, uid, capabilities,
+ * no_new_privs, and the seccomp filter last.
  * Without no_new_privs, installing a filter needs CAP_SYS_ADMIN, so then
  * it goes in after the uid and gid change but before the capabilities are
  * set: only capset (and raising ambient capabilities) runs under it before

@@ -571,3 +571,95 @@ def test_home_in_exec(env):
             json.dump({"args": ["env"], "cwd": "/", "env": [PATH_ENV],
                        "user": {"uid": 1000, "gid": 1000}}, f)
         assert home_in(ok(ex(env, "--process", proc, "c1"))) == "/home/user"
+
+
+# ---------------------------------------------------------------- stdio ownership
+
+# stat the stdio through /proc (the process's own view), then reopen stdout:
+# a pipe is 0600, only its owner may open it again.
+STDIO = ("stat -L -c '%u %g' /proc/self/fd/1 /proc/self/fd/2 >&2; "
+         "echo reopened > /proc/self/fd/1")
+
+
+def as_user(env, uid=1000, gid=1000):
+    env.config["process"]["user"] = {"uid": uid, "gid": gid}
+
+
+def test_stdio_pipes_are_given_to_the_process_user(env):
+    as_user(env)
+    r = env.sh(STDIO)
+    assert r.returncode == 0, r
+    assert r.stderr.splitlines() == ["1000 1000", "1000 1000"], r
+    assert r.stdout == "reopened\n", r
+
+
+def test_stdio_file_owned_by_the_runtime_is_given_to_the_user(env):
+    as_user(env)
+    out = os.path.join(env.tmp, "out")
+    env.write_config({**env.config, "process": {**env.config["process"],
+                                                "args": ["/bin/sh", "-c", STDIO]}})
+    with open(out, "w") as f:
+        cp = subprocess.run([VESSEL, "--root", env.root, "run", "--bundle", env.bundle, "c1"],
+                            stdin=subprocess.DEVNULL, stdout=f, stderr=subprocess.PIPE,
+                            text=True, timeout=60)
+    assert cp.returncode == 0, cp
+    assert cp.stderr.splitlines()[0] == "1000 1000", cp
+    st = os.stat(out)
+    assert (st.st_uid, st.st_gid) == (1000, 1000)
+    assert open(out).read() == "reopened\n"
+
+
+def test_stdio_not_owned_by_the_runtime_is_left_alone(env):
+    as_user(env)
+    out = os.path.join(env.tmp, "out")
+    open(out, "w").close()
+    os.chown(out, 2000, 2000)
+    env.write_config({**env.config, "process": {**env.config["process"],
+                                                "args": ["/bin/sh", "-c", "echo x"]}})
+    with open(out, "a") as f:
+        cp = subprocess.run([VESSEL, "--root", env.root, "run", "--bundle", env.bundle, "c1"],
+                            stdin=subprocess.DEVNULL, stdout=f, stderr=subprocess.PIPE,
+                            text=True, timeout=60)
+    assert cp.returncode == 0, cp
+    assert os.stat(out).st_uid == 2000
+
+
+def test_stdio_devices_are_left_alone(env):
+    """/dev/null and the caller's terminal are not handed to the container."""
+    import pty
+    as_user(env)
+    master, slave = pty.openpty()
+    try:
+        before = os.fstat(slave)
+        env.write_config({**env.config, "process": {**env.config["process"],
+                                                    "args": ["/bin/true"]}})
+        cp = subprocess.run([VESSEL, "--root", env.root, "run", "--bundle", env.bundle, "c1"],
+                            stdin=subprocess.DEVNULL, stdout=slave, stderr=subprocess.PIPE,
+                            text=True, timeout=60)
+        assert cp.returncode == 0, cp
+        after = os.fstat(slave)
+        assert (after.st_uid, after.st_gid) == (before.st_uid, before.st_gid)
+        assert os.stat("/dev/null").st_uid == 0
+    finally:
+        os.close(master)
+        os.close(slave)
+
+
+def test_stdio_in_exec_is_given_to_the_exec_user(env):
+    from test_exec import ex, running
+    with running(env):
+        r = ex(env, "-u", "1000:1001", "c1", "/bin/sh", "-c", STDIO)
+        assert r.returncode == 0, r
+        assert r.stderr.splitlines() == ["1000 1001", "1000 1001"], r
+        assert r.stdout == "reopened\n", r
+
+
+def test_stdio_with_an_unmapped_owner_is_left_alone(env):
+    """In a user namespace the caller's pipes belong to an unmapped uid (host
+    root): the kernel would refuse, and the process runs with them as they are."""
+    from test_config_linux import userns
+    userns(env)
+    os.chown(env.rootfs, 100000, 100000)
+    as_user(env)
+    r = env.sh("stat -L -c %u /proc/self/fd/1")
+    assert ok(r, "run").strip() == "65534", r
