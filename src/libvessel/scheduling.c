@@ -49,7 +49,7 @@ static const char *scheduler_hint(const struct vessel_scheduler *s, int e)
                 return "a real-time policy needs CAP_SYS_NICE in the host's user namespace, and "
                        "with cgroup v1 real-time group scheduling a cpu.rt_runtime_us budget in "
                        "the container's cgroup (linux.resources.cpu.realtimeRuntime)";
-        if (e == EPERM)
+        if (e == EPERM && s->nice < 0)
                 return "a negative nice value needs CAP_SYS_NICE in the host's user namespace";
         if (e == EBUSY && s->policy == SCHED_DEADLINE)
                 return "not enough SCHED_DEADLINE bandwidth left on these CPUs";
@@ -69,7 +69,7 @@ static int scheduler_apply(const struct vessel_scheduler *s, vessel_error **err)
             .sched_period = s->period,
         };
         const char *hint;
-        char what[160];
+        char what[256];
         int e;
 
         if (!s->present || syscall(SYS_sched_setattr, 0, &a, 0) == 0)
