@@ -22,6 +22,7 @@
 #include "namespaces.h"
 #include "process.h"
 #include "rootfs.h"
+#include "scheduling.h"
 #include "sync.h"
 #include "terminal.h"
 #include "util.h"
@@ -408,7 +409,10 @@ static int init_setup(struct init_args *a, char **exe, char **start_state, vesse
             (r = init_loopback(spec, err)) < 0 || (r = init_names(spec, err)) < 0 ||
             (r = setup_rootfs(a, userns, err)) < 0 ||
             (r = init_keyring(a, err)) < 0 ||
-            (r = process_prepare(&spec->process, &spec->linux_, true, exe, err)) < 0)
+            /* it adds HOME to the environment: the spec is our own copy */
+            (r = process_prepare((struct vessel_process *)&spec->process, &spec->linux_, true,
+                                 exe, err)) < 0 ||
+            (r = scheduling_apply(&spec->process, &spec->linux_, err)) < 0)
                 return r;
         if (!a->want_created_state)
                 return 0;

@@ -5,12 +5,14 @@
  * ordering is the kernel's business), then forks the process itself: only
  * a child enters the pid namespace.  The helper reports the process's pid
  * and exits; as subreaper, the runtime inherits the process and waits for
- * it.  The process then gets what init got: rlimits, cwd, LSM label,
- * identity, capabilities and no_new_privs, then execve. */
+ * it.  The process then gets what init got: HOME, rlimits, cwd, memory
+ * policy, I/O priority, scheduler, LSM label, identity (its stdio handed
+ * to its user), capabilities and no_new_privs, then execve. */
 #include "exec.h"
 #include "cgroup.h"
 #include "namespaces.h"
 #include "process.h"
+#include "scheduling.h"
 #include "sync.h"
 #include "terminal.h"
 #include "util.h"
@@ -180,7 +182,9 @@ static int exec_process(const struct exec_args *a)
                 vessel_error_sys(&err, "setsid");
                 goto fail;
         }
-        if (process_prepare(p, NULL, false, &exe, &err) < 0)
+        /* Our own copy of the process: process_prepare adds HOME to its env. */
+        if (process_prepare((struct vessel_process *)p, NULL, false, &exe, &err) < 0 ||
+            scheduling_apply(p, &a->spec->linux_, &err) < 0)
                 goto fail;
         if (process_drop_inherited(a->o->preserve_fds, &err) < 0 || process_apply_lsm(p, &err) < 0 ||
             process_set_identity(p, userns, &bpf, &err) < 0)

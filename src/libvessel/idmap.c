@@ -233,22 +233,14 @@ static size_t default_map(const char *file, const char *name, uint32_t own, stru
  * /etc/subuid names local users). */
 static char *local_user_name(uid_t uid)
 {
-        _cleanup_free_ char *text = NULL;
-        char *save = NULL;
+        FILE *f = fopen("/etc/passwd", "re");
+        char *name;
 
-        if (read_file_at(AT_FDCWD, "/etc/passwd", &text, NULL, NULL) < 0)
+        if (!f)
                 return NULL;
-        for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
-                char *c1 = strchr(l, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL, *c3 = c2 ? strchr(c2 + 1, ':') : NULL;
-                int64_t v;
-
-                if (!c3)
-                        continue;
-                *c1 = *c3 = '\0';
-                if (parse_int64(c2 + 1, &v) == 0 && v == (int64_t)uid)
-                        return xstrdup(l);
-        }
-        return NULL;
+        name = passwd_field(f, uid, 0);
+        fclose(f);
+        return name;
 }
 
 void idmap_default(struct vessel_linux *lx)

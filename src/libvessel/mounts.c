@@ -15,7 +15,7 @@
 #include <linux/magic.h>
 #include <linux/openat2.h>
 
-static int openat2_in_root(int rootfd, const char *rel, int flags)
+int openat2_in_root(int rootfd, const char *rel, int flags)
 {
         struct open_how how = {
                 .flags = (uint64_t)(flags | O_CLOEXEC),

@@ -13,6 +13,9 @@ enum resolve_create {
         RESOLVE_CREATE_FILE, /* create missing parents and an empty regular file */
 };
 
+/* openat2(rootfd, rel, flags | O_CLOEXEC) with RESOLVE_IN_ROOT |
+ * RESOLVE_NO_MAGICLINKS; -1 with errno on failure. */
+int openat2_in_root(int rootfd, const char *rel, int flags);
 /* Open path (absolute or relative, interpreted inside the root) below rootfd
  * with openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS), creating what is
  * missing.  Returns an O_PATH fd. */

@@ -1,5 +1,5 @@
 /* names.c: name <-> number tables for namespaces, rlimits, capabilities,
- * hooks and the seccomp vocabulary.  Shared by the config parser, the
+ * hooks, the seccomp vocabulary, scheduler policies and memory policy modes.  Shared by the config parser, the
  * `features` output and the CLI. */
 #include "spec.h"
 #include "util.h"
@@ -154,6 +154,18 @@ const char *const vessel_seccomp_flag_names[] = {
         "SECCOMP_FILTER_FLAG_NEW_LISTENER",
         "SECCOMP_FILTER_FLAG_TSYNC_ESRCH",
         "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV",
+        NULL,
+};
+
+/* The index is the kernel's number (uapi linux/sched.h, linux/mempolicy.h). */
+const char *const vessel_sched_policy_names[] = {
+        "SCHED_OTHER", "SCHED_FIFO", "SCHED_RR",       "SCHED_BATCH",
+        "SCHED_ISO",   "SCHED_IDLE", "SCHED_DEADLINE", NULL,
+};
+
+const char *const vessel_mpol_mode_names[] = {
+        "MPOL_DEFAULT",        "MPOL_PREFERRED",           "MPOL_BIND", "MPOL_INTERLEAVE",
+        "MPOL_LOCAL",          "MPOL_PREFERRED_MANY",      "MPOL_WEIGHTED_INTERLEAVE",
         NULL,
 };
 

@@ -1,5 +1,6 @@
 #include "process.h"
 #include "caps.h"
+#include "mounts.h"
 #include "rlimits.h"
 #include "util.h"
 
@@ -106,12 +107,68 @@ int process_find_exe(const char *cmd, char *const *env, char **out, vessel_error
                                 cmd);
 }
 
-int process_prepare(const struct vessel_process *p, const struct vessel_linux *lx, bool create_cwd,
+/* The home directory of uid in the container's /etc/passwd (*home NULL
+ * when the file or the entry is missing).  The file belongs to the
+ * container: it is opened inside its root without magic links, must be a
+ * regular file (a fifo would block us), and nothing but the home
+ * directory of that one uid is taken from it. */
+static int passwd_home(uid_t uid, char **home, vessel_error **err)
+{
+        _cleanup_close_ int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        struct stat st;
+        FILE *f;
+        int fd;
+
+        *home = NULL;
+        if (root < 0)
+                return vessel_error_sys(err, "open the container's root");
+        fd = openat2_in_root(root, "etc/passwd", O_RDONLY | O_NOCTTY | O_NONBLOCK);
+        if (fd < 0 && (errno == ENOENT || errno == ENOTDIR || errno == ELOOP))
+                return 0;
+        if (fd < 0)
+                return vessel_error_sys(err, "open /etc/passwd in the container");
+        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+                close(fd);
+                return 0;
+        }
+        f = fdopen(fd, "r");
+        if (!f) {
+                close(fd);
+                return vessel_error_sys(err, "read /etc/passwd in the container");
+        }
+        *home = passwd_field(f, uid, 5);
+        fclose(f);
+        return 0;
+}
+
+/* HOME, when the environment does not set it, from the container's
+ * /etc/passwd entry of the process's uid, or "/" without one (runc and crun
+ * do the same). */
+static int set_home(struct vessel_process *p, vessel_error **err)
+{
+        _cleanup_free_ char *home = NULL, *kv = NULL;
+        int r;
+
+        if (env_get(p->env, "HOME"))
+                return 0;
+        r = passwd_home(p->user.uid, &home, err);
+        if (r < 0)
+                return vessel_error_prefix(err, "process.env: HOME for uid %u", p->user.uid);
+        kv = xasprintf("HOME=%s", home && *home ? home : "/");
+        process_env_set(p, kv);
+        return 0;
+}
+
+int process_prepare(struct vessel_process *p, const struct vessel_linux *lx, bool create_cwd,
                     char **exe, vessel_error **err)
 {
         const char *cwd = p->cwd ? p->cwd : "/";
         int r;
 
+        /* First: a low RLIMIT_NOFILE or RLIMIT_AS must not fail the lookup. */
+        r = set_home(p, err);
+        if (r < 0)
+                return r;
         r = rlimits_apply(p, err);
         if (r < 0)
                 return r;
@@ -189,6 +246,35 @@ int process_apply_lsm(const struct vessel_process *p, vessel_error **err)
         return 0;
 }
 
+/* The stdio the caller handed us, when it is a pipe or a file the runtime
+ * owns, becomes the process user's (runc's fixStdioPermissions), so that
+ * the process can reopen it (/dev/stdout, /proc/self/fd/1).  Devices are
+ * left alone: /dev/null, and a terminal, which would be the caller's own.
+ * Where the kernel refuses (the user's ids are not mapped in our user
+ * namespace, a read-only file system) the owner stays, as with runc. */
+static int stdio_give_to_user(const struct vessel_user *u, vessel_error **err)
+{
+        uid_t me = geteuid();
+
+        for (int fd = 0; fd < 3; fd++) {
+                struct stat st;
+
+                if (fstat(fd, &st) < 0) {
+                        if (errno == EBADF)
+                                continue;
+                        return vessel_error_sys(err, "fstat stdio fd %d", fd);
+                }
+                if ((!S_ISFIFO(st.st_mode) && !S_ISREG(st.st_mode)) || st.st_uid != me ||
+                    st.st_uid == u->uid)
+                        continue;
+                if (fchown(fd, u->uid, u->gid) < 0 && errno != EINVAL && errno != EPERM &&
+                    errno != EROFS)
+                        return vessel_error_sys(err, "process.user: fchown stdio fd %d to %u:%u",
+                                                fd, u->uid, u->gid);
+        }
+        return 0;
+}
+
 /* Until execve, only the calls that dropping privileges needs may run
  * under the seccomp filter: a profile written for the container's own
  * program need not allow anything else. */
@@ -201,6 +287,9 @@ int process_set_identity(const struct vessel_process *p, bool in_userns,
         bool early = seccomp && !p->no_new_privileges;
         int r;
 
+        /* First, while we are root with CAP_CHOWN. */
+        if ((r = stdio_give_to_user(u, err)) < 0)
+                return r;
         if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
                 return vessel_error_sys(err, "prctl PR_SET_KEEPCAPS");
         if (p->capabilities.present && (r = caps_drop_bounding(&p->capabilities, err)) < 0)

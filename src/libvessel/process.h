@@ -9,10 +9,11 @@
 
 /* Before pivot_root: things that need the host's /proc (oom_score_adj). */
 int process_prepare_host(const struct vessel_process *p, vessel_error **err);
-/* Inside the root: rlimits, personality, umask, cwd (created when missing
- * if create_cwd: init does, as runc and crun do; exec does not); resolves args[0]
- * through the process's PATH into *exe. */
-int process_prepare(const struct vessel_process *p, const struct vessel_linux *lx, bool create_cwd,
+/* Inside the root: HOME (added to p->env from the container's /etc/passwd
+ * when the environment has none), rlimits, personality, umask, cwd (created
+ * when missing if create_cwd: init does, as runc and crun do; exec does
+ * not); resolves args[0] through the process's PATH into *exe. */
+int process_prepare(struct vessel_process *p, const struct vessel_linux *lx, bool create_cwd,
                     char **exe, vessel_error **err);
 /* Is an LSM label asked for that this host cannot apply?  (Checked before
  * anything is created.) */
@@ -24,8 +25,9 @@ int process_apply_lsm(const struct vessel_process *p, vessel_error **err);
  * their default.  Called before process_set_identity, so that none of it
  * runs under the seccomp filter. */
 int process_drop_inherited(int preserve_fds, vessel_error **err);
-/* Drop to the configured identity in the safe order: bounding set, groups,
- * gid, uid, capabilities, no_new_privs, and the seccomp filter last.
+/* Drop to the configured identity in the safe order: stdio pipes and files
+ * handed to the user, bounding set, groups, gid, uid, capabilities,
+ * no_new_privs, and the seccomp filter last.
  * Without no_new_privs, installing a filter needs CAP_SYS_ADMIN, so then
  * it goes in after the uid and gid change but before the capabilities are
  * set: only capset (and raising ambient capabilities) runs under it before

@@ -1,5 +1,6 @@
 /* spec.h: an OCI runtime config.json, parsed and validated once into
- * plain C structs.  Nothing outside spec.c touches JSON for the config.
+ * plain C structs.  Nothing outside the parser (spec.c and its parts,
+ * spec-*.c, one per section of the runtime spec) touches JSON for the config.
  *
  * Conventions: strings are heap allocated and NUL terminated, NULL when
  * absent.  Arrays are a pointer plus a count (n_*).  Optional numbers carry
@@ -109,6 +110,16 @@ struct vessel_console_size {
         uint32_t height, width;
 };
 
+/* process.scheduler, applied with sched_setattr(2) (scheduling.h). */
+struct vessel_scheduler {
+        bool present;
+        uint32_t policy;    /* SCHED_*: the index in vessel_sched_policy_names */
+        int32_t nice;       /* -20..19; 0 for SCHED_FIFO, SCHED_RR, SCHED_DEADLINE */
+        uint32_t priority;  /* 1..99 for SCHED_FIFO and SCHED_RR, else 0 */
+        uint64_t flags;     /* SCHED_FLAG_* */
+        uint64_t runtime, deadline, period; /* nanoseconds; SCHED_DEADLINE only */
+};
+
 struct vessel_process {
         bool terminal;
         bool has_console_size;
@@ -128,10 +139,12 @@ struct vessel_process {
         bool has_oom_score_adj;
         int oom_score_adj;
         char *selinux_label;
-        /* ioPriority, scheduler, execCPUAffinity: parsed but optional */
+        struct vessel_scheduler scheduler;
+        /* ioPriority, applied with ioprio_set(2) (scheduling.h) */
         bool has_io_priority;
         int io_priority_class; /* IOPRIO_CLASS_* */
         int io_priority;
+        /* execCPUAffinity: parsed, not applied yet */
         char *exec_cpu_affinity_initial;
         char *exec_cpu_affinity_final;
 };
@@ -286,6 +299,17 @@ struct vessel_seccomp {
         size_t n_syscalls;
 };
 
+/* linux.memoryPolicy, applied with set_mempolicy(2) (scheduling.h). */
+#define VESSEL_MPOL_MAX_NODES 1024
+struct vessel_memory_policy {
+        bool present;
+        int mode;          /* MPOL_*: the index in vessel_mpol_mode_names */
+        unsigned flags;    /* MPOL_F_* */
+        char *nodes;       /* as written, NULL when absent */
+        bool has_nodes;    /* nodemask has at least one node */
+        unsigned long nodemask[VESSEL_MPOL_MAX_NODES / (8 * sizeof(unsigned long))];
+};
+
 struct vessel_linux {
         struct vessel_namespace ns[VESSEL_NS_COUNT];
         struct vessel_idmap *uid_mappings;
@@ -309,6 +333,7 @@ struct vessel_linux {
         unsigned long personality; /* PER_LINUX or PER_LINUX32 */
         struct vessel_seccomp seccomp;
         char *intel_rdt_clos_id;
+        struct vessel_memory_policy memory_policy;
 };
 
 struct vessel_spec {
@@ -372,6 +397,12 @@ extern const char *const vessel_seccomp_action_names[];
 extern const char *const vessel_seccomp_arch_names[];
 extern const char *const vessel_seccomp_op_names[];
 extern const char *const vessel_seccomp_flag_names[];
+/* process.scheduler policies: vessel_sched_policy_names[i] is policy i
+ * (SCHED_OTHER = 0 ... SCHED_DEADLINE = 6; SCHED_ISO, 4, is in the spec but
+ * not in mainline kernels).  linux.memoryPolicy modes likewise
+ * (MPOL_DEFAULT = 0 ... MPOL_WEIGHTED_INTERLEAVE = 6).  NULL-terminated. */
+extern const char *const vessel_sched_policy_names[];
+extern const char *const vessel_mpol_mode_names[];
 /* Index of name in a NULL-terminated table, -1 if absent. */
 int vessel_name_index(const char *const *names, const char *name);
 /* vessel_spec_parse() naming the text 'source' in JSON syntax errors

@@ -9,7 +9,6 @@
 #include <string.h>
 #include <dirent.h>
 #include <limits.h>
-#include <time.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <json-c/json.h>
@@ -64,12 +63,10 @@ static int lock_dir(int fd, bool exclusive, const char *path, vessel_error **err
 static char *hidden_name(const char *prefix)
 {
         pid_t pid = getpid();
-        struct timespec ts;
 
         /* The clock tells apart the names one process makes. */
-        clock_gettime(CLOCK_MONOTONIC, &ts);
         return xasprintf("%s%d-%llu-%llx", prefix, (int)pid, proc_start_time(pid, NULL),
-                         (unsigned long long)ts.tv_sec * 1000000000ULL + (unsigned long long)ts.tv_nsec);
+                         (unsigned long long)now_ns_monotonic());
 }
 
 /* Is the command that made this hidden directory gone? */

@@ -308,3 +308,21 @@ char *rfc3339_now(void)
         strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
         return xasprintf("%s.%09ldZ", buf, ts.tv_nsec);
 }
+
+char *passwd_field(FILE *f, uid_t uid, int field)
+{
+        _cleanup_free_ char *line = NULL;
+        size_t cap = 0;
+
+        while (getline(&line, &cap, f) >= 0) {
+                char *rest = line, *fields[7] = {0};
+                int64_t id;
+
+                rest[strcspn(rest, "\n")] = '\0';
+                for (int i = 0; i < 7 && rest; i++)
+                        fields[i] = strsep(&rest, ":");
+                if (fields[field] && fields[2] && parse_int64(fields[2], &id) == 0 && id == (int64_t)uid)
+                        return xstrdup(fields[field]);
+        }
+        return NULL;
+}

@@ -2,6 +2,8 @@
  * whole-file I/O, atomic writes, string lists. */
 #pragma once
 
+#include <stdio.h>
+
 #include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -84,3 +86,6 @@ int close_fds_from(int from, const int *keep, size_t nkeep);
 uint64_t now_ns_monotonic(void);
 /* RFC 3339 timestamp with nanoseconds in UTC, as runc writes them. */
 char *rfc3339_now(void);
+/* Field number field (0 name, 5 home, ...) of uid's line in an
+ * /etc/passwd stream, malloc'd; NULL without one. */
+char *passwd_field(FILE *f, uid_t uid, int field);

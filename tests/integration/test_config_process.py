@@ -1,6 +1,7 @@
 """The "process" object and the top-level fields of config.json (root,
 hostname, domainname, annotations), each checked by its effect as seen from
 inside the container."""
+import json
 import os
 import resource
 import subprocess
@@ -494,3 +495,171 @@ def test_ambient_without_inheritable_warns_and_runs(env):
     assert r.returncode == 0, r
     assert r.stdout.split()[1] == "0000000000000000", r
     assert "warning" in r.stderr and "CAP_KILL" in r.stderr, r
+
+
+# ---------------------------------------------------------------- HOME
+
+def passwd_add(env, line):
+    with open(os.path.join(env.rootfs, "etc/passwd"), "a") as f:
+        f.write(line + "\n")
+
+
+def home_in(env_output):
+    """HOME in `env` output (this busybox has no printenv); None if unset."""
+    homes = [l[5:] for l in env_output.splitlines() if l.startswith("HOME=")]
+    assert len(homes) <= 1, env_output
+    return homes[0] if homes else None
+
+
+def home_of(env, uid=0):
+    env.config["process"]["user"] = {"uid": uid, "gid": uid}
+    return home_in(ok(env.run(["/bin/env"]), "env"))
+
+
+def test_home_from_passwd_for_root(env):
+    assert "HOME" not in "".join(env.config["process"]["env"])
+    assert home_of(env) == "/root"
+
+
+def test_home_from_passwd_for_the_process_user(env):
+    passwd_add(env, "user:x:1000:1000:A User:/home/user:/bin/sh")
+    assert home_of(env, 1000) == "/home/user"
+
+
+def test_home_is_root_dir_without_a_passwd_entry(env):
+    assert home_of(env, 4242) == "/"
+
+
+def test_home_is_root_dir_without_passwd(env):
+    os.unlink(os.path.join(env.rootfs, "etc/passwd"))
+    assert home_of(env) == "/"
+
+
+def test_home_given_in_env_is_kept(env):
+    env.config["process"]["env"] = [PATH_ENV, "HOME=/custom"]
+    assert home_of(env) == "/custom"
+
+
+def test_home_passwd_fifo_does_not_block(env):
+    """The file is the container's: a fifo in its place must not hang init."""
+    p = os.path.join(env.rootfs, "etc/passwd")
+    os.unlink(p)
+    os.mkfifo(p)
+    assert home_of(env) == "/"
+
+
+def test_home_passwd_symlink_resolved_in_the_rootfs(env):
+    """An absolute symlink (with .. beyond the root) points into the rootfs."""
+    with open(os.path.join(env.rootfs, "etc/alt-passwd"), "w") as f:
+        f.write("root:x:0:0:root:/from-the-rootfs:/bin/sh\n")
+    p = os.path.join(env.rootfs, "etc/passwd")
+    os.unlink(p)
+    os.symlink("/../../../../../../etc/alt-passwd", p)
+    assert home_of(env) == "/from-the-rootfs"
+
+
+def test_home_in_exec(env):
+    from test_exec import ex, running
+    passwd_add(env, "user:x:1000:1000::/home/user:/bin/sh")
+    with running(env):
+        assert home_in(ok(ex(env, "c1", "env"))) == "/root"
+        assert home_in(ok(ex(env, "-u", "1000", "c1", "env"))) == "/home/user"
+        assert home_in(ok(ex(env, "-u", "5000", "c1", "env"))) == "/"
+        assert home_in(ok(ex(env, "-u", "1000", "--env", "HOME=/x", "c1", "env"))) == "/x"
+        proc = os.path.join(env.tmp, "process.json")
+        with open(proc, "w") as f:
+            json.dump({"args": ["env"], "cwd": "/", "env": [PATH_ENV],
+                       "user": {"uid": 1000, "gid": 1000}}, f)
+        assert home_in(ok(ex(env, "--process", proc, "c1"))) == "/home/user"
+
+
+# ---------------------------------------------------------------- stdio ownership
+
+# stat the stdio through /proc (the process's own view), then reopen stdout:
+# a pipe is 0600, only its owner may open it again.
+STDIO = ("stat -L -c '%u %g' /proc/self/fd/1 /proc/self/fd/2 >&2; "
+         "echo reopened > /proc/self/fd/1")
+
+
+def as_user(env, uid=1000, gid=1000):
+    env.config["process"]["user"] = {"uid": uid, "gid": gid}
+
+
+def test_stdio_pipes_are_given_to_the_process_user(env):
+    as_user(env)
+    r = env.sh(STDIO)
+    assert r.returncode == 0, r
+    assert r.stderr.splitlines() == ["1000 1000", "1000 1000"], r
+    assert r.stdout == "reopened\n", r
+
+
+def test_stdio_file_owned_by_the_runtime_is_given_to_the_user(env):
+    as_user(env)
+    out = os.path.join(env.tmp, "out")
+    env.write_config({**env.config, "process": {**env.config["process"],
+                                                "args": ["/bin/sh", "-c", STDIO]}})
+    with open(out, "w") as f:
+        cp = subprocess.run([VESSEL, "--root", env.root, "run", "--bundle", env.bundle, "c1"],
+                            stdin=subprocess.DEVNULL, stdout=f, stderr=subprocess.PIPE,
+                            text=True, timeout=60)
+    assert cp.returncode == 0, cp
+    assert cp.stderr.splitlines()[0] == "1000 1000", cp
+    st = os.stat(out)
+    assert (st.st_uid, st.st_gid) == (1000, 1000)
+    assert open(out).read() == "reopened\n"
+
+
+def test_stdio_not_owned_by_the_runtime_is_left_alone(env):
+    as_user(env)
+    out = os.path.join(env.tmp, "out")
+    open(out, "w").close()
+    os.chown(out, 2000, 2000)
+    env.write_config({**env.config, "process": {**env.config["process"],
+                                                "args": ["/bin/sh", "-c", "echo x"]}})
+    with open(out, "a") as f:
+        cp = subprocess.run([VESSEL, "--root", env.root, "run", "--bundle", env.bundle, "c1"],
+                            stdin=subprocess.DEVNULL, stdout=f, stderr=subprocess.PIPE,
+                            text=True, timeout=60)
+    assert cp.returncode == 0, cp
+    assert os.stat(out).st_uid == 2000
+
+
+def test_stdio_devices_are_left_alone(env):
+    """/dev/null and the caller's terminal are not handed to the container."""
+    import pty
+    as_user(env)
+    master, slave = pty.openpty()
+    try:
+        before = os.fstat(slave)
+        env.write_config({**env.config, "process": {**env.config["process"],
+                                                    "args": ["/bin/true"]}})
+        cp = subprocess.run([VESSEL, "--root", env.root, "run", "--bundle", env.bundle, "c1"],
+                            stdin=subprocess.DEVNULL, stdout=slave, stderr=subprocess.PIPE,
+                            text=True, timeout=60)
+        assert cp.returncode == 0, cp
+        after = os.fstat(slave)
+        assert (after.st_uid, after.st_gid) == (before.st_uid, before.st_gid)
+        assert os.stat("/dev/null").st_uid == 0
+    finally:
+        os.close(master)
+        os.close(slave)
+
+
+def test_stdio_in_exec_is_given_to_the_exec_user(env):
+    from test_exec import ex, running
+    with running(env):
+        r = ex(env, "-u", "1000:1001", "c1", "/bin/sh", "-c", STDIO)
+        assert r.returncode == 0, r
+        assert r.stderr.splitlines() == ["1000 1001", "1000 1001"], r
+        assert r.stdout == "reopened\n", r
+
+
+def test_stdio_with_an_unmapped_owner_is_left_alone(env):
+    """In a user namespace the caller's pipes belong to an unmapped uid (host
+    root): the kernel would refuse, and the process runs with them as they are."""
+    from test_config_linux import userns
+    userns(env)
+    os.chown(env.rootfs, 100000, 100000)
+    as_user(env)
+    r = env.sh("stat -L -c %u /proc/self/fd/1")
+    assert ok(r, "run").strip() == "65534", r

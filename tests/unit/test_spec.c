@@ -148,6 +148,9 @@ static void check_process(const struct vessel_process *p)
         CHECK(p->has_oom_score_adj && p->oom_score_adj == -500);
         CHECK_STR(p->selinux_label, "system_u:system_r:container_t:s0");
         CHECK(p->has_io_priority && p->io_priority_class == 2 && p->io_priority == 4);
+        CHECK(p->scheduler.present && p->scheduler.policy == 3 && p->scheduler.nice == 5);
+        CHECK(p->scheduler.flags == (0x01 | 0x10)); /* RESET_ON_FORK | KEEP_PARAMS */
+        CHECK(p->scheduler.priority == 0 && p->scheduler.runtime == 0);
         CHECK_STR(p->exec_cpu_affinity_initial, "0-1");
         CHECK_STR(p->exec_cpu_affinity_final, "2,4-6");
 }
@@ -311,6 +314,11 @@ static void check_linux(const struct vessel_linux *l)
         CHECK(sc->syscalls[2].has_errno_ret && sc->syscalls[2].errno_ret == 38);
         CHECK_STR(sc->syscalls[3].action, "SCMP_ACT_NOTIFY");
         CHECK_STR(l->intel_rdt_clos_id, "guaranteed");
+        CHECK(l->memory_policy.present && l->memory_policy.mode == 3); /* MPOL_INTERLEAVE */
+        CHECK(l->memory_policy.flags == 1u << 15);                      /* MPOL_F_STATIC_NODES */
+        CHECK_STR(l->memory_policy.nodes, "0-2,65,1023");
+        CHECK(l->memory_policy.has_nodes && l->memory_policy.nodemask[0] == 7);
+        CHECK(l->memory_policy.nodemask[1] == 2 && l->memory_policy.nodemask[15] == 1ul << 63);
 }
 
 static void test_full_config(void)
@@ -529,6 +537,120 @@ static void test_process(void)
         }
 }
 
+#define SCHED(x) PROC("'scheduler': {" x "}")
+
+static void test_scheduler(void)
+{
+        static const struct {
+                const char *members, *error;
+        } bad[] = {
+                {"'nice': 1", "process.scheduler.policy: required"},
+                {"'policy': 'SCHED_NORMAL'", "process.scheduler.policy: unknown scheduler policy \"SCHED_NORMAL\""},
+                {"'policy': 7", "process.scheduler.policy: expected a string"},
+                {"'policy': 'SCHED_OTHER', 'nice': -21", "process.scheduler.nice: -21 is out of range (-20..19)"},
+                {"'policy': 'SCHED_OTHER', 'nice': 20", "process.scheduler.nice: 20 is out of range"},
+                {"'policy': 'SCHED_FIFO', 'priority': 100", "process.scheduler.priority: 100 is out of range (0..99)"},
+                {"'policy': 'SCHED_FIFO'", "process.scheduler.priority: SCHED_FIFO needs a priority in 1..99"},
+                {"'policy': 'SCHED_RR', 'priority': 0", "process.scheduler.priority: SCHED_RR needs a priority"},
+                {"'policy': 'SCHED_OTHER', 'priority': 5", "process.scheduler.priority: only for SCHED_FIFO and SCHED_RR, not SCHED_OTHER"},
+                {"'policy': 'SCHED_FIFO', 'priority': 5, 'nice': 3", "process.scheduler.nice: only for SCHED_OTHER, SCHED_BATCH and SCHED_IDLE, not SCHED_FIFO"},
+                {"'policy': 'SCHED_BATCH', 'runtime': 1", "process.scheduler.runtime: only for SCHED_DEADLINE, not SCHED_BATCH"},
+                {"'policy': 'SCHED_OTHER', 'period': 1", "process.scheduler.period: only for SCHED_DEADLINE"},
+                {"'policy': 'SCHED_OTHER', 'flags': ['SCHED_FLAG_RECLAIM']", "process.scheduler.flags: SCHED_FLAG_RECLAIM and SCHED_FLAG_DL_OVERRUN are only for SCHED_DEADLINE"},
+                {"'policy': 'SCHED_OTHER', 'flags': ['SCHED_FLAG_RESET_ON_FORK', 'SCHED_FLAG_X']", "process.scheduler.flags[1]: unknown scheduler flag \"SCHED_FLAG_X\""},
+                {"'policy': 'SCHED_OTHER', 'flags': 'SCHED_FLAG_RESET_ON_FORK'", "process.scheduler.flags: expected an array"},
+                {"'policy': 'SCHED_DEADLINE', 'runtime': 2000", "process.scheduler.deadline: required for SCHED_DEADLINE"},
+                {"'policy': 'SCHED_DEADLINE', 'runtime': 1000, 'deadline': 2000", "process.scheduler.runtime: SCHED_DEADLINE needs a runtime of at least 1024"},
+                {"'policy': 'SCHED_DEADLINE', 'runtime': 3000, 'deadline': 2000", "process.scheduler.runtime: 3000 is longer than the deadline 2000"},
+                {"'policy': 'SCHED_DEADLINE', 'runtime': 2000, 'deadline': 3000, 'period': 2500", "process.scheduler.period: 2500 is shorter than the deadline 3000"},
+                {"'policy': 'SCHED_DEADLINE', 'runtime': -1, 'deadline': 3000", "process.scheduler.runtime: -1 is out of range"},
+                {"'policy': 'SCHED_DEADLINE', 'nice': -1, 'runtime': 2000, 'deadline': 3000", "process.scheduler.nice: only for"},
+        };
+        struct vessel_spec *s;
+
+        for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+                _cleanup_free_ char *m = xasprintf(SCHED("%s"), bad[i].members);
+                EXPECT_ERROR(m, bad[i].error);
+        }
+        EXPECT_ERROR(PROC("'scheduler': 'SCHED_FIFO'"), "process.scheduler: expected an object");
+
+        s = parse_ok(SCHED("'policy': 'SCHED_FIFO', 'priority': 99, 'flags': ['SCHED_FLAG_RESET_ON_FORK']"));
+        REQUIRE(s);
+        CHECK(s->process.scheduler.present && s->process.scheduler.policy == 1);
+        CHECK(s->process.scheduler.priority == 99 && s->process.scheduler.flags == 0x01);
+        vessel_spec_free(s);
+        s = parse_ok(SCHED("'policy': 'SCHED_DEADLINE', 'runtime': 10000000, 'deadline': 30000000, "
+                           "'period': 40000000, 'flags': ['SCHED_FLAG_RECLAIM', 'SCHED_FLAG_DL_OVERRUN']"));
+        REQUIRE(s);
+        CHECK(s->process.scheduler.policy == 6 && s->process.scheduler.flags == (0x02 | 0x04));
+        CHECK(s->process.scheduler.runtime == 10000000 && s->process.scheduler.deadline == 30000000);
+        CHECK(s->process.scheduler.period == 40000000);
+        vessel_spec_free(s);
+        /* every policy and flag of the spec is known; nice -20 and 19 are the bounds */
+        EXPECT_OK(SCHED("'policy': 'SCHED_OTHER', 'nice': -20"));
+        EXPECT_OK(SCHED("'policy': 'SCHED_BATCH', 'nice': 19"));
+        EXPECT_OK(SCHED("'policy': 'SCHED_IDLE', 'nice': 3"));
+        EXPECT_OK(SCHED("'policy': 'SCHED_ISO'"));
+        EXPECT_OK(SCHED("'policy': 'SCHED_RR', 'priority': 1"));
+        EXPECT_OK(SCHED("'policy': 'SCHED_RR', 'flags': ['SCHED_FLAG_KEEP_PARAMS']"));
+        EXPECT_OK(SCHED("'policy': 'SCHED_DEADLINE', 'runtime': 1024, 'deadline': 1024"));
+        EXPECT_OK(SCHED("'policy': 'SCHED_OTHER', 'flags': ['SCHED_FLAG_KEEP_POLICY', "
+                        "'SCHED_FLAG_UTIL_CLAMP_MIN', 'SCHED_FLAG_UTIL_CLAMP_MAX']"));
+        s = parse_ok(PROC("'scheduler': null"));
+        CHECK(s && !s->process.scheduler.present);
+        vessel_spec_free(s);
+}
+
+#define MPOL(x) LINUX("'memoryPolicy': {" x "}")
+
+static void test_memory_policy(void)
+{
+        static const struct {
+                const char *members, *error;
+        } bad[] = {
+                {"'nodes': '0'", "linux.memoryPolicy.mode: required"},
+                {"'mode': 'MPOL_FOO', 'nodes': '0'", "linux.memoryPolicy.mode: unknown memory policy mode \"MPOL_FOO\""},
+                {"'mode': 'MPOL_BIND'", "linux.memoryPolicy.nodes: MPOL_BIND needs at least one node"},
+                {"'mode': 'MPOL_INTERLEAVE', 'nodes': ''", "linux.memoryPolicy.nodes: MPOL_INTERLEAVE needs at least one node"},
+                {"'mode': 'MPOL_WEIGHTED_INTERLEAVE'", "linux.memoryPolicy.nodes: MPOL_WEIGHTED_INTERLEAVE needs"},
+                {"'mode': 'MPOL_PREFERRED_MANY'", "linux.memoryPolicy.nodes: MPOL_PREFERRED_MANY needs"},
+                {"'mode': 'MPOL_DEFAULT', 'nodes': '0'", "linux.memoryPolicy.nodes: must be empty for MPOL_DEFAULT"},
+                {"'mode': 'MPOL_LOCAL', 'nodes': '1-2'", "linux.memoryPolicy.nodes: must be empty for MPOL_LOCAL"},
+                {"'mode': 'MPOL_LOCAL', 'flags': ['MPOL_F_STATIC_NODES']", "linux.memoryPolicy.flags: MPOL_LOCAL takes no flags"},
+                {"'mode': 'MPOL_BIND', 'nodes': '0-'", "linux.memoryPolicy.nodes: invalid list \"0-\" (numbers and ranges below 1024"},
+                {"'mode': 'MPOL_BIND', 'nodes': '1024'", "linux.memoryPolicy.nodes: invalid list \"1024\""},
+                {"'mode': 'MPOL_BIND', 'nodes': '3-1'", "linux.memoryPolicy.nodes: invalid list"},
+                {"'mode': 'MPOL_BIND', 'nodes': 0", "linux.memoryPolicy.nodes: expected a string"},
+                {"'mode': 'MPOL_BIND', 'nodes': '0', 'flags': ['MPOL_F_STATIC_NODES', 'MPOL_F_RELATIVE_NODES']", "linux.memoryPolicy.flags: MPOL_F_STATIC_NODES and MPOL_F_RELATIVE_NODES exclude each other"},
+                {"'mode': 'MPOL_INTERLEAVE', 'nodes': '0', 'flags': ['MPOL_F_NUMA_BALANCING']", "linux.memoryPolicy.flags: MPOL_F_NUMA_BALANCING is only for MPOL_BIND and MPOL_PREFERRED_MANY, not MPOL_INTERLEAVE"},
+                {"'mode': 'MPOL_BIND', 'nodes': '0', 'flags': ['MPOL_F_BOGUS']", "linux.memoryPolicy.flags[0]: unknown memory policy flag \"MPOL_F_BOGUS\""},
+        };
+        struct vessel_spec *s;
+
+        for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+                _cleanup_free_ char *m = xasprintf(MPOL("%s"), bad[i].members);
+                EXPECT_ERROR(m, bad[i].error);
+        }
+        s = parse_ok(MPOL("'mode': 'MPOL_BIND', 'nodes': '0,2-3,64', 'flags': ['MPOL_F_NUMA_BALANCING', "
+                          "'MPOL_F_RELATIVE_NODES']"));
+        REQUIRE(s);
+        CHECK(s->linux_.memory_policy.present && s->linux_.memory_policy.mode == 2);
+        CHECK(s->linux_.memory_policy.flags == ((1u << 13) | (1u << 14)));
+        CHECK(s->linux_.memory_policy.nodemask[0] == 0xd && s->linux_.memory_policy.nodemask[1] == 1);
+        vessel_spec_free(s);
+        s = parse_ok(MPOL("'mode': 'MPOL_DEFAULT', 'nodes': ''"));
+        CHECK(s && s->linux_.memory_policy.present && !s->linux_.memory_policy.has_nodes);
+        vessel_spec_free(s);
+        EXPECT_OK(MPOL("'mode': 'MPOL_LOCAL'"));
+        EXPECT_OK(MPOL("'mode': 'MPOL_PREFERRED'")); /* no nodes: the local node */
+        EXPECT_OK(MPOL("'mode': 'MPOL_PREFERRED', 'nodes': '1'"));
+        EXPECT_OK(MPOL("'mode': 'MPOL_PREFERRED_MANY', 'nodes': '0-1', 'flags': ['MPOL_F_NUMA_BALANCING']"));
+        EXPECT_OK(MPOL("'mode': 'MPOL_WEIGHTED_INTERLEAVE', 'nodes': '0-1023'"));
+        s = parse_ok(LINUX("'memoryPolicy': null"));
+        CHECK(s && !s->linux_.memory_policy.present);
+        vessel_spec_free(s);
+}
+
 static void test_process_parse(void)
 {
         static const char ok[] = "{\"args\": [\"ls\", \"-l\"], \"cwd\": \"/tmp\", \"env\": [\"A=b\"],"
@@ -556,6 +678,24 @@ static void test_process_parse(void)
 
         r = vessel_process_parse("{}", 2, &p, NULL); /* err may be NULL */
         CHECK(r == -EINVAL && p == NULL);
+
+        /* exec --process FILE: the scheduler and ioPriority of the exec'd process */
+        {
+                static const char sched[] = "{\"args\": [\"ls\"], \"scheduler\": {\"policy\": \"SCHED_IDLE\"},"
+                                            " \"ioPriority\": {\"class\": \"IOPRIO_CLASS_IDLE\"}}";
+                static const char bad_sched[] = "{\"args\": [\"ls\"], \"scheduler\": {\"policy\": \"SCHED_RR\"}}";
+
+                r = vessel_process_parse(sched, strlen(sched), &p, &err);
+                REQUIRE(r == 0 && p);
+                CHECK(p->scheduler.present && p->scheduler.policy == 5);
+                CHECK(p->has_io_priority && p->io_priority_class == 3);
+                vessel_process_free(p);
+                p = NULL;
+                r = vessel_process_parse(bad_sched, strlen(bad_sched), &p, &err);
+                CHECK(r == -EINVAL && p == NULL && err &&
+                      str_has_prefix(err->msg, "process.scheduler.priority: SCHED_RR needs"));
+                vessel_error_free(&err);
+        }
 }
 
 /* ---- mounts, hooks, root, names ---- */
@@ -964,6 +1104,8 @@ int main(void)
         test_unknown_and_null();
         test_types();
         test_process();
+        test_scheduler();
+        test_memory_policy();
         test_process_parse();
         test_mounts();
         test_hooks();
