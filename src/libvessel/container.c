@@ -781,20 +781,26 @@ static int prepare_init(const struct vessel_runtime *rt, const struct vessel_cre
         return 0;
 }
 
+/* Rootless without a delegated cgroup: run, but say that nothing limits
+ * the container.  True when the error was that and has been reported. */
+static bool undelegated_warned(int r, vessel_error **err)
+{
+        if ((r != -EACCES && r != -EPERM) || !cgroup_rootless_undelegated())
+                return false;
+        fprintf(stderr, "vessel: warning: %s; no cgroup is delegated to uid %u, so the "
+                        "container runs without resource limits\n",
+                (*err)->msg, (unsigned)geteuid());
+        vessel_error_free(err);
+        return true;
+}
+
 /* Where the cgroup goes, nothing made yet. */
 static int plan_cgroup(const struct vessel_create_opts *o, struct created *c, vessel_error **err)
 {
         int r = cgroup_plan(c->spec, o->id, o->cgroup_manager, &c->cg, err);
 
-        if (r < 0 && (r == -EACCES || r == -EPERM) && cgroup_rootless_undelegated()) {
-                /* Rootless without a delegated cgroup: run, but say that
-                 * nothing limits the container. */
-                fprintf(stderr, "vessel: warning: %s; no cgroup is delegated to uid %u, so the "
-                                "container runs without resource limits\n",
-                        (*err)->msg, (unsigned)geteuid());
-                vessel_error_free(err);
+        if (r < 0 && undelegated_warned(r, err))
                 r = cgroup_plan(c->spec, o->id, "disabled", &c->cg, err);
-        }
         return r;
 }
 
@@ -802,13 +808,8 @@ static int make_cgroup(struct created *c, vessel_error **err)
 {
         int r = cgroup_make(c->cg, c->spec, err);
 
-        if (r < 0 && (r == -EACCES || r == -EPERM) && cgroup_rootless_undelegated()) {
-                fprintf(stderr, "vessel: warning: %s; no cgroup is delegated to uid %u, so the "
-                                "container runs without resource limits\n",
-                        (*err)->msg, (unsigned)geteuid());
-                vessel_error_free(err);
+        if (r < 0 && undelegated_warned(r, err))
                 r = 0;
-        }
         free(c->st.cgroup_path);
         c->st.cgroup_path = cgroup_state_path(c->cg);
         return r;

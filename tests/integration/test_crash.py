@@ -63,6 +63,16 @@ def files(env, tag):
     return open(os.path.join(env.tmp, f"{tag}.out"), "w"), open(os.path.join(env.tmp, f"{tag}.err"), "w")
 
 
+def create_with_files(env, cid):
+    """create with env.config, stdio in files (a created container holds them)."""
+    env.write_config()
+    o, e = files(env, "create")
+    with o, e:
+        cp = subprocess.run([VESSEL, "--root", env.root, "create", "--bundle", env.bundle, cid],
+                            stdin=subprocess.DEVNULL, stdout=o, stderr=e)
+    assert cp.returncode == 0, read(os.path.join(env.tmp, "create.err"))
+
+
 def popen(env, mark, *args):
     """A vessel command with stdio in files (a created container holds them)."""
     o, e = files(env, f"p{random.randrange(10**6)}")
@@ -173,12 +183,7 @@ def broken_binary(env):
 
 def test_start_reports_execve_failure(env):
     env.config["process"]["args"] = [broken_binary(env)]
-    env.write_config()
-    o, e = files(env, "create")
-    with o, e:
-        cp = subprocess.run([VESSEL, "--root", env.root, "create", "--bundle", env.bundle, "c1"],
-                            stdin=subprocess.DEVNULL, stdout=o, stderr=e)
-    assert cp.returncode == 0, read(os.path.join(env.tmp, "create.err"))
+    create_with_files(env, "c1")
     r = env.vessel("start", "c1")
     assert r.returncode != 0, r
     assert "execve /bin/broken" in r.stderr and "No such file or directory" in r.stderr, r
@@ -203,12 +208,7 @@ def test_no_mount_namespace_inherits_the_runtimes(env):
         env.config["linux"].pop(k)
     env.config["mounts"] = []
     env.config["process"]["args"] = ["/bin/sleep", "100"]
-    env.write_config()
-    o, e = files(env, "create")
-    with o, e:
-        cp = subprocess.run([VESSEL, "--root", env.root, "create", "--bundle", env.bundle, "c1"],
-                            stdin=subprocess.DEVNULL, stdout=o, stderr=e)
-    assert cp.returncode == 0, read(os.path.join(env.tmp, "create.err"))
+    create_with_files(env, "c1")
     pid = env.state("c1")["pid"]
     ok(env.vessel("start", "c1"))
     assert os.readlink(f"/proc/{pid}/ns/mnt") == os.readlink("/proc/self/ns/mnt")
