@@ -334,12 +334,18 @@ int process_drop_inherited(int preserve_fds, vessel_error **err)
                 return vessel_error_sys(err, "close_range");
         /* A signal the runtime's caller ignored would stay ignored across
          * execve (SIGINT, SIGPIPE of a background job): the container's
-         * process starts with every disposition at its default, as crun's. */
-        for (int sig = 1; sig < NSIG; sig++) {
-                struct sigaction old;
-                if (sig != SIGKILL && sig != SIGSTOP && sigaction(sig, NULL, &old) == 0 &&
-                    old.sa_handler == SIG_IGN)
-                        signal(sig, SIG_DFL);
+         * process starts with every disposition at its default, as crun's.
+         * The raw call reaches the signals glibc keeps for itself (32, 33)
+         * too; only the handler, the first field everywhere, is read, and a
+         * zeroed struct is SIG_DFL with no flags. */
+        for (int sig = 1; sig <= 64; sig++) {
+                struct {
+                        void *handler;
+                        unsigned long rest[4];
+                } old = {0}, dfl = {0};
+                if (sig != SIGKILL && sig != SIGSTOP &&
+                    syscall(SYS_rt_sigaction, sig, NULL, &old, (size_t)8) == 0 && old.handler == SIG_IGN)
+                        syscall(SYS_rt_sigaction, sig, &dfl, NULL, (size_t)8);
         }
         return 0;
 }
