@@ -11,6 +11,8 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
+extern char **environ;
+
 int hooks_check(const struct vessel_spec *spec, vessel_error **err)
 {
         for (int k = 0; k < VESSEL_HOOK_KIND_COUNT; k++) {
@@ -74,7 +76,6 @@ static int run_one(const struct vessel_hook *h, const char *state_json, const ch
         }
         if (pid == 0) {
                 char *const def_argv[] = {h->path, NULL};
-                char *const empty_env[] = {NULL};
                 sigset_t all;
 
                 sigemptyset(&all);
@@ -87,7 +88,9 @@ static int run_one(const struct vessel_hook *h, const char *state_json, const ch
                 /* Hooks write to the runtime's stderr, never into the container's stdout. */
                 dup2(2, 1);
                 close_fds_from(3, NULL, 0);
-                execve(h->path, h->args ? h->args : def_argv, h->env ? h->env : empty_env);
+                /* Without "env" a hook gets the runtime's environment, as
+                 * with runc and crun; "env": [] is an empty one. */
+                execve(h->path, h->args ? h->args : def_argv, h->env ? h->env : environ);
                 _exit(127);
         }
         close(pipefd[0]);

@@ -257,6 +257,38 @@ def test_hook_args_and_env(lifecycle, kind):
         f"{kind} inherited the runtime's environment: {info['env']}"
 
 
+ENV_SCRIPT = '#!/bin/sh\nenv > "$2/$1.env"\n'
+
+
+def test_hooks_without_env_get_the_runtimes_environment(env):
+    """OCI: a hook's "env" is optional; without it the hook runs with the
+    environment of the runtime that runs it (as with runc and crun), and
+    "env": [] is an empty one."""
+    hooks = Hooks(env)
+    Hooks.write_script(os.path.join(env.tmp, "hook-env.sh"), ENV_SCRIPT)
+    Hooks.write_script(os.path.join(env.rootfs, "bin", "hook-env.sh"), ENV_SCRIPT)
+    for k in KINDS:
+        inside = k == "startContainer"
+        path = "/bin/hook-env.sh" if inside else os.path.join(env.tmp, "hook-env.sh")
+        log = "/hooklog" if inside else hooks.log
+        env.config["hooks"][k] = [{"path": path, "args": ["hook-env.sh", k, log]},
+                                  {"path": path, "args": ["hook-env.sh", k + "-empty", log],
+                                   "env": []}]
+    extra = {"RUNTIME_VAR": "set-for-vessel"}
+    r = create(env, extra_env=extra)
+    assert r.returncode == 0, r
+    for cmd in (["start", "c1"], ["delete", "--force", "c1"]):
+        if cmd[0] == "delete":
+            assert wait_status(env, "c1", "stopped")
+        r = env.vessel(*cmd, env={**os.environ, **extra})
+        assert r.returncode == 0, r
+    for k in KINDS:
+        with open(os.path.join(hooks.log, k + ".env")) as f:
+            assert "RUNTIME_VAR=set-for-vessel\n" in f.read(), f"{k} hook without env"
+        with open(os.path.join(hooks.log, k + "-empty.env")) as f:
+            assert "RUNTIME_VAR" not in f.read(), f"{k} hook with an empty env"
+
+
 def test_start_container_hook_path_resolved_in_container(env):
     assert not os.path.exists("/bin/in-container-only-hook.sh")
     hooks = Hooks(env)
