@@ -207,7 +207,7 @@ static int run_create_hooks(struct init_args *a, vessel_error **err)
                 free(m);
                 return vessel_error_set(err, EPIPE, "waiting for the runtime's hooks");
         }
-        r = hooks_run(spec, VESSEL_HOOK_CREATE_CONTAINER, m->text, err);
+        r = hooks_run_in_container(spec, VESSEL_HOOK_CREATE_CONTAINER, m->text, err);
         free(m);
         return r;
 }
@@ -458,7 +458,7 @@ static _Noreturn void init_start_process(struct init_args *a, const char *exe, c
         struct vessel_process *proc = (struct vessel_process *)&spec->process;
         vessel_error *err = NULL;
 
-        if (hooks_run(spec, VESSEL_HOOK_START_CONTAINER, start_state, &err) < 0)
+        if (hooks_run_in_container(spec, VESSEL_HOOK_START_CONTAINER, start_state, &err) < 0)
                 goto fail;
         if (a->listen_fds > 0) {
                 /* Socket activation, as runc does: the fds stay at 3.., and
@@ -703,7 +703,9 @@ static int parent_sync(struct created *c, int sock, vessel_error **err)
                         /* Reaped: init is our child now (we are its subreaper). */
                         sync_send(sock, SYNC_ACK, 0, NULL);
                 } else if (m->type == SYNC_HOOKS_REQ) {
-                        _cleanup_free_ char *json = state_json_for(c, VESSEL_CREATING);
+                        /* "created" from here on (runtime-spec lifecycle, after
+                         * step 2): prestart, createRuntime, createContainer. */
+                        _cleanup_free_ char *json = state_json_for(c, VESSEL_CREATED);
                         r = hooks_run(c->spec, VESSEL_HOOK_PRESTART, json, err);
                         if (r == 0)
                                 r = hooks_run(c->spec, VESSEL_HOOK_CREATE_RUNTIME, json, err);

@@ -1,4 +1,5 @@
 #include "hooks.h"
+#include "state.h"
 #include "util.h"
 
 #include <fcntl.h>
@@ -136,4 +137,15 @@ int hooks_run(const struct vessel_spec *spec, enum vessel_hook_kind kind, const 
                         return r;
         }
         return 0;
+}
+
+int hooks_run_in_container(const struct vessel_spec *spec, enum vessel_hook_kind kind,
+                           const char *state_json, vessel_error **err)
+{
+        _cleanup_free_ char *json = NULL;
+
+        if (!spec->hooks.n[kind])
+                return 0;
+        json = state_json_set_pid(state_json, getpid());
+        return hooks_run(spec, kind, json, err);
 }

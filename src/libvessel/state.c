@@ -409,6 +409,22 @@ char *state_to_json(const struct vessel_state *st, enum vessel_status status, bo
         return r;
 }
 
+char *state_json_set_pid(const char *json, pid_t pid)
+{
+        json_object *o = json_tokener_parse(json);
+        char *r;
+
+        if (!o || !json_object_is_type(o, json_type_object)) {
+                json_object_put(o);
+                return xstrdup(json);
+        }
+        json_object_object_add(o, "pid", json_object_new_int(pid));
+        r = xstrdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+                                                          JSON_C_TO_STRING_NOSLASHESCAPE));
+        json_object_put(o);
+        return r;
+}
+
 int write_pid_file(const char *path, pid_t pid, vessel_error **err)
 {
         char buf[16];

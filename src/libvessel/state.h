@@ -77,3 +77,6 @@ unsigned long long proc_start_time(pid_t pid, char *state_char);
 enum vessel_status state_status(const struct vessel_state *st);
 /* The OCI state JSON (with runc's extra "created" and "owner"). */
 char *state_to_json(const struct vessel_state *st, enum vessel_status status, bool pretty);
+/* A copy of a state JSON with another "pid" (hooks in the container's
+ * namespaces get the pid as the container sees it, runtime-spec runtime.md). */
+char *state_json_set_pid(const char *json, pid_t pid);
