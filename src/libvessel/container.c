@@ -576,6 +576,8 @@ static int validate(const struct vessel_spec *spec, const struct vessel_create_o
         }
         if ((r = process_check_lsm(&spec->process, err)) < 0)
                 return r;
+        if ((r = sysctl_validate(spec, err)) < 0)
+                return r;
         if ((r = cgroup_validate(spec, err)) < 0)
                 return r;
         return hooks_check(spec, err);

@@ -124,6 +124,38 @@ int rootfs_enter(int rootfd, const char *rootfs, bool no_pivot, unsigned long pr
         return 0;
 }
 
+/* "kernel/hostname" and "kernel.hostname" name the same file. */
+static bool sysctl_is(const char *key, const char *dotted)
+{
+        for (; *key && *dotted; key++, dotted++)
+                if (*key != *dotted && !(*key == '/' && *dotted == '.'))
+                        return false;
+        return !*key && !*dotted;
+}
+
+int sysctl_validate(const struct vessel_spec *spec, vessel_error **err)
+{
+        static const struct {
+                const char *sysctl, *field;
+        } uts[] = {{"kernel.hostname", "hostname"}, {"kernel.domainname", "domainname"}};
+
+        for (size_t i = 0; i < spec->linux_.n_sysctl; i++) {
+                const char *key = spec->linux_.sysctl[i].key;
+                for (size_t k = 0; k < ARRAY_SIZE(uts); k++) {
+                        const char *v = k == 0 ? spec->hostname : spec->domainname;
+                        /* Both write the uts namespace: which one wins would
+                         * depend on the order of our steps (runc refuses it too). */
+                        if (v && *v && sysctl_is(key, uts[k].sysctl))
+                                return vessel_error_msg(
+                                    err, EINVAL,
+                                    "linux.sysctl[\"%s\"]: conflicts with \"%s\" (\"%s\"): both "
+                                    "set the uts namespace's %s; give only one of them",
+                                    key, uts[k].field, v, uts[k].field);
+                }
+        }
+        return 0;
+}
+
 int sysctl_apply(const struct vessel_spec *spec, vessel_error **err)
 {
         for (size_t i = 0; i < spec->linux_.n_sysctl; i++) {

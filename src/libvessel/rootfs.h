@@ -14,5 +14,8 @@ int rootfs_protect(int rootfd, const struct vessel_spec *spec, vessel_error **er
 /* Enter the root: pivot_root, or MS_MOVE + chroot with no_pivot. */
 int rootfs_enter(int rootfd, const char *rootfs, bool no_pivot, unsigned long propagation,
                  vessel_error **err);
+/* linux.sysctl against the rest of the config, before anything is made:
+ * kernel.hostname/kernel.domainname conflict with "hostname"/"domainname". */
+int sysctl_validate(const struct vessel_spec *spec, vessel_error **err);
 /* Write linux.sysctl through /proc/sys. */
 int sysctl_apply(const struct vessel_spec *spec, vessel_error **err);

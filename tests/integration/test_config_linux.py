@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from conftest import ok, wait_for
+from conftest import VESSEL, ok, wait_for
 
 
 @pytest.fixture(autouse=True)
@@ -469,6 +469,36 @@ def test_sysctl_unknown_key_fails(env):
     assert r.returncode != 0 and "SHOULD-NOT-RUN" not in r.stdout, r
     assert "no_such_sysctl_xyz" in r.stderr, r
     assert env.ids() == []
+
+
+@pytest.mark.parametrize("key,field", [("kernel.hostname", "hostname"),
+                                       ("kernel/domainname", "domainname")])
+def test_sysctl_conflicting_with_uts_field_is_refused(env, key, field):
+    """kernel.hostname/kernel.domainname and "hostname"/"domainname" both set
+    the uts namespace: refused at create, naming both, and nothing is left
+    (no state, no cgroup)."""
+    env.config[field] = "fromfield"
+    env.config["linux"]["sysctl"] = {key: "fromsysctl"}
+    env.write_config()
+    # stdio in a file: a created container would keep a pipe open.
+    with open(os.path.join(env.tmp, "err"), "w+") as f:
+        r = subprocess.run([VESSEL, "--root", env.root, "create", "--bundle", env.bundle, "c1"],
+                           stdin=subprocess.DEVNULL, stdout=f, stderr=f, timeout=60)
+        f.seek(0)
+        err = f.read()
+    assert r.returncode != 0, f"a {key} sysctl was accepted with {field} set: {err}"
+    assert key in err and f'"{field}"' in err, err
+    assert env.ids() == [] and not os.path.exists(os.path.join(env.root, "c1")), env.ids()
+    cg = env.config["linux"]["cgroupsPath"].lstrip("/")
+    left = [d for d in os.listdir("/sys/fs/cgroup")
+            if os.path.exists(os.path.join("/sys/fs/cgroup", d, cg))]
+    assert not left, f"cgroup {cg} left in {left}"
+
+
+def test_sysctl_hostname_without_hostname_field(env):
+    env.config.pop("hostname")
+    env.config["linux"]["sysctl"] = {"kernel.hostname": "fromsysctl"}
+    assert ok(env.run(["/bin/hostname"])).strip() == "fromsysctl"
 
 
 # ---------------------------------------------------------------- rootfs propagation
