@@ -1363,7 +1363,7 @@ int vessel_run(const struct vessel_runtime *rt, const struct vessel_create_opts 
                 else
                         r = master;
                 vessel_error *derr = NULL;
-                int fd = state_dir_open(rt->root, o->id, STATE_LOCK_EXCLUSIVE, &derr);
+                int fd = o->keep ? -1 : state_dir_open(rt->root, o->id, STATE_LOCK_EXCLUSIVE, &derr);
                 if (fd >= 0) {
                         delete_locked(rt, fd, o->id, true, &derr);
                         close(fd);

@@ -24,14 +24,15 @@ struct vessel_create_opts {
         int preserve_fds;
         bool detach;     /* run only */
         bool foreground; /* run without --detach: vessel relays the terminal itself */
+        bool keep;       /* run in the foreground: leave the stopped container for delete */
         const char *cgroup_manager; /* "cgroupfs" (NULL) or "disabled" */
 };
 
 int vessel_create(const struct vessel_runtime *rt, const struct vessel_create_opts *o,
                   vessel_error **err);
 int vessel_start(const struct vessel_runtime *rt, const char *id, vessel_error **err);
-/* create + start; unless detached, wait, forward signals, delete, and
- * return the exit status (128 + signal when killed) in *status. */
+/* create + start; unless detached, wait, forward signals, delete (unless
+ * keep), and return the exit status (128 + signal when killed) in *status. */
 int vessel_run(const struct vessel_runtime *rt, const struct vessel_create_opts *o, int *status,
                vessel_error **err);
 /* The OCI state JSON of a container (malloc'd). */

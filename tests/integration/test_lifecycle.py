@@ -486,6 +486,38 @@ def test_run_output_and_cleanup(env):
     assert r.returncode == 0 and len(r.stdout.strip().splitlines()) == 1, r
 
 
+def test_run_keep_leaves_a_stopped_container(env):
+    """run --keep: the state stays after the process exits (status stopped,
+    its cgroup too), and delete removes it, running the poststop hooks."""
+    marker = os.path.join(env.tmp, "poststop-ran")
+    hook = os.path.join(env.tmp, "poststop.sh")
+    with open(hook, "w") as f:
+        f.write(f"#!/bin/sh\ntouch {marker}\n")
+    os.chmod(hook, 0o755)
+    env.config["hooks"] = {"poststop": [{"path": hook}]}
+    r = env.run(["/bin/sh", "-c", "exit 7"], extra=("--keep",))
+    assert r.returncode == 7, r
+    assert env.ids() == ["c1"], f"run --keep removed the container: {env.ids()}"
+    st = env.state("c1")
+    assert st["status"] == "stopped", st
+    cg = env.config["linux"]["cgroupsPath"].lstrip("/")
+    assert os.path.isdir(os.path.join("/sys/fs/cgroup/memory", cg)) or \
+        os.path.isdir(os.path.join("/sys/fs/cgroup", cg)), "the kept container's cgroup is gone"
+    assert not os.path.exists(marker), "poststop ran before delete"
+    r = env.vessel("delete", "c1")
+    assert r.returncode == 0, r
+    assert os.path.exists(marker), "poststop did not run on delete"
+    assert env.ids() == [] and not os.path.exists(os.path.join(env.root, "c1"))
+
+
+@pytest.mark.parametrize("args", [("create", "--keep"), ("run", "--detach", "--keep")])
+def test_keep_is_refused_where_it_means_nothing(env, args):
+    env.write_config(config_with(env, ["/bin/true"]))
+    r = vessel_files(env, *args, "--bundle", env.bundle, "c1")
+    assert r.returncode != 0 and "--keep" in r.stderr, r
+    assert env.ids() == []
+
+
 def test_run_same_id_again_after_exit(env):
     assert env.sh("exit 0").returncode == 0
     r = env.sh("echo again")

@@ -90,7 +90,9 @@ static void create_help(const char *cmd)
                "  --no-new-keyring        keep the caller's session keyring\n"
                "  --preserve-fds N        pass N extra fds (from fd 3) to the container\n");
         if (strcmp(cmd, "create"))
-                printf("  -d, --detach            do not wait for the container\n");
+                printf("  -d, --detach            do not wait for the container\n"
+                       "  --keep                  keep the stopped container (for state and "
+                       "delete) instead of deleting it\n");
 }
 
 static int parse_create(struct cli *c, const char *cmd, int argc, char **argv,
@@ -132,7 +134,11 @@ static int parse_create(struct cli *c, const char *cmd, int argc, char **argv,
                         o->config = optarg;
                         break;
                 case OPT_NOSUBREAPER:
+                        break;
                 case OPT_KEEP:
+                        if (!strcmp(cmd, "create"))
+                                return usage_error(c, cmd, "unknown option --keep");
+                        o->keep = true;
                         break;
                 case OPT_HELP:
                         create_help(cmd);
@@ -141,6 +147,10 @@ static int parse_create(struct cli *c, const char *cmd, int argc, char **argv,
                         return usage_error(c, cmd, "invalid option");
                 }
         }
+        /* A detached container is never deleted by run: --keep would be
+         * a no-op there, and runc's meaning (keep a failed one) is not ours. */
+        if (o->keep && o->detach)
+                return usage_error(c, cmd, "--keep and --detach cannot be used together");
         o->id = one_id(c, cmd, argc, argv);
         if (!o->id)
                 return 1;
