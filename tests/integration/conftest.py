@@ -44,11 +44,36 @@ def pytest_sessionfinish(session, exitstatus):
     parents; a non-empty one is a leak."""
     if _ROOTFS_CACHE is not None:
         shutil.rmtree(os.path.dirname(_ROOTFS_CACHE), ignore_errors=True)
+    if _VTOOL is not None:
+        shutil.rmtree(os.path.dirname(_VTOOL), ignore_errors=True)
     for parent in _cgroup_parents():
         try:
             os.rmdir(parent)
         except OSError as e:
             print(f"\nwarning: cgroup {parent} left behind: {e}")
+
+
+_VTOOL = None
+
+
+@pytest.fixture(scope="session")
+def vtool():
+    """Path of tests/integration/helpers/vtool, built static once per session
+    (sd_notify and SCHED_FIFO, which busybox lacks); copy it into a rootfs."""
+    global _VTOOL
+    if _VTOOL is None:
+        d = tempfile.mkdtemp(prefix="vessel-vtool-")
+        out = os.path.join(d, "vtool")
+        subprocess.run(["gcc", "-static", "-O2", "-o", out,
+                        os.path.join(HERE, "helpers", "vtool.c")], check=True)
+        _VTOOL = out
+    return _VTOOL
+
+
+def install_vtool(vtool_path, rootfs):
+    """Copy vtool into rootfs/bin; returns its path inside the container."""
+    shutil.copy2(vtool_path, os.path.join(rootfs, "bin", "vtool"))
+    return "/bin/vtool"
 
 
 def base_rootfs():

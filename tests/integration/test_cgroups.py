@@ -16,7 +16,7 @@ import uuid
 
 import pytest
 
-from conftest import VESSEL, read, wait_for
+from conftest import VESSEL, install_vtool, read, wait_for
 
 # Cgroups are machine-wide and pids are not unique across PID namespaces (a
 # run under `make check-fresh` has pytest at a small pid): the random part
@@ -752,9 +752,80 @@ def test_unsupported_resources_name_the_file(cg):
         assert not cg.ids() and not marked_cgroups(), (res, cg.ids(), marked_cgroups())
 
 
-def test_realtime_on_v1(cg):
+def rt_v1_or_skip():
     if V2 or not os.path.exists(os.path.join(hierarchy("cpu")[0], "cpu.rt_runtime_us")):
         pytest.skip("real-time group scheduling is v1 only (and needs CONFIG_RT_GROUP_SCHED)")
+
+
+def test_realtime_below_vessels_parent(cg, vtool):
+    """A default-path container (vessel/<id>) gets its real-time budget: the
+    kernel refuses a child more than its parent has, so vessel raises its own
+    vessel/ to fit (two containers: to fit both), and a SCHED_FIFO process
+    can start inside."""
+    rt_v1_or_skip()
+    install_vtool(vtool, cg.rootfs)
+    res = {"cpu": {"realtimeRuntime": 10000, "realtimePeriod": 1000000}}
+    cfg = config(cg, LOOP, resources=res)
+    cfg["process"]["args"] = ["/bin/vtool", "fifo", "10", "/bin/sh", "-c", LOOP]
+    for s in ("bounding", "effective", "permitted"):
+        cfg["process"]["capabilities"][s].append("CAP_SYS_NICE")
+    ids = []
+    try:
+        for _ in range(2):
+            ids.append(start(cg, cfg))
+        mnt = hierarchy("cpu")[0]
+        for cid in ids:
+            assert cg_read(default_path(cid), "cpu", "cpu.rt_runtime_us", "") == "10000"
+            assert cg_read(default_path(cid), "cpu", "cpu.rt_period_us", "") == "1000000"
+        parent = int(read(os.path.join(mnt, "vessel", "cpu.rt_runtime_us")))
+        period = int(read(os.path.join(mnt, "vessel", "cpu.rt_period_us")))
+        # The kernel's fixed-point shares (to_ratio()): both children fit.
+        share = lambda runtime, per: (runtime << 20) // per
+        assert share(parent, period) >= 2 * share(10000, 1000000), \
+            f"vessel/ has {parent} us per {period} us"
+        for cid in ids:
+            st = json.loads(vf(cg, "state", cid).stdout)
+            assert st["status"] == "running", st
+            assert os.sched_getscheduler(st["pid"]) == os.SCHED_FIFO, f"{cid} is not SCHED_FIFO"
+    finally:
+        for cid in ids:
+            delete(cg, cid)
+
+
+def test_realtime_never_raises_a_foreign_parent(cg):
+    """A parent that vessel did not make keeps its budget (0): the error
+    names it, and nothing is left."""
+    rt_v1_or_skip()
+    mnt = hierarchy("cpu")[0]
+    name = f"{MARK}-foreign{next(_seq)}"
+    foreign = os.path.join(mnt, name)
+    # On every hierarchy, as an engine's parent would be.
+    made = [os.path.join(m, name) for m, _, _ in MOUNTS]
+    for d in made:
+        os.mkdir(d)
+    try:
+        res = {"cpu": {"realtimeRuntime": 10000, "realtimePeriod": 1000000}}
+        path = "/" + os.path.basename(foreign) + "/box"
+        _, r = run(cg, config(cg, "true", resources=res, cgroups_path=path))
+        one_error_line(r, "realtimeRuntime", foreign, "not made by vessel")
+        assert read(os.path.join(foreign, "cpu.rt_runtime_us")).strip() == "0"
+        assert not os.path.exists(os.path.join(foreign, "box"))
+    finally:
+        for d in made:
+            os.rmdir(d)
+
+
+def test_realtime_zeros_are_accepted(cg):
+    """Engines may send zeros for "no real-time budget": accepted on v1 and
+    v2 alike (a nonzero budget on v2 is an error, see
+    test_unsupported_resources_name_the_file)."""
+    res = {"cpu": {"realtimeRuntime": 0, "realtimePeriod": 0}}
+    _, r = run(cg, config(cg, "echo ran", resources=res))
+    assert r.returncode == 0 and r.stdout == "ran\n", r
+
+
+def test_realtime_on_v1(cg):
+    rt_v1_or_skip()
     path = f"/{MARK}-rt{next(_seq)}/box"
     res = {"cpu": {"realtimeRuntime": 1000, "realtimePeriod": 1000000}}
     cid = start(cg, config(cg, LOOP, resources=res, cgroups_path=path))

@@ -54,6 +54,8 @@ struct cg_hier {
         uint32_t mask; /* CG_BIT()s served here */
         int fd;        /* the container's cgroup in it, -1 when absent */
         char *dir;     /* mountpoint/path, for messages */
+        int own_parents; /* parents of the container's cgroup here that are vessel's
+                          * own (made by create, or vessel/ of default paths) */
 };
 
 struct vessel_cgroup {
@@ -148,6 +150,9 @@ uint32_t cg_v2_needed(const struct vessel_resources *r);
  * create, where no rules still means the OCI default). */
 int cg_apply(const struct vessel_cgroup *cg, const struct vessel_resources *r, bool devices,
              vessel_error **err);
+/* v1: give the container the real-time budget runtime per period,
+ * raising vessel's own parents to fit it (cgroup-v1-rt.c). */
+int cg_v1_rt_fit(const struct cg_hier *h, uint64_t period, int64_t runtime, vessel_error **err);
 /* v1 cpuset: a new cpuset is empty; copy cpus and mems from its parent. */
 int cg_v1_cpuset_init(int parentfd, int fd, const char *dir, vessel_error **err);
 

@@ -134,47 +134,19 @@ static int v1_memory(const struct cg_hier *h, const struct vessel_resources *r, 
 
 /* --------------------------------------------------------------- cpu */
 
-/* A real-time budget must fit in the parent's: raise the parents between
- * the hierarchy's root and the container (vessel's own cgroups) to it. */
-static int v1_rt_parents(const struct cg_hier *h, int64_t runtime, vessel_error **err)
-{
-        const char *rel = h->dir + strlen(h->mountpoint);
-        _cleanup_free_ char *copy = xstrdup(rel);
-        char *slash = copy;
-
-        while ((slash = strchr(slash + 1, '/'))) {
-                _cleanup_free_ char *dir = NULL;
-                _cleanup_close_ int fd = -1;
-                struct cg_hier parent;
-                uint64_t cur;
-                int rc;
-
-                *slash = '\0';
-                dir = xasprintf("%s%s", h->mountpoint, copy);
-                *slash = '/';
-                fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-                if (fd < 0)
-                        return vessel_error_sys(err, "open %s", dir);
-                parent = (struct cg_hier){.fd = fd, .dir = dir};
-                if (cg_read_u64(&parent, "cpu.rt_runtime_us", &cur) == 0 && cur != UINT64_MAX &&
-                    (int64_t)cur >= runtime)
-                        continue;
-                if ((rc = cg_writef(&parent, R "cpu.realtimeRuntime", "cpu.rt_runtime_us", err,
-                                    "%" PRId64, runtime)) < 0)
-                        return rc;
-        }
-        return 0;
-}
-
 static int v1_cpu_rt(const struct cg_hier *h, const struct vessel_resources *r, vessel_error **err)
 {
         vessel_error *e = NULL;
+        uint64_t period;
         int rc;
 
-        if ((rc = write_u64(h, R "cpu.realtimePeriod", "cpu.rt_period_us", r->cpu.realtime_period,
+        /* 0 is "not set", as runc reads it: the kernel refuses a period of
+         * 0, and a runtime of 0 is what a new cgroup has. */
+        if (r->cpu.realtime_period.set && r->cpu.realtime_period.v &&
+            (rc = write_u64(h, R "cpu.realtimePeriod", "cpu.rt_period_us", r->cpu.realtime_period,
                             err)) < 0)
                 return rc;
-        if (!r->cpu.realtime_runtime.set)
+        if (!r->cpu.realtime_runtime.set || !r->cpu.realtime_runtime.v)
                 return 0;
         rc =
             write_i64(h, R "cpu.realtimeRuntime", "cpu.rt_runtime_us", r->cpu.realtime_runtime, &e);
@@ -184,10 +156,12 @@ static int v1_cpu_rt(const struct cg_hier *h, const struct vessel_resources *r, 
                 return rc;
         }
         vessel_error_free(&e);
-        if ((rc = v1_rt_parents(h, r->cpu.realtime_runtime.v, err)) < 0)
-                return rc;
-        return write_i64(h, R "cpu.realtimeRuntime", "cpu.rt_runtime_us", r->cpu.realtime_runtime,
-                         err);
+        /* It does not fit: vessel's own parents get the budget it needs. */
+        if (r->cpu.realtime_period.set && r->cpu.realtime_period.v)
+                period = r->cpu.realtime_period.v;
+        else if (cg_read_u64(h, "cpu.rt_period_us", &period) < 0)
+                period = 1000000;
+        return cg_v1_rt_fit(h, period, r->cpu.realtime_runtime.v, err);
 }
 
 /* The CFS period and quota constrain each other (and the burst): write the

@@ -194,6 +194,30 @@ static int v2_cpu_max(const struct cg_hier *h, const struct vessel_resources *r,
                          q, p);
 }
 
+/* Real-time group scheduling has no cgroup v2 interface in mainline
+ * kernels: as crun, zeros are accepted (engines send them), a budget is
+ * written where a kernel offers the cpu.rt_* files, else an error. */
+static int v2_cpu_rt(const struct cg_hier *h, const struct vessel_resources *r, vessel_error **err)
+{
+        int rc;
+
+        if (r->cpu.realtime_period.set && r->cpu.realtime_period.v != 0) {
+                if (!cg_has(h, "cpu.rt_period_us"))
+                        return cg_unsupported(h, R "cpu.realtimePeriod", "cpu.rt_period_us", err);
+                if ((rc = cg_writef(h, R "cpu.realtimePeriod", "cpu.rt_period_us", err,
+                                    "%" PRIu64, r->cpu.realtime_period.v)) < 0)
+                        return rc;
+        }
+        if (r->cpu.realtime_runtime.set && r->cpu.realtime_runtime.v != 0) {
+                if (!cg_has(h, "cpu.rt_runtime_us"))
+                        return cg_unsupported(h, R "cpu.realtimeRuntime", "cpu.rt_runtime_us",
+                                              err);
+                return cg_writef(h, R "cpu.realtimeRuntime", "cpu.rt_runtime_us", err,
+                                 "%" PRId64, r->cpu.realtime_runtime.v);
+        }
+        return 0;
+}
+
 static int v2_cpu(const struct cg_hier *h, const struct vessel_resources *r, vessel_error **err)
 {
         int rc;
@@ -207,10 +231,8 @@ static int v2_cpu(const struct cg_hier *h, const struct vessel_resources *r, ves
         if (r->cpu.burst.set && (rc = cg_writef(h, R "cpu.burst", "cpu.max.burst", err, "%" PRIu64,
                                                 r->cpu.burst.v)) < 0)
                 return rc;
-        if (r->cpu.realtime_runtime.set && r->cpu.realtime_runtime.v != 0)
-                return cg_unsupported(h, R "cpu.realtimeRuntime", "cpu.rt_runtime_us", err);
-        if (r->cpu.realtime_period.set && r->cpu.realtime_period.v != 0)
-                return cg_unsupported(h, R "cpu.realtimePeriod", "cpu.rt_period_us", err);
+        if ((rc = v2_cpu_rt(h, r, err)) < 0)
+                return rc;
         if (r->cpu.idle.set)
                 return cg_writef(h, R "cpu.idle", "cpu.idle", err, "%" PRId64, r->cpu.idle.v);
         return 0;

@@ -970,6 +970,7 @@ static int make_all(struct vessel_cgroup *cg, bool own_leaf, uint32_t needed, ve
                 /* What was made so far is removed by the caller. */
                 if (created > cg->owned)
                         cg->owned = created;
+                cg->h[i].own_parents = created > 1 ? created - 1 : own_leaf ? 1 : 0;
                 if (r < 0)
                         return vessel_error_prefix(err, "linux.cgroupsPath");
                 /* The default path is the id's: the same id under another
@@ -1211,6 +1212,7 @@ int cgroup_open(const char *state_path, struct vessel_cgroup **out, vessel_error
                 struct cg_hier *h = &cg->h[i];
                 h->dir = xasprintf("%s/%s", h->mountpoint, cg->path);
                 h->fd = open(h->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                h->own_parents = cg->owned > 1 ? cg->owned - 1 : 0;
         }
         if (cg->layout == CGROUP_LAYOUT_HYBRID && cg->unified && cg->unified->fd >= 0)
                 only_unified_if_alone(cg);
