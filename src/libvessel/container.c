@@ -1199,7 +1199,10 @@ static int delete_locked(const struct vessel_runtime *rt, int dirfd, const char 
                 return 0;
         }
         s = state_status(&st);
-        if (s == VESSEL_RUNNING || s == VESSEL_PAUSED) {
+        /* runtime.md: deleting a container that is not stopped is an
+         * error; a created one too (runc tears it down, but podman and
+         * containerd never rely on that, docs/integrations.md). */
+        if (s == VESSEL_RUNNING || s == VESSEL_PAUSED || s == VESSEL_CREATED) {
                 if (!force) {
                         r = vessel_error_msg(err, EBUSY,
                                              "cannot delete container \"%s\" that is not stopped: %s "
@@ -1216,7 +1219,6 @@ static int delete_locked(const struct vessel_runtime *rt, int dirfd, const char 
                 vessel_error_free(&cerr);
         }
         if (s != VESSEL_STOPPED && st.pid > 0) {
-                /* A created container is simply torn down, as runc does. */
                 signal_init(&st, SIGKILL, NULL);
                 /* A frozen task dies only once thawed (cgroup v1). */
                 if (s == VESSEL_PAUSED)

@@ -441,7 +441,7 @@ def test_mount_through_symlink_stays_in_rootfs_create(env):
             points = [l.split()[4] for l in f]
         assert f"/etc/{name}" in points, f"no mount at /etc/{name} in the container: {points}"
         assert os.path.isdir(os.path.join(env.rootfs, "etc", name))
-        env.vessel("delete", "c1", check=True)
+        env.vessel("delete", "--force", "c1", check=True)
     finally:
         if os.path.isdir(host):
             subprocess.run(["umount", "-l", host])

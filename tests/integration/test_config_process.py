@@ -468,7 +468,7 @@ def test_annotations_in_state(env):
         assert st["status"] == "created", st
         assert st.get("annotations") == ann, st
     finally:
-        r = env.vessel("delete", "c1")
+        r = env.vessel("delete", "--force", "c1")
         assert r.returncode == 0, r
     assert env.ids() == []
 
@@ -481,7 +481,7 @@ def test_no_annotations_in_state(env):
         st = env.state("c1")
         assert st.get("annotations", {}) == {}, st
     finally:
-        env.vessel("delete", "c1")
+        env.vessel("delete", "--force", "c1")
 
 
 def test_ambient_without_inheritable_warns_and_runs(env):

@@ -355,10 +355,16 @@ def test_delete_force_kills_and_removes(env):
 
 
 def test_delete_created_container(env):
+    """runtime.md: deleting a container that is not stopped is an error, a
+    created one too (runc deletes it; podman and containerd pass --force,
+    docs/integrations.md); --force kills it and deletes it."""
     create(env, "c1", ["/bin/sh", "-c", LOOP])
     pid = env.state("c1")["pid"]
     assert alive(pid)
     r = env.vessel("delete", "c1")
+    assert r.returncode != 0 and "created" in r.stderr and "--force" in r.stderr, r
+    assert alive(pid) and env.state("c1")["status"] == "created"
+    r = env.vessel("delete", "--force", "c1")
     assert r.returncode == 0, r
     assert wait_for(lambda: not alive(pid)), f"init {pid} of a deleted created container lives on"
     assert not os.path.exists(os.path.join(env.root, "c1"))
@@ -393,7 +399,7 @@ def test_pid_file_absolute(env):
     content = read(path)
     assert re.fullmatch(r"[0-9]+", content), f"pid file content {content!r}"
     assert int(content) == env.state("c1")["pid"]
-    env.vessel("delete", "c1", check=True)
+    env.vessel("delete", "--force", "c1", check=True)
 
 
 def test_pid_file_relative_to_cwd(env):
@@ -403,7 +409,7 @@ def test_pid_file_relative_to_cwd(env):
     content = read(os.path.join(wd, "rel.pid"))
     assert re.fullmatch(r"[0-9]+", content), f"pid file content {content!r}"
     assert int(content) == env.state("c1")["pid"]
-    env.vessel("delete", "c1", check=True)
+    env.vessel("delete", "--force", "c1", check=True)
 
 
 # ---------------------------------------------------------------------- run
@@ -716,7 +722,7 @@ def test_concurrent_create_same_id(env):
         assert "already exists" in loser, f"round {round_}: loser said {loser!r}"
         st = env.state(cid)
         assert st["status"] == "created" and alive(st["pid"]), st
-        env.vessel("delete", cid, check=True)
+        env.vessel("delete", "--force", cid, check=True)
         assert not os.path.exists(os.path.join(env.root, cid))
     assert env.ids() == []
 
