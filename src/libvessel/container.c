@@ -1103,9 +1103,9 @@ static int signal_init(const struct vessel_state *st, int sig, vessel_error **er
         int r = 0;
 
         if (pfd < 0)
-                return vessel_error_msg(err, ESRCH, "container \"%s\" is not running", st->id);
+                return vessel_error_msg(err, ESRCH, "kill \"%s\": container not running", st->id);
         if (proc_start_time(st->pid, NULL) != st->start_time)
-                r = vessel_error_msg(err, ESRCH, "container \"%s\" is not running", st->id);
+                r = vessel_error_msg(err, ESRCH, "kill \"%s\": container not running", st->id);
         else if (syscall(SYS_pidfd_send_signal, pfd, sig, NULL, 0) < 0)
                 r = vessel_error_sys(err, "kill container \"%s\" (pid %d)", st->id, (int)st->pid);
         close(pfd);
@@ -1174,7 +1174,9 @@ int vessel_kill(const struct vessel_runtime *rt, const char *id, int sig, bool a
                 return r;
         s = state_status(&st);
         if (s == VESSEL_STOPPED || s == VESSEL_CREATING)
-                r = vessel_error_msg(err, ESRCH, "container \"%s\" is not running (%s)", id,
+                /* runc's words: containerd's shim takes "container not
+                 * running" for "already gone" (delete -f kills first). */
+                r = vessel_error_msg(err, ESRCH, "kill \"%s\": container not running (%s)", id,
                                      vessel_status_name(s));
         else if (all && st.cgroup_path)
                 r = kill_cgroup(&st, sig, err);
