@@ -85,6 +85,7 @@ struct created {
         char *config_json;
         int console_peer; /* our end of the socket init sends its terminal to (foreground run) */
         bool want_created_state; /* init needs the "created" state (startContainer hooks, seccomp listener) */
+        bool devices_applied;    /* the cgroup's device rules are in (cgroup_apply_devices) */
         struct vessel_cgroup *cg;
 };
 
@@ -655,6 +656,16 @@ static char *state_json_for(struct created *c, enum vessel_status s)
         return state_to_json(&c->st, s, false);
 }
 
+/* The device rules, once init has made the nodes and before any hook or
+ * process of the container (HOOKS_REQ or READY, whichever comes first). */
+static int apply_devices_once(struct created *c, vessel_error **err)
+{
+        if (c->devices_applied)
+                return 0;
+        c->devices_applied = true;
+        return cgroup_apply_devices(c->cg, c->spec, err);
+}
+
 /* Talk to init until it is READY.  Runs the runtime-namespace hooks. */
 static int parent_sync(struct created *c, int sock, vessel_error **err)
 {
@@ -708,7 +719,9 @@ static int parent_sync(struct created *c, int sock, vessel_error **err)
                         /* "created" from here on (runtime-spec lifecycle, after
                          * step 2): prestart, createRuntime, createContainer. */
                         _cleanup_free_ char *json = state_json_for(c, VESSEL_CREATED);
-                        r = hooks_run(c->spec, VESSEL_HOOK_PRESTART, json, err);
+                        r = apply_devices_once(c, err);
+                        if (r == 0)
+                                r = hooks_run(c->spec, VESSEL_HOOK_PRESTART, json, err);
                         if (r == 0)
                                 r = hooks_run(c->spec, VESSEL_HOOK_CREATE_RUNTIME, json, err);
                         if (r < 0)
@@ -719,6 +732,7 @@ static int parent_sync(struct created *c, int sock, vessel_error **err)
                                 sync_send(sock, SYNC_STATE_CREATED, 0, cj);
                         }
                 } else if (m->type == SYNC_READY) {
+                        r = apply_devices_once(c, err);
                         break;
                 } else {
                         r = vessel_error_set(err, EPROTO, "unexpected message %d from container init",

@@ -400,6 +400,25 @@ def test_devices_rule_denies_writing_dev_null(cg):
     assert "READ-OK" in r.stdout and "WRITE-OK" in r.stdout, f"default rules: {r}"
 
 
+@pytest.mark.parametrize("rule", [
+    {"allow": False, "type": "c", "major": 1, "minor": 3, "access": "rwm"},
+    # a wildcard: the v1 controller drops only an exception of the same
+    # device, so vessel denies each default it covers as well
+    {"allow": False, "type": "c", "access": "rwm"},
+    {"allow": False, "type": "a", "major": 1, "access": "rw"},
+], ids=["exact", "all-char", "major-1"])
+def test_devices_config_deny_wins_over_the_defaults(cg, rule):
+    """The config's rules come after OCI's default allows: a deny of
+    /dev/null there makes opening it fail with EPERM."""
+    script = ("cat /dev/null && echo READ-OK; echo x > /dev/null && echo WRITE-OK; "
+              "head -c1 /dev/zero >/tmp/z && echo ZERO-OK; true")
+    _, r = run(cg, config(cg, script, resources={"devices": [rule]}))
+    assert "READ-OK" not in r.stdout and "WRITE-OK" not in r.stdout, r
+    assert "can't open '/dev/null': Operation not permitted" in r.stderr, r
+    wide = "minor" not in rule
+    assert ("ZERO-OK" in r.stdout) != wide, f"{rule}: /dev/zero: {r}"
+
+
 def test_devices_default_deny_and_allow_rule(cg):
     """A device node outside the OCI default set cannot be opened, unless a
     rule allows it."""

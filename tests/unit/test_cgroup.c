@@ -374,6 +374,29 @@ static void test_device_rules(void)
         free(r);
 }
 
+static void test_device_rules_v1(void)
+{
+        struct vessel_device_rule user[] = {rule(false, 'c', -1, -1, "rw")};
+        struct cgroup_dev_rule *r = NULL, *v1 = NULL;
+        size_t n = 0, n1 = 0, k = 0;
+
+        cgroup_device_rules(user, ARRAY_SIZE(user), &r, &n);
+        cgroup_device_rules_v1(r, n, &v1, &n1);
+        /* Every default c allow comes after "deny c *:* rw" as a deny of
+         * its own device; "c *:* m" itself is the deny's own device, and
+         * b rules are not covered. */
+        while (k < n1 && !(fmt_is(&v1[k], "c *:* rw") && !v1[k].allow))
+                k++;
+        CHECK(k == n - 1);
+        CHECK(n1 == n + 10);
+        CHECK(fmt_is(&v1[k + 1], "c 1:3 rw") && !v1[k + 1].allow);
+        CHECK(fmt_is(&v1[n1 - 1], "c 10:200 rw") && !v1[n1 - 1].allow);
+        for (size_t i = k + 1; i < n1; i++)
+                CHECK(v1[i].type == 'c' && !v1[i].allow);
+        free(r);
+        free(v1);
+}
+
 /* Runs a device program for one access, with just the instructions that
  * cgroup_bpf_build() emits; -1 on anything else. */
 static int run_prog(const struct bpf_insn *p, size_t len, unsigned type, unsigned access,
@@ -585,6 +608,7 @@ int main(void)
         test_cpu_lists();
         test_bytes_and_sizes();
         test_device_rules();
+        test_device_rules_v1();
         test_bpf_shape();
         test_bpf_semantics();
         test_validate();

@@ -146,8 +146,9 @@ int cg_v2_enable_path(const struct vessel_cgroup *cg, uint32_t need, vessel_erro
 int cg_v2_check_delegated(int dirfd, const char *dir, uint32_t need, vessel_error **err);
 /* The v2 controllers that r needs (CG_BIT()s). */
 uint32_t cg_v2_needed(const struct vessel_resources *r);
-/* Apply r: everything it sets, and the device rules when 'devices' (at
- * create, where no rules still means the OCI default). */
+/* Apply r: everything it sets; with 'devices', the device rules it gives
+ * (update).  At create the device rules come later, from
+ * cgroup_apply_devices(). */
 int cg_apply(const struct vessel_cgroup *cg, const struct vessel_resources *r, bool devices,
              vessel_error **err);
 /* v1: give the container the real-time budget runtime per period,

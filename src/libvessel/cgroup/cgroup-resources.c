@@ -317,7 +317,7 @@ int cg_apply(const struct vessel_cgroup *cg, const struct vessel_resources *r, b
         /* Rootless: no device rules, as crun and runc: bpf(2) needs
          * CAP_BPF and CAP_SYS_ADMIN, and the user namespace already keeps
          * the container from making or opening devices the user cannot. */
-        if ((devices || r->n_devices) && !cg->rootless && (rc = apply_devices(cg, r, err)) < 0)
+        if (devices && r->n_devices && !cg->rootless && (rc = apply_devices(cg, r, err)) < 0)
                 return rc;
         /* Last, so that its values win, as in runc. */
         return apply_unified(cg, r, err);
@@ -365,5 +365,14 @@ int cgroup_update(const struct vessel_cgroup *cg, const struct vessel_resources 
         } else if (cg->layout != CGROUP_LAYOUT_V2 && (rc = cg_v2_enable_path(cg, need, err)) < 0) {
                 return rc;
         }
-        return cg_apply(cg, r, false, err);
+        return cg_apply(cg, r, true, err);
+}
+
+int cgroup_apply_devices(const struct vessel_cgroup *cg, const struct vessel_spec *spec,
+                         vessel_error **err)
+{
+        /* Rootless: none, see cg_apply(). */
+        if (!cg || cg->disabled || cg->rootless)
+                return 0;
+        return apply_devices(cg, &spec->linux_.resources, err);
 }

@@ -299,9 +299,13 @@ static int v1_network(const struct cg_hier *h, const struct vessel_resources *r,
 
 /* ----------------------------------------------------------- devices */
 
-static int v1_devices(const struct cg_hier *h, const struct cgroup_dev_rule *rules, size_t n,
+static int v1_devices(const struct cg_hier *h, const struct cgroup_dev_rule *in, size_t nin,
                       vessel_error **err)
 {
+        _cleanup_free_ struct cgroup_dev_rule *rules = NULL;
+        size_t n;
+
+        cgroup_device_rules_v1(in, nin, &rules, &n);
         for (size_t i = 0; i < n; i++) {
                 char line[64];
                 int rc;

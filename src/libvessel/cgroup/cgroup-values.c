@@ -432,6 +432,39 @@ int cgroup_device_rules(const struct vessel_device_rule *user, size_t n,
         return 0;
 }
 
+/* Does wide match every device r names (and some other)? */
+static bool dev_rule_covers(const struct cgroup_dev_rule *wide, const struct cgroup_dev_rule *r)
+{
+        bool same = wide->type == r->type && wide->major == r->major && wide->minor == r->minor;
+
+        return !same && (wide->type == 'a' || wide->type == r->type) &&
+               (wide->major < 0 || wide->major == r->major) &&
+               (wide->minor < 0 || wide->minor == r->minor);
+}
+
+int cgroup_device_rules_v1(const struct cgroup_dev_rule *in, size_t n, struct cgroup_dev_rule **out,
+                           size_t *nout)
+{
+        struct rule_list l = {0};
+
+        for (size_t i = 0; i < n; i++) {
+                rule_push(&l, in[i]);
+                if (in[i].allow || in[i].type == 'a')
+                        continue;
+                for (size_t j = 0; j < i; j++) {
+                        struct cgroup_dev_rule d = in[j];
+                        if (!d.allow || !dev_rule_covers(&in[i], &d) || !(d.access & in[i].access))
+                                continue;
+                        d.allow = false;
+                        d.access &= in[i].access;
+                        rule_push(&l, d);
+                }
+        }
+        *out = l.v;
+        *nout = l.n;
+        return 0;
+}
+
 void cgroup_dev_rule_format(const struct cgroup_dev_rule *r, char *buf, size_t len)
 {
         char maj[24], min[24], acc[4];

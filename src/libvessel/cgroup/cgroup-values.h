@@ -91,5 +91,12 @@ struct cgroup_dev_rule {
  * "everything" becomes a 'c' and a 'b' rule. */
 int cgroup_device_rules(const struct vessel_device_rule *user, size_t n,
                         struct cgroup_dev_rule **out, size_t *nout);
+/* The rules for the v1 devices controller, where a deny removes only the
+ * exception of the very same device ("deny c *:* rwm" leaves "c 1:3 rwm"
+ * allowed): a deny that covers earlier, narrower allows is followed by a
+ * deny of each of them, so that it wins as in the v2 program.  A narrow
+ * deny after a wider allow cannot be said in v1: that allow stays. */
+int cgroup_device_rules_v1(const struct cgroup_dev_rule *in, size_t n, struct cgroup_dev_rule **out,
+                           size_t *nout);
 /* The devices.allow/devices.deny line of a rule ("a" or "c 1:3 rwm"). */
 void cgroup_dev_rule_format(const struct cgroup_dev_rule *r, char *buf, size_t len);

@@ -1066,7 +1066,7 @@ int cgroup_make(struct vessel_cgroup *cg, const struct vessel_spec *spec, vessel
         cg->owned = 0;
         r = make_all(cg, cg->own_leaf, cg_v2_needed(&spec->linux_.resources), err);
         if (r == 0)
-                r = cg_apply(cg, &spec->linux_.resources, true, err);
+                r = cg_apply(cg, &spec->linux_.resources, false, err);
         if (r < 0) {
                 /* Undo: nothing entered the cgroups yet, and nothing that
                  * another container may have put there is killed. */

@@ -8,6 +8,7 @@
  *   cgroup_plan(spec, id, manager, &cg)      the path, nothing made yet
  *   cgroup_state_path(cg) into state.json    so a killed create is found
  *   cgroup_make(cg, spec)                    create + apply resources
+ *   cgroup_apply_devices(cg, spec)           once init has made /dev
  *   clone3(CLONE_INTO_CGROUP, cgroup_clone_fd(cg)) on v2, else
  *   cgroup_enter(cg, pid)                    before init runs anything
  *   state.json keeps cgroup_state_path(cg); later commands reopen it with
@@ -84,6 +85,13 @@ int cgroup_is_frozen(const struct vessel_cgroup *cg);
 int cgroup_path_is_frozen(const char *state_path);
 int cgroup_update(const struct vessel_cgroup *cg, const struct vessel_resources *r,
                   vessel_error **err);
+/* The device rules of a new container: OCI's defaults, then the config's
+ * (cgroup-values.h).  Not applied by cgroup_create: the runtime applies
+ * them once init has made the device nodes (a config that denies mknod
+ * must not keep the runtime from making /dev/null) and before any hook or
+ * process of the container runs, as runc. */
+int cgroup_apply_devices(const struct vessel_cgroup *cg, const struct vessel_spec *spec,
+                         vessel_error **err);
 /* runc's `events --stats` "data" object (malloc'd JSON): cpu, cpuset,
  * memory (usage, swap, kernel, kernelTCP, raw, cache, usageWithoutCache),
  * pids, blkio, hugetlb. */
