@@ -72,6 +72,7 @@ struct init_args {
         int preserve_fds;  /* fds from 3 that survive: max(--preserve-fds, listen_fds) */
         struct vessel_bpf seccomp; /* compiled by the runtime, installed by init */
         int *source_fds;   /* per mount: its bind source, cloned by the runtime, or -1 */
+        int dev_nodes;     /* user namespace: device nodes the host lacks (devices.h), or -1 */
         bool two_stage;    /* fork once more after joining/unsharing */
         bool want_created_state; /* the "created" state is needed (startContainer hooks, seccomp listener) */
 };
@@ -188,7 +189,7 @@ static int mount_rootfs(struct init_args *a, bool userns, int rootfd, vessel_err
         }
         /* Attached: the runtime's clones need not stay open any longer. */
         mounts_close_sources(steal_ptr(&a->source_fds), spec->n_mounts);
-        return devices_setup(rootfd, spec, userns, !dev_bound, err);
+        return devices_setup(rootfd, spec, userns, !dev_bound, a->dev_nodes, err);
 }
 
 /* The runtime's prestart/createRuntime hooks, then ours (createContainer). */
@@ -257,12 +258,12 @@ static int setup_rootfs(struct init_args *a, bool userns, vessel_error **err)
 }
 
 /* Only what init needs stays open: the sync socket, the fifos, the
- * console socket, the seccomp listener, namespaces to join and bind
- * sources, besides stdio and the preserved fds.  The parent's end of the
+ * console socket, the seccomp listener, namespaces to join, bind sources
+ * and the runtime's device nodes, besides stdio and the preserved fds.  The parent's end of the
  * socket and the locked state directory go. */
 static void init_close_fds(struct init_args *a)
 {
-        _cleanup_free_ int *keep = xmalloc0(sizeof(int) * (VESSEL_NS_COUNT + 5 + a->spec->n_mounts));
+        _cleanup_free_ int *keep = xmalloc0(sizeof(int) * (VESSEL_NS_COUNT + 6 + a->spec->n_mounts));
         size_t nkeep = 0;
 
         keep[nkeep++] = a->sock;
@@ -272,6 +273,8 @@ static void init_close_fds(struct init_args *a)
                 keep[nkeep++] = a->seccomp.listener;
         if (a->console >= 0)
                 keep[nkeep++] = a->console;
+        if (a->dev_nodes >= 0)
+                keep[nkeep++] = a->dev_nodes;
         for (int t = 0; t < VESSEL_NS_COUNT; t++)
                 if (a->ns_fds[t] >= 0)
                         keep[nkeep++] = a->ns_fds[t];
@@ -783,7 +786,8 @@ static int prepare_init(const struct vessel_runtime *rt, const struct vessel_cre
                 return r;
         c->want_created_state = c->spec->hooks.n[VESSEL_HOOK_START_CONTAINER] || a->seccomp.listener >= 0;
         a->want_created_state = c->want_created_state;
-        if ((r = mounts_prepare_sources(c->spec, bundle, &a->source_fds, err)) < 0)
+        if ((r = mounts_prepare_sources(c->spec, bundle, &a->source_fds, err)) < 0 ||
+            (r = devices_prepare_host(c->spec, &a->dev_nodes, err)) < 0)
                 return r;
         if (o->console_socket) {
                 a->console = terminal_connect(o->console_socket, err);
@@ -958,7 +962,8 @@ static int do_create(const struct vessel_runtime *rt, const struct vessel_create
                      struct created *c, vessel_error **err)
 {
         _cleanup_free_ char *bundle = NULL, *rootfs = NULL;
-        struct init_args a = {.console = -1, .fifo = -1, .reply = -1, .sock = -1, .parent_sock = -1};
+        struct init_args a = {.console = -1, .fifo = -1, .reply = -1, .sock = -1, .parent_sock = -1,
+                              .dev_nodes = -1};
         int socks[2] = {-1, -1}, r;
         size_t len = 0;
 
@@ -988,6 +993,7 @@ out:
                 closep(&a.ns_fds[t]);
         closep(&a.fifo);
         closep(&a.reply);
+        closep(&a.dev_nodes);
         closep(&a.console);
         closep(&socks[0]);
         closep(&socks[1]);

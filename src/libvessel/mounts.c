@@ -146,6 +146,17 @@ static int attach(int mntfd, int targetfd)
         return 0;
 }
 
+int mount_attach_fd(int tree, int targetfd, uint64_t attr_set, vessel_error **err)
+{
+        int r;
+
+        if (attr_set && (r = mount_set_attr(tree, attr_set, 0, 0, false)) < 0)
+                return vessel_error_set(err, -r, "mount_setattr");
+        if ((r = attach(tree, targetfd)) < 0)
+                return vessel_error_set(err, -r, "move_mount");
+        return 0;
+}
+
 int mount_bind_fd(int dirfd, const char *src, int targetfd, bool recursive, uint64_t attr_set,
                   vessel_error **err)
 {

@@ -48,6 +48,9 @@ int mount_one(const struct mount_ctx *ctx, const struct vessel_mount *m, size_t 
 
 /* Apply MOUNT_ATTR_* to the mount at fd (AT_RECURSIVE when rec). */
 int mount_set_attr(int fd, uint64_t set, uint64_t clr, unsigned long propagation, bool rec);
+/* Attach a detached mount (an open_tree clone) onto a target fd, with
+ * MOUNT_ATTR_* attr_set set on it first. */
+int mount_attach_fd(int tree, int targetfd, uint64_t attr_set, vessel_error **err);
 /* Bind a host (or already resolved) path onto a target fd. */
 int mount_bind_fd(int srcfd_or_dirfd, const char *src, int targetfd, bool recursive,
                   uint64_t attr_set, vessel_error **err);

@@ -426,6 +426,42 @@ def test_devices_in_user_namespace(env):
     assert lines[0] == "NULL-OK" and lines[1].split() == ["00", "00"], r
 
 
+def mount_options(mountinfo, path):
+    """The per-mount options (field 6) of the topmost mount at path."""
+    found = None
+    for line in mountinfo.splitlines():
+        f = line.split()
+        if f[4] == path:
+            found = f[5].split(",")
+    return found
+
+
+def test_devices_in_user_namespace_host_lacks_node(env):
+    """A device the host has no node for (at that path, of that number) is
+    made by the runtime, with its mode and owner, and bound into a user
+    namespace container; bound device nodes are nosuid,noexec, and nothing
+    is left on the host."""
+    name = f"vessel-test-{os.path.basename(env.tmp)}"
+    assert not os.path.exists(f"/dev/{name}")
+    userns(env)
+    env.config["linux"]["devices"] = [
+        {"path": f"/dev/{name}", "type": "c", "major": 1, "minor": 3, "fileMode": 0o620,
+         "uid": 0, "gid": 0},
+        # the host has a /dev/full, but it is 1:7: not the device asked for
+        {"path": "/dev/full", "type": "c", "major": 1, "minor": 5},
+    ]
+    r = env.sh(f"echo x > /dev/{name} && echo NEW-OK; stat -c '%t:%T %a %u' /dev/{name}; "
+               "head -c 2 /dev/full | od -An -tx1; cat /proc/self/mountinfo")
+    out = ok(r).splitlines()
+    assert out[0] == "NEW-OK" and out[1] == "1:3 620 0", r
+    assert out[2].split() == ["00", "00"], f"/dev/full is not the 1:5 asked for: {r}"
+    mountinfo = "\n".join(out[3:])
+    for dev in (f"/dev/{name}", "/dev/null", "/dev/full"):
+        opts = mount_options(mountinfo, dev)
+        assert opts and "nosuid" in opts and "noexec" in opts, f"{dev}: {opts}"
+    assert not os.path.exists(f"/dev/{name}"), "a device node was left on the host"
+
+
 # ---------------------------------------------------------------- sysctl
 
 
