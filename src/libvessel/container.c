@@ -20,6 +20,7 @@
 #include "idmap.h"
 #include "mounts.h"
 #include "namespaces.h"
+#include "notify.h"
 #include "process.h"
 #include "rootfs.h"
 #include "scheduling.h"
@@ -982,7 +983,9 @@ static int do_create(const struct vessel_runtime *rt, const struct vessel_create
             (r = publish_state(rt, o, c, bundle, rootfs, err)) < 0)
                 goto out;
         /* From here on, a failure removes the state directory again. */
-        if ((r = make_state_files(rt, c, &a, len, err)) < 0 || (r = make_cgroup(c, err)) < 0 ||
+        if ((r = make_state_files(rt, c, &a, len, err)) < 0 ||
+            (r = notify_setup(c->spec, c->dirfd, rt->root, o->id, &a.source_fds, err)) < 0 ||
+            (r = make_cgroup(c, err)) < 0 ||
             (r = spawn_init(o, c, &a, socks, bundle, rootfs, err)) < 0 ||
             (r = parent_sync(c, socks[0], err)) < 0 || (r = finish_create(o, c, socks[0], err)) < 0)
                 created_cleanup(rt, c, true);
@@ -1032,8 +1035,10 @@ static int wait_start_reply(int reply, const char *id, vessel_error **err)
         return 0;
 }
 
+/* *notify: the NOTIFY_SOCKET relay's socket, bound before the process
+ * runs so that its READY=1 is not lost (notify.h), or -1. */
 static int start_locked(int dirfd, struct vessel_state *st, const struct vessel_spec *spec,
-                        vessel_error **err)
+                        int *notify, vessel_error **err)
 {
         _cleanup_close_ int fifo = -1, reply = -1;
         enum vessel_status s = state_status(st);
@@ -1042,6 +1047,8 @@ static int start_locked(int dirfd, struct vessel_state *st, const struct vessel_
         if (s != VESSEL_CREATED)
                 return vessel_error_msg(err, EINVAL, "cannot start container \"%s\": it is %s, not created",
                                         st->id, vessel_status_name(s));
+        if ((r = notify_listen(dirfd, notify, err)) < 0)
+                return r;
         /* Opened first: its writer, init, holds it until execve. */
         reply = openat(dirfd, REPLY_FIFO, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
         if (reply < 0)
@@ -1082,6 +1089,7 @@ static int load_saved_spec(int dirfd, struct vessel_spec **spec, vessel_error **
 int vessel_start(const struct vessel_runtime *rt, const char *id, vessel_error **err)
 {
         _cleanup_close_ int dirfd = state_dir_open(rt->root, id, STATE_LOCK_EXCLUSIVE, err);
+        _cleanup_close_ int notify = -1;
         struct vessel_state st;
         struct vessel_spec *spec = NULL;
         int r;
@@ -1091,7 +1099,13 @@ int vessel_start(const struct vessel_runtime *rt, const char *id, vessel_error *
         if ((r = state_read(dirfd, &st, err)) < 0)
                 return r;
         if ((r = load_saved_spec(dirfd, &spec, err)) == 0)
-                r = start_locked(dirfd, &st, spec, err);
+                r = start_locked(dirfd, &st, spec, &notify, err);
+        if (r == 0 && notify >= 0) {
+                /* Unlocked while waiting: kill, state and exec go on. */
+                closep(&dirfd);
+                dirfd = -1;
+                r = notify_relay(notify, st.pid, st.pid, err);
+        }
         vessel_spec_free(spec);
         state_clear(&st);
         return r;
@@ -1354,7 +1368,7 @@ int vessel_run(const struct vessel_runtime *rt, const struct vessel_create_opts 
 {
         struct created c;
         sigset_t all, old;
-        int r;
+        int notify = -1, r;
 
         *status = 0;
         /* Signals queue up from here, and are forwarded once init runs; the
@@ -1371,10 +1385,20 @@ int vessel_run(const struct vessel_runtime *rt, const struct vessel_create_opts 
         }
         r = do_create(rt, o, &c, err);
         if (r == 0) {
-                r = start_locked(c.dirfd, &c.st, c.spec, err);
+                r = start_locked(c.dirfd, &c.st, c.spec, &notify, err);
                 if (r < 0)
                         created_cleanup(rt, &c, true);
         }
+        /* READY=1 for the host: detached, once the container says so; in
+         * the foreground by a child, and vessel stays the main process. */
+        if (r == 0 && notify >= 0 && o->detach) {
+                closep(&c.dirfd);
+                c.dirfd = -1;
+                r = notify_relay(notify, c.pid, c.pid, err);
+        } else if (r == 0 && notify >= 0) {
+                notify_relay_fork(notify, c.pid, getpid());
+        }
+        closep(&notify);
         if (r == 0 && !o->detach) {
                 _cleanup_close_ int master = -1;
                 /* Let other commands (kill, state, exec) in while we wait. */
