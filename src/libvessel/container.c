@@ -583,6 +583,9 @@ static int validate(const struct vessel_spec *spec, const struct vessel_create_o
                 return r;
         if ((r = sysctl_validate(spec, err)) < 0)
                 return r;
+        if (lx->intel_rdt_clos_id)
+                return vessel_error_msg(err, EOPNOTSUPP,
+                                        "linux.intelRdt: not supported by vessel (resctrl)");
         if ((r = cgroup_validate(spec, err)) < 0)
                 return r;
         return hooks_check(spec, err);

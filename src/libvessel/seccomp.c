@@ -57,6 +57,13 @@ static int op_of(const char *name)
 
 /* "SCMP_ARCH_X86_64" -> libseccomp's token; 0 when this libseccomp does not
  * know the architecture (it then cannot be in the filter anyway). */
+static uint32_t arch_of(const char *name);
+
+bool seccomp_arch_known(const char *name)
+{
+        return arch_of(name) != 0;
+}
+
 static uint32_t arch_of(const char *name)
 {
         char low[32];
@@ -304,6 +311,15 @@ static int compile_uncached(const struct vessel_seccomp *s, struct vessel_bpf *o
                 if (arch == 0)
                         continue;
                 r = seccomp_arch_add(ctx, arch);
+                if (r == -EDOM) {
+                        r = vessel_error_msg(
+                            err, EINVAL,
+                            "linux.seccomp.architectures[%zu] %s: a filter holds "
+                            "architectures of one byte order, and this one's differs "
+                            "from the native architecture's",
+                            i, s->architectures[i]);
+                        goto out;
+                }
                 if (r < 0 && r != -EEXIST) {
                         vessel_error_set(err, -r, "linux.seccomp.architectures[%zu] %s", i,
                                          s->architectures[i]);

@@ -38,3 +38,6 @@ int seccomp_compile(const struct vessel_seccomp *s, const char *cache_dir, struc
  * with the fd in SCM_RIGHTS) and closes both. */
 int seccomp_install(const struct vessel_bpf *b, vessel_error **err);
 void seccomp_bpf_clear(struct vessel_bpf *b);
+/* Does the libseccomp vessel is built with know "SCMP_ARCH_..."?  An
+ * architecture it does not know is left out of a filter. */
+bool seccomp_arch_known(const char *name);

@@ -316,15 +316,13 @@ def test_default_root(env):
 # ---------------------------------------------------------------- cgroups
 
 def test_systemd_cgroup(env):
+    """There is no systemd cgroup manager (features: cgroup.systemd false):
+    refused, whether systemd runs or not, never quietly cgroupfs."""
     env.write_config()
     cp = env.vessel("--systemd-cgroup", "run", "--bundle", env.bundle, "c1")
-    if os.path.isdir("/run/systemd/system"):
-        # systemd is running: vessel may use it or refuse, but not crash.
-        assert cp.returncode == 0 or "systemd" in cp.stderr, cp
-    else:
-        assert cp.returncode != 0, cp
-        assert "systemd" in cp.stderr, cp
-        assert len(cp.stderr.strip().splitlines()) == 1, cp
+    assert cp.returncode != 0, cp
+    assert "systemd" in cp.stderr and "cgroupfs" in cp.stderr, cp
+    assert len(cp.stderr.strip().splitlines()) == 1, cp
     assert env.ids() == []
 
 

@@ -42,13 +42,15 @@ static const char *one_id(struct cli *c, const char *cmd, int argc, char **argv)
         return argv[optind];
 }
 
+/* There is no systemd cgroup manager (features: cgroup.systemd false):
+ * refused, also where systemd runs, rather than quietly using cgroupfs. */
 static int check_cgroup_manager(struct cli *c)
 {
-        struct stat st;
-        if (c->systemd_cgroup && stat("/run/systemd/system", &st) < 0) {
+        if (c->systemd_cgroup) {
                 cli_log(&c->log, "error",
-                        "--systemd-cgroup: systemd is not running on this host (no "
-                        "/run/systemd/system); use the cgroupfs manager");
+                        "--systemd-cgroup: vessel has no systemd cgroup manager; use the cgroupfs "
+                        "manager (podman: cgroup_manager = \"cgroupfs\", containerd: "
+                        "SystemdCgroup = false)");
                 return -1;
         }
         return 0;
