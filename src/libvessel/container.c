@@ -264,7 +264,8 @@ static int setup_rootfs(struct init_args *a, bool userns, vessel_error **err)
  * socket and the locked state directory go. */
 static void init_close_fds(struct init_args *a)
 {
-        _cleanup_free_ int *keep = xmalloc0(sizeof(int) * (VESSEL_NS_COUNT + 6 + a->spec->n_mounts));
+        _cleanup_free_ int *keep =
+            xmalloc0(sizeof(int) * (VESSEL_NS_COUNT + 6 + a->spec->n_mounts));
         size_t nkeep = 0;
 
         keep[nkeep++] = a->sock;
@@ -966,8 +967,8 @@ static int do_create(const struct vessel_runtime *rt, const struct vessel_create
                      struct created *c, vessel_error **err)
 {
         _cleanup_free_ char *bundle = NULL, *rootfs = NULL;
-        struct init_args a = {.console = -1, .fifo = -1, .reply = -1, .sock = -1, .parent_sock = -1,
-                              .dev_nodes = -1};
+        struct init_args a = {
+            .console = -1, .fifo = -1, .reply = -1, .sock = -1, .parent_sock = -1, .dev_nodes = -1};
         int socks[2] = {-1, -1}, r;
         size_t len = 0;
 
@@ -1414,7 +1415,8 @@ int vessel_run(const struct vessel_runtime *rt, const struct vessel_create_opts 
                 else
                         r = master;
                 vessel_error *derr = NULL;
-                int fd = o->keep ? -1 : state_dir_open(rt->root, o->id, STATE_LOCK_EXCLUSIVE, &derr);
+                int fd =
+                    o->keep ? -1 : state_dir_open(rt->root, o->id, STATE_LOCK_EXCLUSIVE, &derr);
                 if (fd >= 0) {
                         delete_locked(rt, fd, o->id, true, &derr);
                         close(fd);

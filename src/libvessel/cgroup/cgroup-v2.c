@@ -204,16 +204,15 @@ static int v2_cpu_rt(const struct cg_hier *h, const struct vessel_resources *r, 
         if (r->cpu.realtime_period.set && r->cpu.realtime_period.v != 0) {
                 if (!cg_has(h, "cpu.rt_period_us"))
                         return cg_unsupported(h, R "cpu.realtimePeriod", "cpu.rt_period_us", err);
-                if ((rc = cg_writef(h, R "cpu.realtimePeriod", "cpu.rt_period_us", err,
-                                    "%" PRIu64, r->cpu.realtime_period.v)) < 0)
+                if ((rc = cg_writef(h, R "cpu.realtimePeriod", "cpu.rt_period_us", err, "%" PRIu64,
+                                    r->cpu.realtime_period.v)) < 0)
                         return rc;
         }
         if (r->cpu.realtime_runtime.set && r->cpu.realtime_runtime.v != 0) {
                 if (!cg_has(h, "cpu.rt_runtime_us"))
-                        return cg_unsupported(h, R "cpu.realtimeRuntime", "cpu.rt_runtime_us",
-                                              err);
-                return cg_writef(h, R "cpu.realtimeRuntime", "cpu.rt_runtime_us", err,
-                                 "%" PRId64, r->cpu.realtime_runtime.v);
+                        return cg_unsupported(h, R "cpu.realtimeRuntime", "cpu.rt_runtime_us", err);
+                return cg_writef(h, R "cpu.realtimeRuntime", "cpu.rt_runtime_us", err, "%" PRId64,
+                                 r->cpu.realtime_runtime.v);
         }
         return 0;
 }
