@@ -73,7 +73,11 @@ def mount_case(env, opt):
 
 def test_every_mount_option_is_accepted(env, features):
     cases = [(o, mount_case(env, o)) for o in features["mountOptions"]]
-    assert not failures(env, cases), failures(env, cases)
+    # idmapped mounts need the source's file system to support them (tmpfs
+    # only since Linux 6.3): that is the host's, not the option's, limit.
+    bad = [f for f in failures(env, cases)
+           if not (f.startswith(("idmap:", "ridmap:")) and "support idmapped mounts" in f)]
+    assert not bad, bad
 
 
 def test_unapplied_mount_options_are_not_listed(features):
