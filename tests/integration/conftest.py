@@ -68,8 +68,12 @@ def vtool():
     if _VTOOL is None:
         d = tempfile.mkdtemp(prefix="vessel-vtool-")
         out = os.path.join(d, "vtool")
-        subprocess.run(["gcc", "-static", "-O2", "-o", out,
-                        os.path.join(HERE, "helpers", "vtool.c")], check=True)
+        try:
+            subprocess.run(["gcc", "-static", "-O2", "-o", out,
+                            os.path.join(HERE, "helpers", "vtool.c")], check=True)
+        except BaseException:
+            shutil.rmtree(d, ignore_errors=True)
+            raise
         _VTOOL = out
     return _VTOOL
 
