@@ -584,7 +584,7 @@ static int validate(const struct vessel_spec *spec, const struct vessel_create_o
                 return r;
         if ((r = sysctl_validate(spec, err)) < 0)
                 return r;
-        if (lx->intel_rdt_clos_id)
+        if (lx->has_intel_rdt)
                 return vessel_error_msg(err, EOPNOTSUPP,
                                         "linux.intelRdt: not supported by vessel (resctrl)");
         if ((r = cgroup_validate(spec, err)) < 0)
@@ -993,6 +993,10 @@ static int do_create(const struct vessel_runtime *rt, const struct vessel_create
             (r = spawn_init(o, c, &a, socks, bundle, rootfs, err)) < 0 ||
             (r = parent_sync(c, socks[0], err)) < 0 || (r = finish_create(o, c, socks[0], err)) < 0)
                 created_cleanup(rt, c, true);
+        /* Subreaper only while a two-stage init had to become our child,
+         * unless a foreground run wants it anyway. */
+        if (a.two_stage && (!o->foreground || o->no_subreaper))
+                prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0);
 out:
         seccomp_bpf_clear(&a.seccomp);
         mounts_close_sources(a.source_fds, c->spec->n_mounts);
@@ -1384,7 +1388,8 @@ int vessel_run(const struct vessel_runtime *rt, const struct vessel_create_opts 
         sigdelset(&all, SIGILL);
         sigdelset(&all, SIGFPE);
         if (!o->detach) {
-                prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+                if (!o->no_subreaper)
+                        prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
                 sigprocmask(SIG_BLOCK, &all, &old);
         }
         r = do_create(rt, o, &c, err);

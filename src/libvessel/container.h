@@ -25,6 +25,7 @@ struct vessel_create_opts {
         bool detach;     /* run only */
         bool foreground; /* run without --detach: vessel relays the terminal itself */
         bool keep;       /* run in the foreground: leave the stopped container for delete */
+        bool no_subreaper; /* run in the foreground: do not collect orphans (runc's --no-subreaper) */
         const char *cgroup_manager; /* "cgroupfs" (NULL) or "disabled" */
 };
 

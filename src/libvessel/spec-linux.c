@@ -165,6 +165,8 @@ static int parse_intel_rdt(json_object *o, const char *w, void *item, vessel_err
 {
         struct vessel_linux *l = item;
 
+        /* Any member (closID, schemata, enableCMT, ...) asks for resctrl. */
+        l->has_intel_rdt = json_object_object_length(o) > 0;
         TRY(spec_get_str(o, w, "closID", &l->intel_rdt_clos_id, err));
         if (l->intel_rdt_clos_id && !spec_is_file_name(l->intel_rdt_clos_id))
                 return spec_fail(err, AT(w, "closID"), "not a valid resctrl group name");

@@ -333,6 +333,7 @@ struct vessel_linux {
         unsigned long personality; /* PER_LINUX or PER_LINUX32 */
         struct vessel_seccomp seccomp;
         char *intel_rdt_clos_id;
+        bool has_intel_rdt; /* linux.intelRdt has a member: refused (no resctrl support) */
         struct vessel_memory_policy memory_policy;
 };
 

@@ -237,10 +237,12 @@ def test_every_capability_is_granted(env, features):
 def test_what_is_not_implemented_is_refused(env, features):
     lx = features["linux"]
     assert lx["intelRdt"]["enabled"] is False
-    cfg = copy.deepcopy(env.config)
-    cfg["linux"]["intelRdt"] = {"closID": "vessel-test"}
-    r = run(env, cfg)
-    assert r.returncode != 0 and "intelRdt" in r.stderr, r
+    for rdt in ({"closID": "vessel-test"}, {"l3CacheSchema": "L3:0=ff"}, {"memBwSchema": "MB:0=20"},
+                {"enableMonitoring": True}):
+        cfg = copy.deepcopy(env.config)
+        cfg["linux"]["intelRdt"] = rdt
+        r = run(env, cfg)
+        assert r.returncode != 0 and "intelRdt" in r.stderr, (rdt, r)
     assert lx["cgroup"]["systemd"] is False and lx["cgroup"]["systemdUser"] is False
     env.write_config()
     r = env.vessel("--systemd-cgroup", "run", "--bundle", env.bundle, "c1")

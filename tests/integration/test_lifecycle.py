@@ -821,3 +821,30 @@ def test_run_execve_failure_is_reported(env):
     assert r.returncode != 0, r
     assert "execve /noint" in r.stderr and "No such file or directory" in r.stderr, r
     assert env.ids() == [], "the failed container was left behind"
+
+
+@pytest.mark.parametrize("flag,collects", [((), True), (("--no-subreaper",), False)])
+def test_run_subreaper(env, flag, collects):
+    """A foreground run collects the container's orphans (without a pid
+    namespace they would go to the host's init); --no-subreaper, as runc's,
+    leaves them to be reparented elsewhere."""
+    env.config["linux"]["namespaces"] = [n for n in env.config["linux"]["namespaces"]
+                                         if n["type"] != "pid"]
+    # An inner shell starts a sleep and exits: the sleep is orphaned while
+    # the container's init goes on.
+    cfg = config_with(env, ["/bin/sh", "-c", "sh -c 'sleep 30 & echo $! $$ > /tmp/orphan'; sleep 5"])
+    env.write_config(cfg)
+    p, _, _ = popen_vessel(env, "run", "--bundle", env.bundle, *flag, "c1")
+    try:
+        orphan = os.path.join(env.rootfs, "tmp", "orphan")
+        assert wait_for(lambda: os.path.exists(orphan) and read(orphan).strip()), "no orphan"
+        pid, inner = (int(x) for x in read(orphan).split())
+
+        def ppid():
+            with open(f"/proc/{pid}/status") as f:
+                return int(next(l for l in f if l.startswith("PPid:")).split()[1])
+        assert wait_for(lambda: ppid() != inner, timeout=5), "the inner shell did not exit"
+        assert (ppid() == p.pid) == collects, (ppid(), p.pid)
+    finally:
+        p.wait(timeout=30)
+    assert p.returncode == 0

@@ -93,6 +93,7 @@ static void create_help(const char *cmd)
                "  --preserve-fds N        pass N extra fds (from fd 3) to the container\n");
         if (strcmp(cmd, "create"))
                 printf("  -d, --detach            do not wait for the container\n"
+                       "  --no-subreaper          do not collect the container's orphaned processes\n"
                        "  --keep                  keep the stopped container (for state and "
                        "delete) instead of deleting it\n");
 }
@@ -136,6 +137,9 @@ static int parse_create(struct cli *c, const char *cmd, int argc, char **argv,
                         o->config = optarg;
                         break;
                 case OPT_NOSUBREAPER:
+                        if (!strcmp(cmd, "create"))
+                                return usage_error(c, cmd, "unknown option --no-subreaper");
+                        o->no_subreaper = true;
                         break;
                 case OPT_KEEP:
                         if (!strcmp(cmd, "create"))
