@@ -13,6 +13,7 @@ PYTEST     ?= /usr/bin/python3 -m pytest
 # /usr/share/containers/seccomp.json, for test_seccomp).  libc6-dev brings
 # linux-libc-dev, whose asm/unistd_64.h test_seccomp reads.
 DEBS = meson ninja-build pkg-config gcc libc6-dev libjson-c-dev libseccomp-dev \
+       libsqlite3-dev libarchive-dev libyaml-dev nettle-dev \
        busybox-static python3-pytest iproute2 util-linux mount passwd uidmap procps kmod \
        golang-github-containers-common
 
