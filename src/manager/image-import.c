@@ -217,7 +217,8 @@ static int import_directory(struct import *im, vessel_error **err)
  * fingerprint) and the given properties, kept as a metadata tarball. */
 static int import_plain_rootfs(struct import *im, vessel_error **err)
 {
-        struct image_metadata md = {.architecture = (char *)im->o->arch,
+        const char *arch = arch_canonical(im->o->arch);
+        struct image_metadata md = {.architecture = (char *)(arch ? arch : im->o->arch),
                                     .properties = (struct kv *)im->o->properties,
                                     .n_properties = im->o->n_properties};
         _cleanup_free_ char *yaml = NULL;

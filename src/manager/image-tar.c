@@ -157,7 +157,8 @@ static int tar_finish(struct archive *a, struct tar_out *t, int r, vessel_error 
 
         /* Entries the resolver still holds (none for pax, which emits the
          * first link with its data at once). */
-        archive_entry_linkify(t->links, &e, &spare);
+        if (t->links)
+                archive_entry_linkify(t->links, &e, &spare);
         while (r == 0 && e) {
                 r = write_entry(a, t, e, -1, archive_entry_pathname(e), err);
                 e = NULL;

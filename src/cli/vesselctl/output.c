@@ -3,6 +3,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <yaml.h>
 
@@ -118,12 +119,29 @@ static int yaml_out(void *data, unsigned char *buf, size_t size)
         return fwrite(buf, 1, size, data) == size;
 }
 
+/* A string that a YAML reader would take for a number, boolean or null
+ * if written plain. */
+static bool looks_typed(const char *s)
+{
+        static const char *const words[] = {"true", "false", "yes", "no", "on",
+                                            "off",  "null",  "~",   ""};
+        char *end;
+
+        for (size_t i = 0; i < ARRAY_SIZE(words); i++)
+                if (!strcasecmp(s, words[i]))
+                        return true;
+        strtod(s, &end);
+        return *end == '\0';
+}
+
 static void yaml_scalar(yaml_emitter_t *e, const char *s, bool plain_ok)
 {
         yaml_event_t ev;
+        bool quote = !plain_ok && looks_typed(s);
 
-        yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)s, (int)strlen(s), plain_ok, 1,
-                                     YAML_ANY_SCALAR_STYLE);
+        yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)s, (int)strlen(s), !quote, 1,
+                                     quote ? YAML_SINGLE_QUOTED_SCALAR_STYLE
+                                           : YAML_ANY_SCALAR_STYLE);
         yaml_emitter_emit(e, &ev);
 }
 
