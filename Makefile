@@ -13,6 +13,7 @@ PYTEST     ?= /usr/bin/python3 -m pytest
 # /usr/share/containers/seccomp.json, for test_seccomp).  libc6-dev brings
 # linux-libc-dev, whose asm/unistd_64.h test_seccomp reads.
 DEBS = meson ninja-build pkg-config gcc libc6-dev libjson-c-dev libseccomp-dev \
+       libsqlite3-dev libarchive-dev libyaml-dev nettle-dev \
        busybox-static python3-pytest iproute2 util-linux mount passwd uidmap procps kmod \
        golang-github-containers-common
 
@@ -71,7 +72,7 @@ check-asan: deps $(BUILD_ASAN)/build.ninja
 	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 		VESSEL=$(abspath $(BUILD_ASAN)/vessel) $(PYTEST) -q tests/integration
 
-# libFuzzer on the config parser: a short run (FUZZ_SECONDS), corpus kept in
+# libFuzzer on the config parser, the seccomp compiler and metadata.yaml: a short run (FUZZ_SECONDS), corpus kept in
 # the repository (new interesting inputs land in build-fuzz/corpus, not git).
 FUZZ_SECONDS ?= 60
 fuzz:
@@ -79,13 +80,15 @@ fuzz:
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang libclang-rt-14-dev >/dev/null
 	[ -f build-fuzz/build.ninja ] || CC=clang meson setup build-fuzz -Dfuzz=true \
 		-Db_sanitize=address,undefined -Db_lundef=false
-	ninja -C build-fuzz tests/fuzz/fuzz-spec tests/fuzz/fuzz-seccomp
-	mkdir -p build-fuzz/corpus/spec build-fuzz/corpus/seccomp
+	ninja -C build-fuzz tests/fuzz/fuzz-spec tests/fuzz/fuzz-seccomp tests/fuzz/fuzz-metadata
+	mkdir -p build-fuzz/corpus/spec build-fuzz/corpus/seccomp build-fuzz/corpus/metadata
 	build-fuzz/tests/fuzz/fuzz-spec -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
 		build-fuzz/corpus/spec tests/fuzz/corpus/spec
 	LSAN_OPTIONS=suppressions=$(abspath tests/fuzz/lsan.supp) \
 	build-fuzz/tests/fuzz/fuzz-seccomp -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
 		build-fuzz/corpus/seccomp tests/fuzz/corpus/seccomp
+	build-fuzz/tests/fuzz/fuzz-metadata -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
+		build-fuzz/corpus/metadata tests/fuzz/corpus/metadata
 
 # podman (40 scenarios) and containerd (12 checks) drive the freshly built
 # vessel as their runtime, with no wrapper around it (../shared/e2e).

@@ -1,0 +1,73 @@
+/* store.h: the manager's store: a directory (default /var/lib/vessel)
+ * holding the SQLite catalogue and one directory per image and instance
+ * (docs/store.md).
+ *
+ * Every vesselctl command opens the store, works and exits; many may run
+ * at once.  The catalogue is in WAL mode with a busy timeout, so that a
+ * writer waits for another rather than failing, and every multi-step
+ * change is one transaction (store_tx_begin .. store_tx_commit; a
+ * transaction still open when its store_tx goes out of scope is rolled
+ * back, so an early error return undoes everything). */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sqlite3.h>
+
+#include "error.h"
+
+#define STORE_DEFAULT_ROOT "/var/lib/vessel"
+
+struct vessel_store {
+        char *root;       /* absolute path of the store directory */
+        int root_fd;      /* O_DIRECTORY fd of it */
+        int images_fd;    /* root/images */
+        int instances_fd; /* root/instances */
+        sqlite3 *db;
+};
+
+struct store_tx {
+        struct vessel_store *store;
+        bool open;
+};
+
+/* The store root: dir if given, else $VESSEL_STORE, else the default. */
+const char *store_root_choose(const char *dir);
+/* Open (creating it if missing) the store at root, apply pending schema
+ * migrations and clean what killed commands left behind. */
+int store_open(const char *root, struct vessel_store **out, vessel_error **err);
+void store_close(struct vessel_store *s);
+static inline void store_closep(struct vessel_store **s)
+{
+        if (*s)
+                store_close(*s);
+}
+#define _cleanup_store_ __attribute__((cleanup(store_closep)))
+
+/* The schema version the catalogue is at, and the one this build knows. */
+int store_schema_version(struct vessel_store *s, int *version, vessel_error **err);
+int store_schema_latest(void);
+
+/* BEGIN IMMEDIATE: take the write lock now (waiting up to the busy
+ * timeout), so that reads inside see what the write will change. */
+int store_tx_begin(struct vessel_store *s, struct store_tx *tx, vessel_error **err);
+int store_tx_commit(struct store_tx *tx, vessel_error **err);
+/* Roll back if still open; harmless after a commit. */
+void store_tx_end(struct store_tx *tx);
+#define _cleanup_tx_ __attribute__((cleanup(store_tx_end)))
+
+/* Statement helpers: errors name the catalogue and SQLite's message. */
+int store_exec(struct vessel_store *s, const char *sql, vessel_error **err);
+int store_prepare(struct vessel_store *s, const char *sql, sqlite3_stmt **stmt, vessel_error **err);
+/* sqlite3_step() that turns anything but SQLITE_ROW/SQLITE_DONE into an
+ * error; returns SQLITE_ROW, SQLITE_DONE or a negative errno. */
+int store_step(struct vessel_store *s, sqlite3_stmt *stmt, vessel_error **err);
+int store_error(struct vessel_store *s, vessel_error **err, const char *what);
+static inline void stmt_finalizep(sqlite3_stmt **st)
+{
+        sqlite3_finalize(*st);
+}
+#define _cleanup_stmt_ __attribute__((cleanup(stmt_finalizep)))
+
+/* Run one migration list on db (store-schema.c); exposed for the tests. */
+int store_migrate(sqlite3 *db, vessel_error **err);
