@@ -954,12 +954,16 @@ static int finish_create(const struct vessel_create_opts *o, struct created *c, 
         if (sync_send(sock, SYNC_ACK, 0, NULL) < 0)
                 return vessel_error_sys(err, "container init went away");
         /* Init closes its end once it no longer dies with us: only then
-         * may we exit. */
+         * may we exit.  An init that died instead closed it too. */
         struct sync_msg *m = xmalloc0(sizeof(*m));
         r = sync_recv(sock, m);
         free(m);
         if (r == 0)
                 return vessel_error_set(err, EPROTO, "unexpected message from container init");
+        if (waitpid(c->pid, NULL, WNOHANG) == c->pid) {
+                c->pid = 0;
+                return vessel_error_msg(err, ECHILD, "container init exited before it was created");
+        }
         return 0;
 }
 
