@@ -36,32 +36,34 @@ struct init_args {
         const struct vessel_create_opts *opts;
         const char *rootfs;
         const char *bundle;
-        int sock;          /* init's end */
-        int parent_sock;   /* the parent's end, closed in init */
-        int fifo;          /* O_RDWR exec fifo */
-        int reply;         /* O_RDWR reply fifo: errors after start, closed by execve */
-        int console;       /* connected console socket or -1 */
+        int sock;        /* init's end */
+        int parent_sock; /* the parent's end, closed in init */
+        int fifo;        /* O_RDWR exec fifo */
+        int reply;       /* O_RDWR reply fifo: errors after start, closed by execve */
+        int console;     /* connected console socket or -1 */
         int ns_fds[VESSEL_NS_COUNT];
-        int dirfd;         /* the locked state directory: closed in init */
-        int listen_fds;    /* socket-activation fds passed on (from fd 3) */
-        int preserve_fds;  /* fds from 3 that survive: max(--preserve-fds, listen_fds) */
+        int dirfd;                 /* the locked state directory: closed in init */
+        int listen_fds;            /* socket-activation fds passed on (from fd 3) */
+        int preserve_fds;          /* fds from 3 that survive: max(--preserve-fds, listen_fds) */
         struct vessel_bpf seccomp; /* compiled by the runtime, installed by init */
-        int *source_fds;   /* per mount: its bind source, cloned by the runtime, or -1 */
-        int dev_nodes;     /* user namespace: device nodes the host lacks (devices.h), or -1 */
-        bool two_stage;    /* fork once more after joining/unsharing */
-        bool want_created_state; /* the "created" state is needed (startContainer hooks, seccomp listener) */
+        int *source_fds;           /* per mount: its bind source, cloned by the runtime, or -1 */
+        int dev_nodes;  /* user namespace: device nodes the host lacks (devices.h), or -1 */
+        bool two_stage; /* fork once more after joining/unsharing */
+        bool want_created_state; /* the "created" state is needed (startContainer hooks, seccomp
+                                    listener) */
 };
 
 /* The runtime's side of a container being created. */
 struct created {
         int dirfd;
-        pid_t child;    /* our direct child */
-        pid_t pid;      /* the container's init (host pid) */
+        pid_t child; /* our direct child */
+        pid_t pid;   /* the container's init (host pid) */
         struct vessel_spec *spec;
         struct vessel_state st;
         char *config_json;
         int console_peer; /* our end of the socket init sends its terminal to (foreground run) */
-        bool want_created_state; /* init needs the "created" state (startContainer hooks, seccomp listener) */
+        bool want_created_state; /* init needs the "created" state (startContainer hooks, seccomp
+                                    listener) */
         bool devices_applied;    /* the cgroup's device rules are in (cgroup_apply_devices) */
         struct vessel_cgroup *cg;
 };

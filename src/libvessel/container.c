@@ -47,7 +47,8 @@ int start_locked(int dirfd, struct vessel_state *st, const struct vessel_spec *s
         int r;
 
         if (s != VESSEL_CREATED)
-                return vessel_error_msg(err, EINVAL, "cannot start container \"%s\": it is %s, not created",
+                return vessel_error_msg(err, EINVAL,
+                                        "cannot start container \"%s\": it is %s, not created",
                                         st->id, vessel_status_name(s));
         if ((r = notify_listen(dirfd, notify, err)) < 0)
                 return r;
@@ -58,7 +59,8 @@ int start_locked(int dirfd, struct vessel_state *st, const struct vessel_spec *s
         fifo = openat(dirfd, EXEC_FIFO, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
         if (fifo < 0) {
                 if (errno == ENXIO)
-                        return vessel_error_msg(err, ESRCH, "container \"%s\" is not running", st->id);
+                        return vessel_error_msg(err, ESRCH, "container \"%s\" is not running",
+                                                st->id);
                 return vessel_error_sys(err, "open %s", EXEC_FIFO);
         }
         if ((r = write_all(fifo, "0", 1)) < 0)
@@ -223,7 +225,7 @@ int vessel_kill(const struct vessel_runtime *rt, const char *id, int sig, bool a
 }
 
 int delete_locked(const struct vessel_runtime *rt, int dirfd, const char *id, bool force,
-                         vessel_error **err)
+                  vessel_error **err)
 {
         struct vessel_state st;
         struct vessel_spec *spec = NULL;
@@ -242,10 +244,11 @@ int delete_locked(const struct vessel_runtime *rt, int dirfd, const char *id, bo
          * containerd never rely on that, docs/integrations.md). */
         if (s == VESSEL_RUNNING || s == VESSEL_PAUSED || s == VESSEL_CREATED) {
                 if (!force) {
-                        r = vessel_error_msg(err, EBUSY,
-                                             "cannot delete container \"%s\" that is not stopped: %s "
-                                             "(use --force)",
-                                             id, vessel_status_name(s));
+                        r = vessel_error_msg(
+                            err, EBUSY,
+                            "cannot delete container \"%s\" that is not stopped: %s "
+                            "(use --force)",
+                            id, vessel_status_name(s));
                         goto out;
                 }
         }
@@ -262,9 +265,10 @@ int delete_locked(const struct vessel_runtime *rt, int dirfd, const char *id, bo
                 if (s == VESSEL_PAUSED)
                         cgroup_freeze(cg, false, NULL);
                 if (wait_pid_gone(st.pid, st.start_time, 10000) < 0) {
-                        r = vessel_error_msg(err, ETIMEDOUT,
-                                             "container \"%s\": init (pid %d) did not exit after SIGKILL",
-                                             id, (int)st.pid);
+                        r = vessel_error_msg(
+                            err, ETIMEDOUT,
+                            "container \"%s\": init (pid %d) did not exit after SIGKILL", id,
+                            (int)st.pid);
                         goto out;
                 }
         }

@@ -40,19 +40,20 @@ static char *bundle_path(const char *b, vessel_error **err)
 static int validate_shared_mounts(const struct vessel_spec *spec, vessel_error **err)
 {
         const struct vessel_linux *lx = &spec->linux_;
-        const char *what = spec->n_mounts ? "mounts"
-                           : lx->n_masked_paths ? "linux.maskedPaths"
-                           : lx->n_readonly_paths ? "linux.readonlyPaths"
-                           : spec->root.readonly ? "root.readonly"
-                           : lx->n_devices ? "linux.devices"
+        const char *what = spec->n_mounts           ? "mounts"
+                           : lx->n_masked_paths     ? "linux.maskedPaths"
+                           : lx->n_readonly_paths   ? "linux.readonlyPaths"
+                           : spec->root.readonly    ? "root.readonly"
+                           : lx->n_devices          ? "linux.devices"
                            : lx->rootfs_propagation ? "linux.rootfsPropagation"
-                           : NULL;
+                                                    : NULL;
 
         if (what)
-                return vessel_error_msg(err, EINVAL,
-                                        "%s: needs a mount namespace (linux.namespaces has none, so "
-                                        "the container shares the runtime's)",
-                                        what);
+                return vessel_error_msg(
+                    err, EINVAL,
+                    "%s: needs a mount namespace (linux.namespaces has none, so "
+                    "the container shares the runtime's)",
+                    what);
         return 0;
 }
 
@@ -70,15 +71,19 @@ static int validate(const struct vessel_spec *spec, const struct vessel_create_o
                 return vessel_error_msg(err, EINVAL,
                                         "hostname: setting it needs a new uts namespace");
         if (spec->process.terminal && !o->console_socket && !o->foreground)
-                return vessel_error_msg(err, EINVAL,
-                                        "process.terminal is true but no --console-socket was given "
-                                        "(only a foreground run relays the terminal itself)");
+                return vessel_error_msg(
+                    err, EINVAL,
+                    "process.terminal is true but no --console-socket was given "
+                    "(only a foreground run relays the terminal itself)");
         if ((lx->time_monotonic.present || lx->time_boottime.present) &&
             (!lx->ns[VESSEL_NS_TIME].present || lx->ns[VESSEL_NS_TIME].path))
                 return vessel_error_msg(err, EINVAL,
                                         "linux.timeOffsets: needs a new time namespace");
-        if ((r = idmap_validate(lx->uid_mappings, lx->n_uid_mappings, "linux.uidMappings", err)) < 0 ||
-            (r = idmap_validate(lx->gid_mappings, lx->n_gid_mappings, "linux.gidMappings", err)) < 0)
+        r = idmap_validate(lx->uid_mappings, lx->n_uid_mappings, "linux.uidMappings", err);
+        if (r < 0)
+                return r;
+        r = idmap_validate(lx->gid_mappings, lx->n_gid_mappings, "linux.gidMappings", err);
+        if (r < 0)
                 return r;
         for (int t = 0; t < VESSEL_NS_COUNT; t++) {
                 if (!lx->ns[t].present || !lx->ns[t].path)
@@ -136,14 +141,13 @@ static char *owner_name(void)
         return geteuid() == 0 ? xstrdup("") : xasprintf("%u", geteuid());
 }
 
-
 /* With cgroup_fd >= 0, clone straight into that (v2) cgroup, where the
  * kernel can (5.7); *into_cgroup says whether it did. */
 static pid_t clone_init(int flags, int cgroup_fd, bool *into_cgroup)
 {
         struct clone_args ca = {
-                .flags = (uint64_t)flags,
-                .exit_signal = SIGCHLD,
+            .flags = (uint64_t)flags,
+            .exit_signal = SIGCHLD,
         };
         pid_t pid;
 
@@ -161,7 +165,8 @@ static pid_t clone_init(int flags, int cgroup_fd, bool *into_cgroup)
         }
         pid = (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
         if (pid < 0 && errno == ENOSYS)
-                return (pid_t)syscall(SYS_clone, (unsigned long)flags | SIGCHLD, NULL, NULL, NULL, NULL);
+                return (pid_t)syscall(SYS_clone, (unsigned long)flags | SIGCHLD, NULL, NULL, NULL,
+                                      NULL);
         return pid;
 }
 
@@ -199,9 +204,9 @@ static int parent_sync(struct created *c, int sock, vessel_error **err)
                                 else
                                         c->pid = 0;
                                 if (WIFSIGNALED(status))
-                                        r = vessel_error_set(err, ECHILD,
-                                                             "container init was killed by signal %d",
-                                                             WTERMSIG(status));
+                                        r = vessel_error_set(
+                                            err, ECHILD, "container init was killed by signal %d",
+                                            WTERMSIG(status));
                                 else
                                         r = vessel_error_set(err, ECHILD,
                                                              "container init exited with status %d",
@@ -250,8 +255,8 @@ static int parent_sync(struct created *c, int sock, vessel_error **err)
                         r = apply_devices_once(c, err);
                         break;
                 } else {
-                        r = vessel_error_set(err, EPROTO, "unexpected message %d from container init",
-                                             m->type);
+                        r = vessel_error_set(err, EPROTO,
+                                             "unexpected message %d from container init", m->type);
                         break;
                 }
         }
@@ -277,7 +282,7 @@ static int load_bundle(const struct vessel_create_opts *o, struct created *c, ch
         if (!c->spec->root.path)
                 return vessel_error_msg(err, EINVAL, "%s: root.path: required", config);
         rootfs_in = c->spec->root.path[0] == '/' ? xstrdup(c->spec->root.path)
-                                                  : xasprintf("%s/%s", *bundle, c->spec->root.path);
+                                                 : xasprintf("%s/%s", *bundle, c->spec->root.path);
         if (!(*rootfs = realpath(rootfs_in, NULL)))
                 return vessel_error_sys(err, "root.path %s", rootfs_in);
         if (stat(*rootfs, &sb) < 0 || !S_ISDIR(sb.st_mode))
@@ -288,7 +293,8 @@ static int load_bundle(const struct vessel_create_opts *o, struct created *c, ch
 /* What init needs that the runtime makes before it exists: the seccomp
  * program and its listener, the bind sources, the console. */
 static int prepare_init(const struct vessel_runtime *rt, const struct vessel_create_opts *o,
-                        struct created *c, struct init_args *a, const char *bundle, vessel_error **err)
+                        struct created *c, struct init_args *a, const char *bundle,
+                        vessel_error **err)
 {
         _cleanup_free_ char *cache = xasprintf("%s/.seccomp-cache", rt->root);
         int r, pair[2];
@@ -296,7 +302,8 @@ static int prepare_init(const struct vessel_runtime *rt, const struct vessel_cre
         if ((r = seccomp_compile(&c->spec->linux_.seccomp, cache, &a->seccomp, err)) < 0 ||
             (r = seccomp_connect_listener(&c->spec->linux_.seccomp, &a->seccomp, err)) < 0)
                 return r;
-        c->want_created_state = c->spec->hooks.n[VESSEL_HOOK_START_CONTAINER] || a->seccomp.listener >= 0;
+        c->want_created_state =
+            c->spec->hooks.n[VESSEL_HOOK_START_CONTAINER] || a->seccomp.listener >= 0;
         a->want_created_state = c->want_created_state;
         if ((r = mounts_prepare_sources(c->spec, bundle, &a->source_fds, err)) < 0 ||
             (r = devices_prepare_host(c->spec, &a->dev_nodes, err)) < 0)
@@ -321,8 +328,9 @@ static bool undelegated_warned(int r, vessel_error **err)
 {
         if ((r != -EACCES && r != -EPERM) || !cgroup_rootless_undelegated())
                 return false;
-        fprintf(stderr, "vessel: warning: %s; no cgroup is delegated to uid %u, so the "
-                        "container runs without resource limits\n",
+        fprintf(stderr,
+                "vessel: warning: %s; no cgroup is delegated to uid %u, so the "
+                "container runs without resource limits\n",
                 (*err)->msg, (unsigned)geteuid());
         vessel_error_free(err);
         return true;
@@ -353,7 +361,8 @@ static int make_cgroup(struct created *c, vessel_error **err)
  * and the cgroup it is about to get: whatever happens from here on, a
  * delete finds everything. */
 static int publish_state(const struct vessel_runtime *rt, const struct vessel_create_opts *o,
-                         struct created *c, const char *bundle, const char *rootfs, vessel_error **err)
+                         struct created *c, const char *bundle, const char *rootfs,
+                         vessel_error **err)
 {
         struct vessel_state *st = &c->st;
 
@@ -456,7 +465,8 @@ static int finish_create(const struct vessel_create_opts *o, struct created *c, 
         c->st.ready = true;
         c->st.creator = 0;
         c->st.creator_start = 0;
-        if ((r = state_write(c->dirfd, &c->st, err)) < 0 || (r = write_pid_file(o->pid_file, c->pid, err)) < 0)
+        if ((r = state_write(c->dirfd, &c->st, err)) < 0 ||
+            (r = write_pid_file(o->pid_file, c->pid, err)) < 0)
                 return r;
         if (sync_send(sock, SYNC_ACK, 0, NULL) < 0)
                 return vessel_error_sys(err, "container init went away");
@@ -489,7 +499,8 @@ int create_container(const struct vessel_runtime *rt, const struct vessel_create
         for (int t = 0; t < VESSEL_NS_COUNT; t++)
                 a.ns_fds[t] = -1;
 
-        if ((r = state_check_id(o->id, err)) < 0 || (r = load_bundle(o, c, &bundle, &rootfs, &len, err)) < 0)
+        if ((r = state_check_id(o->id, err)) < 0 ||
+            (r = load_bundle(o, c, &bundle, &rootfs, &len, err)) < 0)
                 return r;
         if (c->spec->linux_.ns[VESSEL_NS_USER].present && !c->spec->linux_.ns[VESSEL_NS_USER].path)
                 idmap_default(&c->spec->linux_);

@@ -58,12 +58,14 @@ static int apply_overrides(struct vessel_process *p, const struct vessel_exec_op
         }
         for (size_t i = 0; o->env && o->env[i]; i++) {
                 if (!strchr(o->env[i], '='))
-                        return vessel_error_msg(err, EINVAL, "--env %s: expected KEY=VALUE", o->env[i]);
+                        return vessel_error_msg(err, EINVAL, "--env %s: expected KEY=VALUE",
+                                                o->env[i]);
                 process_env_set(p, o->env[i]);
         }
         if (o->cwd) {
                 if (o->cwd[0] != '/')
-                        return vessel_error_msg(err, EINVAL, "--cwd %s: must be an absolute path", o->cwd);
+                        return vessel_error_msg(err, EINVAL, "--cwd %s: must be an absolute path",
+                                                o->cwd);
                 free(p->cwd);
                 p->cwd = xstrdup(o->cwd);
         }
@@ -73,7 +75,8 @@ static int apply_overrides(struct vessel_process *p, const struct vessel_exec_op
                 if (colon)
                         *colon++ = '\0';
                 if (parse_id(u, &p->user.uid) < 0 || (colon && parse_id(colon, &p->user.gid) < 0))
-                        return vessel_error_msg(err, EINVAL, "--user %s: expected UID[:GID] (numbers)", o->user);
+                        return vessel_error_msg(err, EINVAL,
+                                                "--user %s: expected UID[:GID] (numbers)", o->user);
                 /* Without ":GID" the config's gid stays, as with runc. */
         }
         if (o->additional_gids) {
@@ -83,7 +86,8 @@ static int apply_overrides(struct vessel_process *p, const struct vessel_exec_op
                 p->user.n_additional_gids = n;
                 for (size_t i = 0; i < n; i++)
                         if (parse_id(o->additional_gids[i], &p->user.additional_gids[i]) < 0)
-                                return vessel_error_msg(err, EINVAL, "--additional-gids %s: not a gid",
+                                return vessel_error_msg(err, EINVAL,
+                                                        "--additional-gids %s: not a gid",
                                                         o->additional_gids[i]);
         }
         for (size_t i = 0; o->caps && o->caps[i]; i++) {
@@ -93,7 +97,8 @@ static int apply_overrides(struct vessel_process *p, const struct vessel_exec_op
                         cap = vessel_cap_from_name(full);
                 }
                 if (cap < 0)
-                        return vessel_error_msg(err, EINVAL, "--cap %s: unknown capability", o->caps[i]);
+                        return vessel_error_msg(err, EINVAL, "--cap %s: unknown capability",
+                                                o->caps[i]);
                 if (!p->capabilities.present) {
                         /* No capability section means "untouched": full root caps stay. */
                         continue;
@@ -143,7 +148,8 @@ static int join_container(const struct exec_args *a, vessel_error **err)
                                 int fd;
                                 if (!lx->ns[t].present || (t == VESSEL_NS_USER) != (pass == 0))
                                         continue;
-                                snprintf(path, sizeof(path), "/proc/%d/ns/%s", (int)a->init, ns_proc_name(t));
+                                snprintf(path, sizeof(path), "/proc/%d/ns/%s", (int)a->init,
+                                         ns_proc_name(t));
                                 fd = open(path, O_RDONLY | O_CLOEXEC);
                                 if (fd < 0 || setns(fd, 0) < 0) {
                                         e = errno;
@@ -186,8 +192,8 @@ static int exec_process(const struct exec_args *a)
         if (process_prepare((struct vessel_process *)p, NULL, false, &exe, &err) < 0 ||
             scheduling_apply(p, &a->spec->linux_, &err) < 0)
                 goto fail;
-        if (process_drop_inherited(a->o->preserve_fds, &err) < 0 || process_apply_lsm(p, &err) < 0 ||
-            process_set_identity(p, userns, &bpf, &err) < 0)
+        if (process_drop_inherited(a->o->preserve_fds, &err) < 0 ||
+            process_apply_lsm(p, &err) < 0 || process_set_identity(p, userns, &bpf, &err) < 0)
                 goto fail;
         /* execve closes the socket (CLOEXEC): the runtime sees EOF = started. */
         process_exec(p, exe, &err);
@@ -258,7 +264,8 @@ static int start_exec(const struct vessel_runtime *rt, const struct vessel_exec_
         struct vessel_spec *spec = NULL;
         struct vessel_process *owned = NULL;
         struct vessel_state st = {0};
-        struct exec_args a = {.sock = -1, .peer_sock = -1, .console = -1, .seccomp = {.listener = -1}};
+        struct exec_args a = {
+            .sock = -1, .peer_sock = -1, .console = -1, .seccomp = {.listener = -1}};
         _cleanup_free_ char *exec_state = NULL;
         _cleanup_close_ int console_peer = -1;
         int socks[2] = {-1, -1};
@@ -273,8 +280,8 @@ static int start_exec(const struct vessel_runtime *rt, const struct vessel_exec_
                 return r;
         s = state_status(&st);
         if (s != VESSEL_RUNNING && s != VESSEL_CREATED) {
-                r = vessel_error_msg(err, EINVAL, "cannot exec in container \"%s\": it is %s", o->id,
-                                     vessel_status_name(s));
+                r = vessel_error_msg(err, EINVAL, "cannot exec in container \"%s\": it is %s",
+                                     o->id, vessel_status_name(s));
                 goto out;
         }
         {
@@ -296,13 +303,15 @@ static int start_exec(const struct vessel_runtime *rt, const struct vessel_exec_
                 if ((r = seccomp_compile(&spec->linux_.seccomp, cache, &a.seccomp, err)) < 0 ||
                     (r = seccomp_connect_listener(&spec->linux_.seccomp, &a.seccomp, err)) < 0)
                         goto out;
-                /* The listener gets the container's state (state.pid is init's; "pid" the exec'd process's). */
+                /* The listener gets the container's state (state.pid is init's; "pid" the exec'd
+                 * process's). */
                 exec_state = state_to_json(&st, s, false);
                 a.seccomp.state_json = exec_state;
         }
         if (a.proc->terminal && !o->console_socket && o->detach) {
-                r = vessel_error_msg(err, EINVAL,
-                                     "exec --tty --detach needs a --console-socket to send the terminal to");
+                r = vessel_error_msg(
+                    err, EINVAL,
+                    "exec --tty --detach needs a --console-socket to send the terminal to");
                 goto out;
         }
         if (o->console_socket) {

@@ -27,9 +27,9 @@ int hooks_check(const struct vessel_spec *spec, vessel_error **err)
                                 return vessel_error_sys(err, "hooks.%s[%zu].path %s",
                                                         vessel_hook_name(k), i, path);
                         if (!S_ISREG(st.st_mode) || access(path, X_OK) < 0)
-                                return vessel_error_set(err, EACCES,
-                                                        "hooks.%s[%zu].path %s: not an executable file",
-                                                        vessel_hook_name(k), i, path);
+                                return vessel_error_set(
+                                    err, EACCES, "hooks.%s[%zu].path %s: not an executable file",
+                                    vessel_hook_name(k), i, path);
                 }
         }
         return 0;
@@ -59,8 +59,8 @@ static int wait_with_timeout(pid_t pid, int timeout_s, int *status, bool *timed_
         return 0;
 }
 
-static int run_one(const struct vessel_hook *h, const char *state_json, const char *kind, size_t idx,
-                   vessel_error **err)
+static int run_one(const struct vessel_hook *h, const char *state_json, const char *kind,
+                   size_t idx, vessel_error **err)
 {
         int pipefd[2];
         int status;
@@ -118,11 +118,13 @@ static int run_one(const struct vessel_hook *h, const char *state_json, const ch
                                 WTERMSIG(status));
 }
 
-void hooks_run_warn(const struct vessel_spec *spec, enum vessel_hook_kind kind, const char *state_json)
+void hooks_run_warn(const struct vessel_spec *spec, enum vessel_hook_kind kind,
+                    const char *state_json)
 {
         for (size_t i = 0; i < spec->hooks.n[kind]; i++) {
                 vessel_error *err = NULL;
-                if (run_one(&spec->hooks.list[kind][i], state_json, vessel_hook_name(kind), i, &err) < 0)
+                if (run_one(&spec->hooks.list[kind][i], state_json, vessel_hook_name(kind), i,
+                            &err) < 0)
                         fprintf(stderr, "vessel: warning: %s\n", err ? err->msg : "hook failed");
                 vessel_error_free(&err);
         }
@@ -132,7 +134,8 @@ int hooks_run(const struct vessel_spec *spec, enum vessel_hook_kind kind, const 
               vessel_error **err)
 {
         for (size_t i = 0; i < spec->hooks.n[kind]; i++) {
-                int r = run_one(&spec->hooks.list[kind][i], state_json, vessel_hook_name(kind), i, err);
+                int r =
+                    run_one(&spec->hooks.list[kind][i], state_json, vessel_hook_name(kind), i, err);
                 if (r < 0)
                         return r;
         }

@@ -24,7 +24,8 @@ char *idmap_format(const struct vessel_idmap *m, size_t n)
 int64_t idmap_to_host(const struct vessel_idmap *m, size_t n, uint32_t id)
 {
         for (size_t i = 0; i < n; i++)
-                if (id >= m[i].container_id && (uint64_t)id < (uint64_t)m[i].container_id + m[i].size)
+                if (id >= m[i].container_id &&
+                    (uint64_t)id < (uint64_t)m[i].container_id + m[i].size)
                         return (int64_t)m[i].host_id + (id - m[i].container_id);
         return -1;
 }
@@ -44,9 +45,9 @@ int idmap_validate(const struct vessel_idmap *m, size_t n, const char *what, ves
                 for (size_t j = 0; j < i; j++) {
                         if (ranges_overlap(m[i].container_id, m[i].size, m[j].container_id,
                                            m[j].size))
-                                return vessel_error_msg(err, EINVAL,
-                                                        "%s[%zu]: containerID range overlaps %s[%zu]",
-                                                        what, i, what, j);
+                                return vessel_error_msg(
+                                    err, EINVAL, "%s[%zu]: containerID range overlaps %s[%zu]",
+                                    what, i, what, j);
                         if (ranges_overlap(m[i].host_id, m[i].size, m[j].host_id, m[j].size))
                                 return vessel_error_msg(err, EINVAL,
                                                         "%s[%zu]: hostID range overlaps %s[%zu]",
@@ -93,8 +94,8 @@ static int run_helper(const char *helper, pid_t pid, const struct vessel_idmap *
         if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
                 return vessel_error_set(err, EPERM, "%s failed (status %d)%s", helper, status,
                                         WIFEXITED(status) && WEXITSTATUS(status) == 127
-                                                ? ": not installed (package uidmap)"
-                                                : "");
+                                            ? ": not installed (package uidmap)"
+                                            : "");
         return 0;
 }
 
@@ -167,19 +168,22 @@ int idmap_write(pid_t pid, const struct vessel_linux *lx, vessel_error **err)
                 }
                 if (lx->n_gid_mappings > 0 && (r = write_proc(pid, "gid_map", gids, err)) < 0)
                         return vessel_error_prefix(err, "linux.gidMappings");
-        } else if ((r = run_helper("newgidmap", pid, lx->gid_mappings, lx->n_gid_mappings, err)) < 0) {
+        } else if ((r = run_helper("newgidmap", pid, lx->gid_mappings, lx->n_gid_mappings, err)) <
+                   0) {
                 return r;
         }
         if (root || only_own_id(lx->uid_mappings, lx->n_uid_mappings, geteuid())) {
                 if (lx->n_uid_mappings > 0 && (r = write_proc(pid, "uid_map", uids, err)) < 0)
                         return vessel_error_prefix(err, "linux.uidMappings");
-        } else if ((r = run_helper("newuidmap", pid, lx->uid_mappings, lx->n_uid_mappings, err)) < 0) {
+        } else if ((r = run_helper("newuidmap", pid, lx->uid_mappings, lx->n_uid_mappings, err)) <
+                   0) {
                 return r;
         }
         return 0;
 }
 
-int idmap_subid_find(const char *text, const char *name, uint32_t id, uint32_t *start, uint32_t *count)
+int idmap_subid_find(const char *text, const char *name, uint32_t id, uint32_t *start,
+                     uint32_t *count)
 {
         char idstr[16];
         const char *line = text;
@@ -208,7 +212,8 @@ int idmap_subid_find(const char *text, const char *name, uint32_t id, uint32_t *
         return -ENOENT;
 }
 
-static size_t default_map(const char *file, const char *name, uint32_t own, struct vessel_idmap **out)
+static size_t default_map(const char *file, const char *name, uint32_t own,
+                          struct vessel_idmap **out)
 {
         _cleanup_free_ char *text = NULL;
         struct vessel_idmap *m = xmalloc0(2 * sizeof(*m));
@@ -223,7 +228,8 @@ static size_t default_map(const char *file, const char *name, uint32_t own, stru
                 if (own >= start && own - start < count)
                         count = own - start;
                 if (count > 0)
-                        m[n++] = (struct vessel_idmap){.container_id = 1, .host_id = start, .size = count};
+                        m[n++] = (struct vessel_idmap){
+                            .container_id = 1, .host_id = start, .size = count};
         }
         *out = m;
         return n;

@@ -137,8 +137,8 @@ static int run_create_hooks(struct init_args *a, vessel_error **err)
         int r;
 
         if (!spec->hooks.n[VESSEL_HOOK_PRESTART] && !spec->hooks.n[VESSEL_HOOK_CREATE_RUNTIME] &&
-            !spec->hooks.n[VESSEL_HOOK_CREATE_CONTAINER] && !spec->hooks.n[VESSEL_HOOK_START_CONTAINER] &&
-            a->seccomp.listener < 0)
+            !spec->hooks.n[VESSEL_HOOK_CREATE_CONTAINER] &&
+            !spec->hooks.n[VESSEL_HOOK_START_CONTAINER] && a->seccomp.listener < 0)
                 return 0;
         m = xmalloc0(sizeof(*m));
         if (sync_send(a->sock, SYNC_HOOKS_REQ, 0, NULL) < 0 ||
@@ -191,7 +191,8 @@ static int setup_rootfs(struct init_args *a, bool userns, vessel_error **err)
         }
         if ((r = rootfs_protect(rootfd, spec, err)) < 0)
                 return r;
-        return rootfs_enter(rootfd, a->rootfs, a->opts->no_pivot, spec->linux_.rootfs_propagation, err);
+        return rootfs_enter(rootfd, a->rootfs, a->opts->no_pivot, spec->linux_.rootfs_propagation,
+                            err);
 }
 
 /* Only what init needs stays open: the sync socket, the fifos, the
@@ -349,11 +350,10 @@ static int init_setup(struct init_args *a, char **exe, char **start_state, vesse
 
         if ((r = a->two_stage ? init_two_stage(a, err) : init_one_stage(a, err)) < 0 ||
             (r = init_loopback(spec, err)) < 0 || (r = init_names(spec, err)) < 0 ||
-            (r = setup_rootfs(a, userns, err)) < 0 ||
-            (r = init_keyring(a, err)) < 0 ||
+            (r = setup_rootfs(a, userns, err)) < 0 || (r = init_keyring(a, err)) < 0 ||
             /* it adds HOME to the environment: the spec is our own copy */
-            (r = process_prepare((struct vessel_process *)&spec->process, &spec->linux_, true,
-                                 exe, err)) < 0 ||
+            (r = process_prepare((struct vessel_process *)&spec->process, &spec->linux_, true, exe,
+                                 err)) < 0 ||
             (r = scheduling_apply(&spec->process, &spec->linux_, err)) < 0)
                 return r;
         if (!a->want_created_state)
@@ -371,7 +371,8 @@ static int init_report_ready(struct init_args *a)
 {
         struct sync_msg m;
 
-        if (sync_send(a->sock, SYNC_READY, 0, NULL) < 0 || sync_expect(a->sock, SYNC_ACK, &m, NULL) < 0)
+        if (sync_send(a->sock, SYNC_READY, 0, NULL) < 0 ||
+            sync_expect(a->sock, SYNC_ACK, &m, NULL) < 0)
                 return -1;
         if (prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0) < 0)
                 return -1;
@@ -394,7 +395,8 @@ static int init_wait_start(struct init_args *a)
 /* After start: the startContainer hooks, then the process.  Every error
  * goes to `start` through the reply fifo, which execve closes (EOF there
  * means the process runs). */
-static _Noreturn void init_start_process(struct init_args *a, const char *exe, const char *start_state)
+static _Noreturn void init_start_process(struct init_args *a, const char *exe,
+                                         const char *start_state)
 {
         const struct vessel_spec *spec = a->spec;
         struct vessel_process *proc = (struct vessel_process *)&spec->process;
@@ -411,8 +413,10 @@ static _Noreturn void init_start_process(struct init_args *a, const char *exe, c
                 snprintf(kv, sizeof(kv), "LISTEN_PID=%d", (int)getpid());
                 process_env_set(proc, kv);
         }
-        if (process_drop_inherited(a->preserve_fds, &err) < 0 || process_apply_lsm(proc, &err) < 0 ||
-            process_set_identity(proc, spec->linux_.ns[VESSEL_NS_USER].present, &a->seccomp, &err) < 0)
+        bool userns = spec->linux_.ns[VESSEL_NS_USER].present;
+        if (process_drop_inherited(a->preserve_fds, &err) < 0 ||
+            process_apply_lsm(proc, &err) < 0 ||
+            process_set_identity(proc, userns, &a->seccomp, &err) < 0)
                 goto fail;
         process_exec(proc, exe, &err);
 fail:

@@ -103,8 +103,8 @@ int process_find_exe(const char *cmd, char *const *env, char **out, vessel_error
                         return 0;
                 }
         }
-        return vessel_error_set(err, ENOENT, "process.args[0] \"%s\": executable file not found in $PATH",
-                                cmd);
+        return vessel_error_set(err, ENOENT,
+                                "process.args[0] \"%s\": executable file not found in $PATH", cmd);
 }
 
 /* The home directory of uid in the container's /etc/passwd (*home NULL
@@ -173,9 +173,11 @@ int process_prepare(struct vessel_process *p, const struct vessel_linux *lx, boo
         if (r < 0)
                 return r;
         if (lx && lx->has_personality && personality(lx->personality) < 0)
-                return vessel_error_sys(err, "linux.personality: personality(0x%lx)", lx->personality);
+                return vessel_error_sys(err, "linux.personality: personality(0x%lx)",
+                                        lx->personality);
         if (chdir(cwd) < 0) {
-                if (!create_cwd || errno != ENOENT || mkdir_p(cwd, 0755, NULL) < 0 || chdir(cwd) < 0)
+                if (!create_cwd || errno != ENOENT || mkdir_p(cwd, 0755, NULL) < 0 ||
+                    chdir(cwd) < 0)
                         return vessel_error_sys(err, "process.cwd %s", cwd);
         }
         if (p->user.has_umask)
@@ -206,13 +208,15 @@ int process_check_lsm(const struct vessel_process *p, vessel_error **err)
 {
         /* A confinement the config asks for is never silently dropped. */
         if (p->apparmor_profile && *p->apparmor_profile && !apparmor_enabled())
-                return vessel_error_msg(err, EOPNOTSUPP,
-                                        "process.apparmorProfile \"%s\": AppArmor is not enabled on this host",
-                                        p->apparmor_profile);
+                return vessel_error_msg(
+                    err, EOPNOTSUPP,
+                    "process.apparmorProfile \"%s\": AppArmor is not enabled on this host",
+                    p->apparmor_profile);
         if (p->selinux_label && *p->selinux_label && !selinux_enabled())
-                return vessel_error_msg(err, EOPNOTSUPP,
-                                        "process.selinuxLabel \"%s\": SELinux is not enabled on this host",
-                                        p->selinux_label);
+                return vessel_error_msg(
+                    err, EOPNOTSUPP,
+                    "process.selinuxLabel \"%s\": SELinux is not enabled on this host",
+                    p->selinux_label);
         return 0;
 }
 
@@ -344,7 +348,8 @@ int process_drop_inherited(int preserve_fds, vessel_error **err)
                         unsigned long rest[4];
                 } old = {0}, dfl = {0};
                 if (sig != SIGKILL && sig != SIGSTOP &&
-                    syscall(SYS_rt_sigaction, sig, NULL, &old, (size_t)8) == 0 && old.handler == SIG_IGN)
+                    syscall(SYS_rt_sigaction, sig, NULL, &old, (size_t)8) == 0 &&
+                    old.handler == SIG_IGN)
                         syscall(SYS_rt_sigaction, sig, &dfl, NULL, (size_t)8);
         }
         return 0;

@@ -29,8 +29,8 @@ int state_check_id(const char *id, vessel_error **err)
                 return vessel_error_msg(err, EINVAL, "container id is longer than 1024 bytes");
         /* Hidden names are the state root's own (state.h). */
         if (id[0] == '.')
-                return vessel_error_msg(err, EINVAL, "invalid container id \"%s\": it must not start with '.'",
-                                        id);
+                return vessel_error_msg(
+                    err, EINVAL, "invalid container id \"%s\": it must not start with '.'", id);
         for (const char *p = id; *p; p++) {
                 unsigned char c = (unsigned char)*p;
                 if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
@@ -104,8 +104,9 @@ int state_dir_create(const char *root, const struct vessel_state *st, vessel_err
         if ((r = state_check_id(st->id, err)) < 0)
                 return r;
         if (strlen(st->id) > NAME_MAX)
-                return vessel_error_msg(err, ENAMETOOLONG, "container id \"%.32s...\" is longer than %d bytes",
-                                        st->id, NAME_MAX);
+                return vessel_error_msg(err, ENAMETOOLONG,
+                                        "container id \"%.32s...\" is longer than %d bytes", st->id,
+                                        NAME_MAX);
         if ((rootfd = open_root(root, true, err)) < 0)
                 return rootfd;
         if (mkdirat(rootfd, tmp, 0700) < 0)
@@ -121,7 +122,8 @@ int state_dir_create(const char *root, const struct vessel_state *st, vessel_err
         /* Published with its state.json in it, never empty. */
         if (renameat2(rootfd, tmp, rootfd, st->id, RENAME_NOREPLACE) < 0) {
                 if (errno == EEXIST || errno == ENOTEMPTY)
-                        r = vessel_error_msg(err, EEXIST, "container \"%s\" already exists", st->id);
+                        r = vessel_error_msg(err, EEXIST, "container \"%s\" already exists",
+                                             st->id);
                 else
                         r = vessel_error_sys(err, "rename %s/%s to %s", root, tmp, st->id);
                 goto fail;
@@ -238,10 +240,12 @@ int state_write(int dirfd, const struct vessel_state *st, vessel_error **err)
         json_object_object_add(o, "ready", json_object_new_boolean(st->ready));
         if (!st->ready) {
                 json_object_object_add(o, "creatorPid", json_object_new_int(st->creator));
-                json_object_object_add(o, "creatorStartTime", json_object_new_uint64(st->creator_start));
+                json_object_object_add(o, "creatorStartTime",
+                                       json_object_new_uint64(st->creator_start));
         }
         json_object_object_add(o, "annotations", annotations_obj(st));
-        s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+        s = json_object_to_json_string_ext(o,
+                                           JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
         path = xasprintf("/proc/self/fd/%d/state.json", dirfd);
         r = write_file_atomic(path, s, strlen(s), 0600, err);
         json_object_put(o);
@@ -396,15 +400,17 @@ char *state_to_json(const struct vessel_state *st, enum vessel_status status, bo
         json_object_object_add(o, "ociVersion", json_object_new_string(VESSEL_OCI_VERSION));
         add_str(o, "id", st->id);
         json_object_object_add(o, "status", json_object_new_string(vessel_status_name(status)));
-        json_object_object_add(o, "pid", json_object_new_int(status == VESSEL_STOPPED ? 0 : st->pid));
+        json_object_object_add(o, "pid",
+                               json_object_new_int(status == VESSEL_STOPPED ? 0 : st->pid));
         add_str(o, "bundle", st->bundle);
         add_str(o, "rootfs", st->rootfs);
         add_str(o, "created", st->created);
         add_str(o, "owner", st->owner ? st->owner : "");
         json_object_object_add(o, "annotations", annotations_obj(st));
         r = xstrdup(json_object_to_json_string_ext(
-                o, (pretty ? JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED : JSON_C_TO_STRING_PLAIN) |
-                           JSON_C_TO_STRING_NOSLASHESCAPE));
+            o,
+            (pretty ? JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED : JSON_C_TO_STRING_PLAIN) |
+                JSON_C_TO_STRING_NOSLASHESCAPE));
         json_object_put(o);
         return r;
 }
@@ -440,6 +446,6 @@ int write_pid_file(const char *path, pid_t pid, vessel_error **err)
                 abs = xasprintf("%s/%s", cwd, path);
         }
         return write_file_atomic(abs ? abs : path, buf, (size_t)n, 0644, err) < 0
-                       ? vessel_error_prefix(err, "--pid-file")
-                       : 0;
+                   ? vessel_error_prefix(err, "--pid-file")
+                   : 0;
 }

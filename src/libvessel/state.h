@@ -29,19 +29,19 @@ enum vessel_status {
 
 struct vessel_state {
         char *id;
-        pid_t pid;                   /* host pid of the container's init, 0 if none */
+        pid_t pid;                     /* host pid of the container's init, 0 if none */
         unsigned long long start_time; /* /proc/<pid>/stat field 22, guards against pid reuse */
         char *bundle;
-        char *created;               /* RFC 3339 */
-        char *owner;                 /* "" for root, as runc prints */
-        bool started;                /* start has released the init */
-        char *cgroup_path;           /* cgroup_state_path(): "<owned>:/<path>", NULL without a cgroup */
+        char *created;     /* RFC 3339 */
+        char *owner;       /* "" for root, as runc prints */
+        bool started;      /* start has released the init */
+        char *cgroup_path; /* cgroup_state_path(): "<owned>:/<path>", NULL without a cgroup */
         struct vessel_kv *annotations;
         size_t n_annotations;
-        char *rootfs;                /* absolute */
+        char *rootfs; /* absolute */
         bool use_systemd;
-        bool ready;                  /* create finished: init is set up and waits for start */
-        pid_t creator;               /* the create (or run) that made it, while not ready */
+        bool ready;    /* create finished: init is set up and waits for start */
+        pid_t creator; /* the create (or run) that made it, while not ready */
         unsigned long long creator_start;
 };
 
