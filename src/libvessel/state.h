@@ -35,7 +35,7 @@ struct vessel_state {
         char *created;     /* RFC 3339 */
         char *owner;       /* "" for root, as runc prints */
         bool started;      /* start has released the init */
-        char *cgroup_path; /* cgroup_state_path(): "<owned>:/<path>", NULL without a cgroup */
+        char *cgroup_path; /* cgroup_state_path() (cgroup-values.h), NULL without a cgroup */
         struct vessel_kv *annotations;
         size_t n_annotations;
         char *rootfs; /* absolute */

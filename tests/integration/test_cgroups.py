@@ -928,3 +928,124 @@ def test_bad_input_rejected_before_anything_exists(cg, name, linux, word):
         assert not marked_cgroups(), marked_cgroups()
     if name == "dotdot-path":
         assert not any(os.path.exists(os.path.join(m, "escape")) for m, _, _ in MOUNTS)
+
+
+# ------------------------------------------------------------ ownership per hierarchy
+
+@pytest.fixture
+def partial_parent(cg):
+    """A parent /TOP/a that someone else made in the memory and pids
+    hierarchies only: (cg, TOP, the pre-made dirs, the other hierarchies).
+    Removed at the end, whatever the test did."""
+    if len(MOUNTS) < 2:
+        pytest.skip("a single cgroup hierarchy (pure v2): ownership cannot differ between them")
+    top = f"{MARK}-part{next(_seq)}"
+    mine = [hierarchy(c)[0] for c in ("memory", "pids")]
+    assert all(mine) and len(set(mine)) == 2, mine
+    made = []
+    try:
+        for mnt in mine:
+            os.makedirs(os.path.join(mnt, top, "a"))
+            made.append(os.path.join(mnt, top))
+        others = [m for m, _, _ in MOUNTS if m not in mine]
+        yield cg, top, [os.path.join(d, "a") for d in made], others
+    finally:
+        for d in made:
+            for sub in ("a/c1", "a", ""):
+                try:
+                    os.rmdir(os.path.join(d, sub))
+                except OSError:
+                    pass
+
+
+def assert_only_vessels_removed(top, premade, others):
+    for d in premade:
+        assert os.path.isdir(d), f"{d}: removed, but vessel did not make it"
+        assert not os.path.exists(os.path.join(d, "c1")), f"{d}/c1 left behind"
+    for mnt in others:
+        assert not os.path.exists(os.path.join(mnt, top)), f"{mnt}/{top}: made by vessel, left"
+
+
+def state_cgroup_path(env, cid):
+    with open(os.path.join(env.root, cid, "state.json")) as f:
+        return json.load(f)["cgroupPath"]
+
+
+def test_parent_premade_in_some_hierarchies_is_left(partial_parent):
+    """vessel made /TOP/a/c1 in most hierarchies but only c1 in memory and
+    pids: delete removes TOP and a where it made them, and only c1 there."""
+    cg, top, premade, others = partial_parent
+    path = f"/{top}/a/c1"
+    cid = start(cg, config(cg, LOOP, cgroups_path=path))
+    try:
+        for d in container_dirs(path.lstrip("/")):
+            assert os.path.isdir(d), d
+        rec = state_cgroup_path(cg, cid)
+    finally:
+        delete(cg, cid)
+    assert_only_vessels_removed(top, premade, others)
+    # state.json says what each hierarchy made.
+    own = dict(kv.rsplit("=", 1) for kv in rec.split(":/", 1)[0].split())
+    assert rec.endswith(f":{path}") and own.pop("memory") == own.pop("pids") == "1", rec
+    assert set(own.values()) == {"3"}, rec
+
+
+def test_failed_create_leaves_the_premade_parent(partial_parent):
+    """A create that fails after making the cgroups (a CPU the kernel
+    refuses; a process that does not exist) undoes only what it made."""
+    cg, top, premade, others = partial_parent
+    cases = [({"cpu": {"cpus": "63"}}, ["/bin/true"], "cpuset.cpus"),
+             (None, ["/no/such/binary"], "/no/such/binary")]
+    for res, args, word in cases:
+        cfg = config(cg, "true", resources=res, cgroups_path=f"/{top}/a/c1")
+        cfg["process"]["args"] = args
+        cg.write_config(cfg)
+        r = vf(cg, "create", "--bundle", cg.bundle, new_id())
+        assert r.returncode != 0, f"create should fail with {res} {args}: {r}"
+        assert word in r.stderr, r
+        assert not cg.ids(), cg.ids()
+        assert_only_vessels_removed(top, premade, others)
+
+
+def test_killed_create_leaves_the_premade_parent(partial_parent):
+    """A create killed after making the cgroups: delete, from what
+    state.json recorded, removes only what that create made."""
+    cg, top, premade, others = partial_parent
+    cfg = config(cg, "true", cgroups_path=f"/{top}/a/c1")
+    cfg["hooks"] = {"createRuntime": [{"path": "/bin/sleep", "args": ["sleep", "30"]}]}
+    cg.write_config(cfg)
+    cid = new_id()
+    out = open(os.path.join(cg.tmp, "killed.out"), "w")
+    with out:
+        p = subprocess.Popen([VESSEL, "--root", cg.root, "create", "--bundle", cg.bundle, cid],
+                             stdin=subprocess.DEVNULL, stdout=out, stderr=out)
+    try:
+        assert wait_for(lambda: all(os.path.isdir(os.path.join(m, top, "a", "c1"))
+                                    for m, _, _ in MOUNTS), timeout=20)
+    finally:
+        p.kill()
+        p.wait()
+    assert wait_for(lambda: status(cg, cid) == "stopped", timeout=10), status(cg, cid)
+    r = vf(cg, "delete", cid)
+    assert r.returncode == 0, r
+    assert_only_vessels_removed(top, premade, others)
+
+
+def test_old_state_one_count_for_every_hierarchy(cg):
+    """A state.json from before per-hierarchy records ("<n>:/<path>"): the
+    count holds in every hierarchy, as it did."""
+    top = f"{MARK}-old{next(_seq)}"
+    path = f"/{top}/a/c1"
+    cid = start(cg, config(cg, LOOP, cgroups_path=path))
+    st = os.path.join(cg.root, cid, "state.json")
+    try:
+        with open(st) as f:
+            s = json.load(f)
+        s["cgroupPath"] = f"3:{path}"
+        with open(st, "w") as f:
+            json.dump(s, f)
+        assert status(cg, cid) == "running"
+    finally:
+        delete(cg, cid)
+    for d in container_dirs(top):
+        assert not os.path.exists(d), f"{d}: made by vessel, left"

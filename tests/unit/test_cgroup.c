@@ -49,28 +49,71 @@ static void test_paths(void)
         vessel_error_free(&err);
 }
 
-static void test_state_path(void)
+/* A state cgroupPath decodes into (path, per-hierarchy counts). */
+static void check_decode(const char *s, const char *path, int fallback, size_t n_own)
 {
-        char *s = cgroup_state_encode(2, "vessel/c1"), *p = NULL;
-        int owned = -1;
+        struct cgroup_state st;
 
-        CHECK_STR(s, "2:/vessel/c1");
-        CHECK(cgroup_state_decode(s, &owned, &p) == 0 && owned == 2);
-        CHECK_STR(p, "vessel/c1");
-        free(p);
-        free(s);
-        CHECK(cgroup_state_decode("0:/a:b/c", &owned, &p) == 0 && owned == 0);
-        CHECK_STR(p, "a:b/c");
-        free(p);
-        CHECK(cgroup_state_decode("/vessel/c1", &owned, &p) < 0 && !p);
-        CHECK(cgroup_state_decode("1:/", &owned, &p) < 0);
-        CHECK(cgroup_state_decode("1:vessel", &owned, &p) < 0);
-        CHECK(cgroup_state_decode("-1:/a", &owned, &p) < 0);
-        CHECK(cgroup_state_decode(NULL, &owned, &p) < 0);
+        CHECK(cgroup_state_decode(s, &st) == 0);
+        CHECK_STR(st.path, path);
+        CHECK(st.owned == fallback && st.n_own == n_own);
+        cgroup_state_clear(&st);
 }
 
-/* An ownership oracle for cgroup_delegation_root(): the paths in a
- * NULL-terminated list are the caller's. */
+static void test_state_path(void)
+{
+        struct cgroup_state_own own[] = {{"memory", 1}, {"cpu,cpuacct", 3}, {"unified", 3}};
+        struct cgroup_state st = {.path = "a/b/c1", .own = own, .n_own = 3}, d;
+        char *s;
+
+        /* One hierarchy, or all alike: the form older versions wrote. */
+        s = cgroup_state_encode(&(struct cgroup_state){.path = "vessel/c1", .owned = 2});
+        CHECK_STR(s, "2:/vessel/c1");
+        CHECK(cgroup_state_decode(s, &d) == 0 && d.owned == 2 && !d.n_own);
+        CHECK_STR(d.path, "vessel/c1");
+        /* ... which counts for every hierarchy, as it did. */
+        CHECK(cgroup_state_owned(&d, "memory") == 2 && cgroup_state_owned(&d, "") == 2);
+        cgroup_state_clear(&d);
+        free(s);
+
+        /* Per hierarchy: each its own count; one not listed made nothing. */
+        s = cgroup_state_encode(&st);
+        CHECK_STR(s, "memory=1 cpu,cpuacct=3 unified=3:/a/b/c1");
+        CHECK(cgroup_state_decode(s, &d) == 0 && d.n_own == 3);
+        CHECK_STR(d.path, "a/b/c1");
+        CHECK(cgroup_state_owned(&d, "memory") == 1);
+        CHECK(cgroup_state_owned(&d, "cpu,cpuacct") == 3);
+        CHECK(cgroup_state_owned(&d, "unified") == 3);
+        CHECK(cgroup_state_owned(&d, "pids") == 0);
+        cgroup_state_clear(&d);
+        free(s);
+
+        /* The path may hold ':' and ":/"; a name '=' (its last '=' ends it). */
+        check_decode("0:/a:b/c", "a:b/c", 0, 0);
+        check_decode("1:/a:/b", "a:/b", 1, 0);
+        check_decode("memory=0:/a:/b", "a:/b", 0, 1);
+        CHECK(cgroup_state_decode("x=y=2:/a", &d) == 0 && cgroup_state_owned(&d, "x=y") == 2);
+        cgroup_state_clear(&d);
+        /* A hierarchy whose name is all digits is still a list. */
+        CHECK(cgroup_state_decode("7=1:/a", &d) == 0 && cgroup_state_owned(&d, "7") == 1 &&
+              cgroup_state_owned(&d, "memory") == 0);
+        cgroup_state_clear(&d);
+
+        CHECK(cgroup_state_decode("/vessel/c1", &d) < 0 && !d.path && !d.own);
+        CHECK(cgroup_state_decode("1:/", &d) < 0);
+        CHECK(cgroup_state_decode("1:vessel", &d) < 0);
+        CHECK(cgroup_state_decode("-1:/a", &d) < 0);
+        CHECK(cgroup_state_decode(":/a", &d) < 0);
+        CHECK(cgroup_state_decode("4097:/a", &d) < 0);
+        CHECK(cgroup_state_decode("memory:/a", &d) < 0);
+        CHECK(cgroup_state_decode("memory=:/a", &d) < 0);
+        CHECK(cgroup_state_decode("memory=x:/a", &d) < 0);
+        CHECK(cgroup_state_decode("memory=1  pids=1:/a", &d) < 0);
+        CHECK(cgroup_state_decode("memory=1 :/a", &d) < 0 && !d.own);
+        CHECK(cgroup_state_decode("memory=1 memory=2:/a", &d) < 0 && !d.own);
+        CHECK(cgroup_state_decode(NULL, &d) < 0);
+}
+
 static bool owned_in(const char *path, void *data)
 {
         for (const char *const *p = data; *p; p++)

@@ -54,15 +54,24 @@ struct cg_hier {
         uint32_t mask; /* CG_BIT()s served here */
         int fd;        /* the container's cgroup in it, -1 when absent */
         char *dir;     /* mountpoint/path, for messages */
-        int own_parents; /* parents of the container's cgroup here that are vessel's
-                          * own (made by create, or vessel/ of default paths) */
+        /* Trailing components of the container's path that create made in
+         * this hierarchy (planned: will make), so delete removes them here
+         * and nowhere else: a parent can be someone else's in one hierarchy
+         * and vessel's in another.  A default path counts 2 (vessel/<id>). */
+        int owned;
 };
+
+/* The parents of the container's cgroup in h that are vessel's own (made
+ * by create, or vessel/ of default paths): the ones it may write to. */
+static inline int cg_own_parents(const struct cg_hier *h)
+{
+        return h->owned > 1 ? h->owned - 1 : 0;
+}
 
 struct vessel_cgroup {
         enum cgroup_layout layout;
         bool disabled;
-        char *path; /* relative to each hierarchy's root, no leading '/' */
-        int owned;  /* trailing components of path that create made (or, planned, will make) */
+        char *path;    /* relative to each hierarchy's root, no leading '/' */
         bool own_leaf; /* the default path (vessel/<id>): a leftover leaf is ours */
         struct cg_hier *h;
         size_t n_h;

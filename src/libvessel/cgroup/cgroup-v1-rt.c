@@ -6,7 +6,7 @@
  * up to more than its own.  A new cgroup gets 0, so a container below
  * vessel/, or below any parent that create made, could never have one.
  * Its parents are raised, as runc does, from the top down to just what
- * their children need; but only vessel's own (cg_hier.own_parents), never
+ * their children need; but only vessel's own (cg_own_parents()), never
  * a cgroup that was there before, and never lowered.  A parent that is not
  * vessel's and has too little is an error that names it. */
 #include "cgroup-internal.h"
@@ -94,7 +94,7 @@ static size_t rt_plan(const struct cg_hier *h, uint64_t share, struct rt_level *
         size_t mlen = strlen(h->mountpoint), n = 0;
         char *slash;
 
-        while (n < (size_t)h->own_parents && n < MAX_LEVELS && (slash = strrchr(path, '/')) &&
+        while (n < (size_t)cg_own_parents(h) && n < MAX_LEVELS && (slash = strrchr(path, '/')) &&
                (size_t)(slash - path) > mlen) {
                 const char *child = slash + 1;
                 struct rt_level *l = &lv[n];
@@ -164,7 +164,7 @@ int cg_v1_rt_fit(const struct cg_hier *h, uint64_t period, int64_t runtime, vess
                 rc = cg_writef(h, R "cpu.realtimeRuntime", "cpu.rt_runtime_us", &e, "%" PRId64,
                                runtime);
         /* The topmost write did not fit into a parent that is not ours. */
-        if (rc == -EINVAL && n == (size_t)h->own_parents && failed + 1 >= n) {
+        if (rc == -EINVAL && n == (size_t)cg_own_parents(h) && failed + 1 >= n) {
                 vessel_error_free(&e);
                 rc = n ? rt_foreign_error(lv[n - 1].dir, lv[n - 1].want, lv[n - 1].period, err)
                        : rt_foreign_error(h->dir, runtime, period, err);

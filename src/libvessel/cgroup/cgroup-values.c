@@ -149,26 +149,104 @@ int cgroup_path_delegated(const char *cgroups_path, const char *id, const char *
         return 0;
 }
 
-char *cgroup_state_encode(int owned, const char *path)
+char *cgroup_state_encode(const struct cgroup_state *st)
 {
-        return xasprintf("%d:/%s", owned, path);
+        char *list, *s;
+
+        if (!st->n_own)
+                return xasprintf("%d:/%s", st->owned, st->path);
+        list = xstrdup("");
+        for (size_t i = 0; i < st->n_own; i++) {
+                s = xasprintf("%s%s%s=%d", list, i ? " " : "", st->own[i].name, st->own[i].owned);
+                free(list);
+                list = s;
+        }
+        s = xasprintf("%s:/%s", list, st->path);
+        free(list);
+        return s;
 }
 
-int cgroup_state_decode(const char *s, int *owned, char **path)
+/* A count of components: digits only, at most the deepest path we take. */
+static int parse_owned(const char *s, size_t len, int *out)
 {
-        char *end;
-        long n;
+        int n = 0;
 
-        *path = NULL;
-        if (!s || !isdigit((unsigned char)*s))
+        if (!len || len > 9)
                 return -EINVAL;
-        errno = 0;
-        n = strtol(s, &end, 10);
-        if (errno || n < 0 || n > 4096 || end[0] != ':' || end[1] != '/' || !end[2])
+        for (size_t i = 0; i < len; i++) {
+                if (!isdigit((unsigned char)s[i]))
+                        return -EINVAL;
+                n = n * 10 + (s[i] - '0');
+        }
+        if (n > 4096)
                 return -EINVAL;
-        *owned = (int)n;
-        *path = xstrdup(end + 2);
+        *out = n;
         return 0;
+}
+
+/* "name=n name=n ..." (len bytes) into st->own; a name once only. */
+static int decode_own_list(const char *s, size_t len, struct cgroup_state *st)
+{
+        const char *p = s, *end = s + len;
+
+        while (p < end) {
+                const char *sp = memchr(p, ' ', (size_t)(end - p)), *tend = sp ? sp : end;
+                const char *eq = NULL;
+                int n;
+
+                for (const char *q = p; q < tend; q++)
+                        if (*q == '=')
+                                eq = q;
+                if (!eq || parse_owned(eq + 1, (size_t)(tend - eq - 1), &n) < 0)
+                        return -EINVAL;
+                for (size_t i = 0; i < st->n_own; i++)
+                        if (strlen(st->own[i].name) == (size_t)(eq - p) &&
+                            !strncmp(st->own[i].name, p, (size_t)(eq - p)))
+                                return -EINVAL;
+                st->own = realloc(st->own, (st->n_own + 1) * sizeof(*st->own));
+                if (!st->own)
+                        abort();
+                st->own[st->n_own].name = xasprintf("%.*s", (int)(eq - p), p);
+                st->own[st->n_own++].owned = n;
+                if (sp && sp + 1 == end)
+                        return -EINVAL; /* a trailing separator */
+                p = sp ? sp + 1 : end;
+        }
+        return st->n_own ? 0 : -EINVAL;
+}
+
+int cgroup_state_decode(const char *s, struct cgroup_state *out)
+{
+        const char *sep = s ? strstr(s, ":/") : NULL;
+
+        memset(out, 0, sizeof(*out));
+        if (!sep || sep == s || !sep[2])
+                return -EINVAL;
+        /* The old form (one count for all), else the per-hierarchy list. */
+        if (parse_owned(s, (size_t)(sep - s), &out->owned) < 0 &&
+            decode_own_list(s, (size_t)(sep - s), out) < 0) {
+                cgroup_state_clear(out);
+                return -EINVAL;
+        }
+        out->path = xstrdup(sep + 2);
+        return 0;
+}
+
+int cgroup_state_owned(const struct cgroup_state *st, const char *name)
+{
+        for (size_t i = 0; i < st->n_own; i++)
+                if (!strcmp(st->own[i].name, name))
+                        return st->own[i].owned;
+        return st->owned;
+}
+
+void cgroup_state_clear(struct cgroup_state *st)
+{
+        for (size_t i = 0; i < st->n_own; i++)
+                free(st->own[i].name);
+        free(st->own);
+        free(st->path);
+        memset(st, 0, sizeof(*st));
 }
 
 uint64_t cgroup_shares_to_weight(uint64_t shares)

@@ -43,10 +43,35 @@ char *cgroup_path_join(const char *dir, const char *path);
 int cgroup_path_delegated(const char *cgroups_path, const char *id, const char *deleg, char **out,
                           vessel_error **err);
 
-/* What state.json keeps: "<owned>:/<path>", where owned is how many
- * trailing components of path create made (and delete removes). */
-char *cgroup_state_encode(int owned, const char *path);
-int cgroup_state_decode(const char *s, int *owned, char **path);
+/* What state.json keeps in "cgroupPath": the path and, per hierarchy, how
+ * many trailing components of it create made (and delete removes):
+ *   "<n>:/<path>"                     n for every hierarchy: a container in
+ *                                     a single one (v2, rootless), and what
+ *                                     versions before per-hierarchy records
+ *                                     wrote (their n was the maximum);
+ *   "<name>=<n> <name>=<n>...:/<path>" n per hierarchy, named by its mount
+ *                                     point below /sys/fs/cgroup ("memory",
+ *                                     "cpu,cpuacct", "unified"); one not
+ *                                     listed made nothing.
+ * Ownership differs between hierarchies when a parent was there before in
+ * some of them only: each must remove just what it made.  Names hold no
+ * '/' or ' ' (a mount point's last component, as mountinfo splits it), so
+ * the first ":/" ends the list and the last '=' of an entry its name. */
+struct cgroup_state_own {
+        char *name;
+        int owned;
+};
+struct cgroup_state {
+        char *path;                   /* no leading '/' */
+        int owned;                    /* for a hierarchy not in own[] (0 with a list) */
+        struct cgroup_state_own *own; /* NULL: the "<n>:/<path>" form */
+        size_t n_own;
+};
+char *cgroup_state_encode(const struct cgroup_state *st);
+int cgroup_state_decode(const char *s, struct cgroup_state *out);
+/* How many trailing components hierarchy name owns. */
+int cgroup_state_owned(const struct cgroup_state *st, const char *name);
+void cgroup_state_clear(struct cgroup_state *st);
 
 /* cpu.shares (2..262144) to cpu.weight (1..10000), the runc/crun/podman
  * linear mapping: 1 + (shares - 2) * 9999 / 262142.  0 stays 0 (unset). */

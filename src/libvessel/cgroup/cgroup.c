@@ -790,26 +790,30 @@ static char *path_parent(const char *path, int k)
         return steal_ptr(&p);
 }
 
+/* Remove the container's cgroup in h, with the cgroups below it. */
+static int remove_leaf_in(const struct cg_hier *h, const char *path)
+{
+        _cleanup_free_ char *full = xasprintf("%s/%s", h->mountpoint, path);
+        _cleanup_close_ int root = -1;
+
+        /* Mostly the leaf is all there is: one rmdir.  Walk the tree only
+         * when the container made cgroups below it. */
+        if (rmdir(full) == 0 || errno == ENOENT)
+                return 0;
+        if (errno != EBUSY && errno != ENOTEMPTY)
+                return -errno;
+        if ((root = open(h->mountpoint, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+                return -errno;
+        return rmdir_tree(root, path);
+}
+
 /* Remove the leaf in every hierarchy; returns the first error. */
 static int remove_leaf(struct vessel_cgroup *cg, size_t *busy_at)
 {
         int first = 0;
 
         for (size_t i = 0; i < cg->n_h; i++) {
-                _cleanup_free_ char *full = xasprintf("%s/%s", cg->h[i].mountpoint, cg->path);
-                _cleanup_close_ int root = -1;
-                int r;
-
-                /* Mostly the leaf is all there is: one rmdir.  Walk the
-                 * tree only when the container made cgroups below it. */
-                if (rmdir(full) == 0 || errno == ENOENT)
-                        continue;
-                if (errno != EBUSY && errno != ENOTEMPTY)
-                        r = -errno;
-                else if ((root = open(cg->h[i].mountpoint, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-                        r = -errno;
-                else
-                        r = rmdir_tree(root, cg->path);
+                int r = remove_leaf_in(&cg->h[i], cg->path);
                 if (r < 0 && !first) {
                         first = r;
                         *busy_at = i;
@@ -818,18 +822,44 @@ static int remove_leaf(struct vessel_cgroup *cg, size_t *busy_at)
         return first;
 }
 
-/* The parents that create made, if nothing else uses them. */
+/* The parents that create made in h, from the deepest up, if nothing else
+ * uses them: one that stays (EBUSY, ENOTEMPTY: another container's) keeps
+ * the ones above it too. */
+static void remove_parents_in(const struct cg_hier *h, const char *path)
+{
+        for (int k = 1; k <= cg_own_parents(h); k++) {
+                _cleanup_free_ char *p = path_parent(path, k);
+                _cleanup_free_ char *full = p ? xasprintf("%s/%s", h->mountpoint, p) : NULL;
+
+                if (!full || (rmdir(full) < 0 && errno != ENOENT))
+                        break;
+        }
+}
+
+/* Each hierarchy's own parents: never one that was there before in that
+ * hierarchy, even if create made the same path in another. */
 static void remove_owned_parents(struct vessel_cgroup *cg)
 {
-        for (int k = 1; k < cg->owned; k++) {
-                _cleanup_free_ char *p = path_parent(cg->path, k);
-                if (!p)
-                        break;
-                for (size_t i = 0; i < cg->n_h; i++) {
-                        _cleanup_free_ char *full = xasprintf("%s/%s", cg->h[i].mountpoint, p);
-                        rmdir(full); /* EBUSY: another container's; leave it */
-                }
-        }
+        for (size_t i = 0; i < cg->n_h; i++)
+                remove_parents_in(&cg->h[i], cg->path);
+}
+
+/* A failed create: remove, hierarchy by hierarchy, only what it made
+ * there (nothing has entered the cgroups yet). */
+static void remove_made(struct vessel_cgroup *cg)
+{
+        for (size_t i = 0; i < cg->n_h; i++)
+                if (cg->h[i].owned > 0 && remove_leaf_in(&cg->h[i], cg->path) == 0)
+                        remove_parents_in(&cg->h[i], cg->path);
+}
+
+/* Did create make the container's cgroup in any hierarchy? */
+static bool owned_anywhere(const struct vessel_cgroup *cg)
+{
+        for (size_t i = 0; i < cg->n_h; i++)
+                if (cg->h[i].owned > 0)
+                        return true;
+        return false;
 }
 
 static void sleep_ms(long ms)
@@ -904,7 +934,7 @@ int cgroup_destroy(struct vessel_cgroup *cg, vessel_error **err)
         if (!cg || cg->disabled || !cg->path)
                 return 0;
         /* A cgroup that was there before: removed if nobody uses it. */
-        if (cg->owned < 1) {
+        if (!owned_anywhere(cg)) {
                 remove_leaf(cg, &busy_at);
                 return 0;
         }
@@ -965,56 +995,52 @@ static int make_all(struct vessel_cgroup *cg, bool own_leaf, uint32_t needed, ve
         int skip = cg->deleg ? path_depth(cg->deleg) : -1;
 
         for (size_t i = 0; i < cg->n_h; i++) {
-                int created = 0;
-                int r = hier_make(&cg->h[i], cg->path, skip, want, need, &created, err);
-                /* What was made so far is removed by the caller. */
-                if (created > cg->owned)
-                        cg->owned = created;
-                cg->h[i].own_parents = created > 1 ? created - 1 : own_leaf ? 1 : 0;
+                struct cg_hier *h = &cg->h[i];
+                int r = hier_make(h, cg->path, skip, want, need, &h->owned, err);
+
+                /* What was made so far (h->owned) is removed by the caller. */
                 if (r < 0)
                         return vessel_error_prefix(err, "linux.cgroupsPath");
                 /* The default path is the id's: the same id under another
                  * --root must not share (and later kill) it. */
-                if (own_leaf && !created && populated(cg->h[i].fd))
+                if (own_leaf && !h->owned && populated(h->fd))
                         return vessel_error_msg(err, EBUSY,
                                                 "cgroup %s already has processes: a container with "
                                                 "the same id under another --root? (give "
                                                 "linux.cgroupsPath)",
-                                                cg->h[i].dir);
+                                                h->dir);
         }
         /* A default path is unique to the container id: a leftover leaf is
          * from a crashed create, and ours to remove; its parent vessel/ is
          * the runtime's own, removed by whichever delete leaves it empty
-         * (rmdir fails while another container is in it). */
-        if (own_leaf && cg->owned < 2)
-                cg->owned = 2;
+         * (rmdir fails while another container is in it).  Only once every
+         * hierarchy is made: a failure above undoes just what it made. */
+        for (size_t i = 0; own_leaf && i < cg->n_h; i++)
+                if (cg->h[i].owned < 2)
+                        cg->h[i].owned = 2;
         return 0;
 }
 
-/* How many trailing levels of the path make_all would create: those that
- * exist in no hierarchy yet.  Recorded before anything is made, so that a
- * create killed half-way leaves nothing a delete cannot find. */
-static int planned_owned(const struct vessel_cgroup *cg, bool own_leaf)
+/* How many trailing levels of the path make_all would create in h: those
+ * missing there.  Recorded per hierarchy before anything is made, so that a
+ * create killed half-way leaves nothing a delete cannot find, and nothing
+ * that a delete would take for its own where it was there before. */
+static int planned_owned(const struct vessel_cgroup *cg, const struct cg_hier *h, bool own_leaf)
 {
-        int depth = path_depth(cg->path), owned = 0;
+        _cleanup_free_ char *p = xasprintf("%s/%s", h->mountpoint, cg->path);
+        int depth = path_depth(cg->path), missing = 0;
+        char *slash;
 
-        for (size_t i = 0; i < cg->n_h; i++) {
-                _cleanup_free_ char *p = xasprintf("%s/%s", cg->h[i].mountpoint, cg->path);
-                int missing = 0;
-                char *slash;
-
-                while (missing < depth && access(p, F_OK) < 0) {
-                        missing++;
-                        if (!(slash = strrchr(p, '/')))
-                                break;
-                        *slash = '\0';
-                }
-                if (missing > owned)
-                        owned = missing;
+        while (missing < depth && access(p, F_OK) < 0) {
+                missing++;
+                if (!(slash = strrchr(p, '/')))
+                        break;
+                *slash = '\0';
         }
-        if (cg->deleg && owned > depth - path_depth(cg->deleg))
-                owned = depth - path_depth(cg->deleg);
-        return own_leaf && owned < 2 ? 2 : owned;
+        /* Nothing at or above the delegation root is ever made. */
+        if (cg->deleg && missing > depth - path_depth(cg->deleg))
+                missing = depth - path_depth(cg->deleg);
+        return own_leaf && missing < 2 ? 2 : missing;
 }
 
 int cgroup_plan(const struct vessel_spec *spec, const char *id, const char *manager,
@@ -1051,27 +1077,28 @@ int cgroup_plan(const struct vessel_spec *spec, const char *id, const char *mana
                 return r;
         }
         cg->own_leaf = !given || !*given;
-        cg->owned = planned_owned(cg, cg->own_leaf);
+        for (size_t i = 0; i < cg->n_h; i++)
+                cg->h[i].owned = planned_owned(cg, &cg->h[i], cg->own_leaf);
         *out = cg;
         return 0;
 }
 
 int cgroup_make(struct vessel_cgroup *cg, const struct vessel_spec *spec, vessel_error **err)
 {
-        size_t at;
         int r;
 
         if (!cg || cg->disabled)
                 return 0;
-        cg->owned = 0;
+        /* From here on what each hierarchy really made, not the plan. */
+        for (size_t i = 0; i < cg->n_h; i++)
+                cg->h[i].owned = 0;
         r = make_all(cg, cg->own_leaf, cg_v2_needed(&spec->linux_.resources), err);
         if (r == 0)
                 r = cg_apply(cg, &spec->linux_.resources, false, err);
         if (r < 0) {
                 /* Undo: nothing entered the cgroups yet, and nothing that
                  * another container may have put there is killed. */
-                if (cg->owned > 0 && remove_leaf(cg, &at) == 0)
-                        remove_owned_parents(cg);
+                remove_made(cg);
                 cg->disabled = true;
         }
         return r;
@@ -1186,23 +1213,39 @@ int cgroup_join(const char *state_path, pid_t pid, const char *sub, vessel_error
 
 char *cgroup_state_path(const struct vessel_cgroup *cg)
 {
+        struct cgroup_state st = {.path = cg ? cg->path : NULL};
+        char *s;
+
         if (!cg || cg->disabled || !cg->path)
                 return NULL;
-        return cgroup_state_encode(cg->owned, cg->path);
+        /* One hierarchy (v2, rootless): the plain form older versions read. */
+        if (cg->n_h == 1) {
+                st.owned = cg->h[0].owned;
+                return cgroup_state_encode(&st);
+        }
+        st.own = xmalloc0(cg->n_h * sizeof(*st.own));
+        for (size_t i = 0; i < cg->n_h; i++)
+                st.own[st.n_own++] = (struct cgroup_state_own){cg->h[i].name, cg->h[i].owned};
+        s = cgroup_state_encode(&st);
+        free(st.own);
+        return s;
 }
 
 int cgroup_open(const char *state_path, struct vessel_cgroup **out, vessel_error **err)
 {
         struct vessel_cgroup *cg = xmalloc0(sizeof(*cg));
+        struct cgroup_state st;
         int r;
 
         *out = NULL;
-        if (cgroup_state_decode(state_path, &cg->owned, &cg->path) < 0) {
+        if (cgroup_state_decode(state_path, &st) < 0) {
                 cgroup_free(cg);
                 return vessel_error_msg(err, EINVAL, "state.json: invalid cgroupPath \"%s\"",
                                         state_path ? state_path : "");
         }
+        cg->path = steal_ptr(&st.path);
         if ((r = cg_hiers_read(&cg->h, &cg->n_h, &cg->layout, err)) < 0) {
+                cgroup_state_clear(&st);
                 cgroup_free(cg);
                 return r;
         }
@@ -1212,8 +1255,9 @@ int cgroup_open(const char *state_path, struct vessel_cgroup **out, vessel_error
                 struct cg_hier *h = &cg->h[i];
                 h->dir = xasprintf("%s/%s", h->mountpoint, cg->path);
                 h->fd = open(h->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-                h->own_parents = cg->owned > 1 ? cg->owned - 1 : 0;
+                h->owned = cgroup_state_owned(&st, h->name);
         }
+        cgroup_state_clear(&st);
         if (cg->layout == CGROUP_LAYOUT_HYBRID && cg->unified && cg->unified->fd >= 0)
                 only_unified_if_alone(cg);
         *out = cg;
@@ -1315,15 +1359,18 @@ int cgroup_freeze(const struct vessel_cgroup *cg, bool freeze, vessel_error **er
  * delete) asks, and `list` asks for every container. */
 int cgroup_path_is_frozen(const char *state_path)
 {
-        _cleanup_free_ char *path = NULL;
+        struct cgroup_state st;
         struct cg_hier *h = NULL, *v1 = NULL, *v2 = NULL;
         enum cgroup_layout layout;
         size_t n = 0;
-        int owned, r = 0;
+        int r = 0;
 
-        if (cgroup_state_decode(state_path, &owned, &path) < 0 ||
-            cg_hiers_read(&h, &n, &layout, NULL) < 0)
+        if (cgroup_state_decode(state_path, &st) < 0)
                 return 0;
+        if (cg_hiers_read(&h, &n, &layout, NULL) < 0) {
+                cgroup_state_clear(&st);
+                return 0;
+        }
         for (size_t i = 0; i < n; i++) {
                 if (!(h[i].mask & CG_BIT(CG_FREEZER)))
                         continue;
@@ -1339,7 +1386,7 @@ int cgroup_path_is_frozen(const char *state_path)
                 struct cg_hier *x = order[i];
                 if (!x)
                         continue;
-                x->dir = xasprintf("%s/%s", x->mountpoint, path);
+                x->dir = xasprintf("%s/%s", x->mountpoint, st.path);
                 x->fd = open(x->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
                 if (x->fd >= 0) {
                         r = cg_backend(x)->is_frozen(x);
@@ -1347,6 +1394,7 @@ int cgroup_path_is_frozen(const char *state_path)
                 }
         }
         cg_hiers_free(h, n);
+        cgroup_state_clear(&st);
         return r;
 }
 

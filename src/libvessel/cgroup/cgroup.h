@@ -19,7 +19,8 @@
  * hybrid hosts the container gets a cgroup in every hierarchy, cgroup2 and
  * name=systemd included; each controller's resources go to the hierarchy
  * that has it, so a hybrid host's cgroup2-only controllers (hugetlb) work.
- * Only what create made is removed by destroy.
+ * Only what create made is removed by destroy, counted per hierarchy (a
+ * parent may be someone else's in one hierarchy and vessel's in another).
  *
  * Rootless (a non-root caller with cgroup2): the container's cgroup goes
  * below the subtree delegated to the caller (the topmost writable cgroup
