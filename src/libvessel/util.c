@@ -76,6 +76,19 @@ char **strv_copy(char *const *v)
         return r;
 }
 
+char *strv_join(char *const *v, const char *sep)
+{
+        size_t len = 1, n = strv_len(v);
+        char *r, *p;
+
+        for (size_t i = 0; i < n; i++)
+                len += strlen(v[i]) + strlen(sep);
+        r = p = xmalloc0(len);
+        for (size_t i = 0; i < n; i++)
+                p = stpcpy(stpcpy(p, i ? sep : ""), v[i]);
+        return r;
+}
+
 int write_all(int fd, const void *buf, size_t len)
 {
         const char *p = buf;

@@ -62,6 +62,8 @@ size_t strv_len(char *const *v);
 /* Append a copy of s; returns the new vector. */
 char **strv_append(char **v, const char *s);
 char **strv_copy(char *const *v);
+/* The strings joined by sep, a heap string ("" for none). */
+char *strv_join(char *const *v, const char *sep);
 
 /* Read a whole file (at most 64 MiB) into a NUL-terminated buffer. */
 int read_file_at(int dirfd, const char *path, char **out, size_t *len, vessel_error **err);

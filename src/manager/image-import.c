@@ -27,36 +27,12 @@ struct staging {
 };
 
 /* A hidden directory under images/ that image_recover leaves alone while
- * our flock holds.  A recover that took the lock first (between mkdir and
- * flock) removes the directory; we then see it unlinked and try again. */
+ * our flock holds (store_workdir_create). */
 static int staging_create(struct vessel_store *s, struct staging *st, vessel_error **err)
 {
-        for (int tries = 0; tries < 100; tries++) {
-                unsigned char rnd[6];
-                struct stat sb;
-
-                if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd))
-                        return vessel_error_sys(err, "getrandom");
-                snprintf(st->name, sizeof(st->name), IMAGE_TMP_PREFIX "%02x%02x%02x%02x%02x%02x",
-                         rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5]);
-                if (mkdirat(s->images_fd, st->name, 0700) < 0) {
-                        if (errno == EEXIST)
-                                continue;
-                        return vessel_error_sys(err, "%s/images/%s", s->root, st->name);
-                }
-                st->fd =
-                    openat(s->images_fd, st->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-                if (st->fd < 0)
-                        continue;
-                if (flock(st->fd, LOCK_EX) < 0)
-                        return vessel_error_sys(err, "locking %s", st->name);
-                if (fstat(st->fd, &sb) == 0 && sb.st_nlink > 0)
-                        break;
-                closep(&st->fd);
-        }
-        if (st->fd < 0)
-                return vessel_error_msg(err, EAGAIN, "%s/images: cannot make a staging directory",
-                                        s->root);
+        if (store_workdir_create(s->images_fd, IMAGE_TMP_PREFIX, st->name, sizeof(st->name),
+                                 &st->fd, err) < 0)
+                return vessel_error_prefix(err, "%s/images", s->root);
         if (mkdirat(st->fd, "rootfs", 0755) < 0 || mkdirat(st->fd, "templates", 0755) < 0)
                 return vessel_error_sys(err, "%s/images/%s", s->root, st->name);
         st->rootfs_fd = openat(st->fd, "rootfs", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);

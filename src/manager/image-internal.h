@@ -16,7 +16,6 @@ int db_image_delete(struct vessel_store *s, const char *fp, vessel_error **err);
 /* The stored tarballs (image.<ext>, meta.<ext>, rootfs.<ext>) in an image
  * directory: "image", "meta" or "rootfs" followed by ".tar...". */
 #define IMAGE_TMP_PREFIX ".import-"
-#define IMAGE_DELETE_PREFIX ".delete-"
 
 /* Deterministic tarballs (image-tar.c). */
 /* A plain tar of dir's metadata.yaml, rootfs/ and templates/ (sorted

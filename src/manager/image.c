@@ -24,27 +24,22 @@ int image_delete(struct vessel_store *s, const char *fp, vessel_error **err)
         _cleanup_tx_ struct store_tx tx = {0};
         _cleanup_close_ int fd = -1;
         char hidden[128];
-        unsigned int rnd;
         bool exists;
+        int moved;
 
         if (store_tx_begin(s, &tx, err) < 0 || db_image_exists(s, fp, &exists, err) < 0)
                 return -EIO;
         if (!exists)
                 return vessel_error_msg(err, ENOENT, "image \"%s\": no such image", fp);
-        fd = openat(s->images_fd, fp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (fd >= 0 && flock(fd, LOCK_EX) < 0)
-                return vessel_error_sys(err, "locking images/%s", fp);
-        if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
-                return vessel_error_sys(err, "getrandom");
-        snprintf(hidden, sizeof(hidden), IMAGE_DELETE_PREFIX "%s-%08x", fp, rnd);
-        if (fd >= 0 && renameat(s->images_fd, fp, s->images_fd, hidden) < 0)
-                return vessel_error_sys(err, "images/%s", fp);
+        moved = store_delete_begin(s->images_fd, fp, hidden, sizeof(hidden), &fd, err);
+        if (moved < 0)
+                return vessel_error_prefix(err, "image \"%s\"", fp);
         if (db_image_delete(s, fp, err) < 0 || store_tx_commit(&tx, err) < 0) {
-                if (fd >= 0)
+                if (moved)
                         renameat(s->images_fd, hidden, s->images_fd, fp);
                 return vessel_error_ret(*err);
         }
-        if (fd >= 0 && rm_rf_at(s->images_fd, hidden) < 0)
+        if (moved && rm_rf_at(s->images_fd, hidden) < 0)
                 return vessel_error_sys(err, "removing images/%s", hidden);
         return 0;
 }

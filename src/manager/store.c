@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "image.h"
+#include "instance.h"
 #include "util.h"
 
 /* How long a command waits for another's write lock before giving up:
@@ -180,7 +181,7 @@ int store_open(const char *root, struct vessel_store **out, vessel_error **err)
         }
         if (store_dirs_open(s, err) < 0 || db_open(s, err) < 0)
                 return vessel_error_ret(*err);
-        if (image_recover(s, err) < 0)
+        if (image_recover(s, err) < 0 || instance_recover(s, err) < 0)
                 return vessel_error_prefix(err, "store %s: recovering", s->root);
         *out = steal_ptr(&s);
         return 0;

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sqlite3.h>
 
@@ -68,6 +69,37 @@ static inline void stmt_finalizep(sqlite3_stmt **st)
         sqlite3_finalize(*st);
 }
 #define _cleanup_stmt_ __attribute__((cleanup(stmt_finalizep)))
+
+/* Work directories (store-dirs.c), shared by images/ and instances/: a
+ * staging directory PREFIX-random held under an flock while its owner
+ * works; a deleted directory renamed to .delete-<name>-XXXXXXXX inside
+ * the delete's transaction; what killed commands left is cleaned by
+ * store_recover_dir at every open. */
+#define STORE_DELETE_PREFIX ".delete-"
+
+struct store_dir_kind {
+        const char *what;       /* "images", "instances": for errors */
+        const char *tmp_prefix; /* staging directories */
+        /* Entries that should have a row (fingerprints, instance names). */
+        bool (*name_valid)(const char *name);
+        int (*row_exists)(struct vessel_store *s, const char *name, bool *exists,
+                          vessel_error **err);
+        /* An entry without a row: 1 if handled (else it is removed). */
+        int (*orphan)(struct vessel_store *s, const char *name, vessel_error **err);
+};
+
+/* An fd of dirfd/name, flock'ed if nobody else holds it; -1 when busy. */
+int store_dir_lock_free(int dirfd, const char *name);
+/* mkdir dirfd/PREFIXrandom and flock it; *fd holds the lock. */
+int store_workdir_create(int dirfd, const char *prefix, char *name, size_t size, int *fd,
+                         vessel_error **err);
+/* flock dirfd/name and rename it to the hidden delete name (called in
+ * the delete's transaction); 0 when there is no directory, 1 when it was
+ * renamed (*fd holds the lock). */
+int store_delete_begin(int dirfd, const char *name, char *hidden, size_t size, int *fd,
+                       vessel_error **err);
+int store_recover_dir(struct vessel_store *s, int dirfd, const struct store_dir_kind *k,
+                      vessel_error **err);
 
 /* Run one migration list on db (store-schema.c); exposed for the tests. */
 int store_migrate(sqlite3 *db, vessel_error **err);

@@ -7,15 +7,27 @@
 #include "util.h"
 #include "vesselctl.h"
 
+static const char usage_text[] =
+    "Usage: vesselctl [--store DIR] COMMAND [ARGS...]\n"
+    "\n"
+    "Manage system containers and their images.\n";
+
+static const struct ctl_cmd commands[] = {
+    {"image", cli_image, "import, list, inspect, export and delete images", NULL, "images"},
+    {"init", cli_init, "create an instance from an image", help_init, "create"},
+    {"list", cli_list, "list the instances", help_list, "ls"},
+    {"info", cli_info, "show an instance", help_info, NULL},
+    {"config", cli_config, "show and change an instance's keys and devices", NULL, NULL},
+    {"profile", cli_profile, "manage profiles", NULL, NULL},
+    {"rename", cli_rename, "rename an instance", help_rename, "move"},
+    {"delete", cli_delete, "delete instances", help_delete, "rm"},
+    {0},
+};
+
 static void usage(FILE *f)
 {
-        fputs("Usage: vesselctl [--store DIR] COMMAND [ARGS...]\n"
-              "\n"
-              "Manage system containers and their images.\n"
-              "\n"
-              "Commands:\n"
-              "  image      import, list, inspect, export and delete images\n"
-              "\n"
+        ctl_group_usage(f, usage_text, commands);
+        fputs("\n"
               "Global options:\n"
               "  --store DIR    the store (default $VESSEL_STORE, else " STORE_DEFAULT_ROOT ")\n"
               "  -h, --help     this help; COMMAND --help for each command\n"
@@ -40,6 +52,46 @@ int ctl_usage_error(const char *cmd, const char *fmt, ...)
         va_end(ap);
         fprintf(stderr, " (see vesselctl %s--help)\n", cmd);
         return 2;
+}
+
+bool ctl_want_help(int argc, char **argv)
+{
+        for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
+                if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+                        return true;
+        return false;
+}
+
+void ctl_group_usage(FILE *f, const char *usage, const struct ctl_cmd *cmds)
+{
+        fputs(usage, f);
+        fputs("\nCommands:\n", f);
+        for (const struct ctl_cmd *c = cmds; c->name; c++)
+                fprintf(f, "  %-10s %s\n", c->name, c->summary);
+}
+
+int ctl_dispatch(struct ctl *c, const char *group, const char *usage, const struct ctl_cmd *cmds,
+                 int argc, char **argv)
+{
+        if (argc < 2) {
+                ctl_group_usage(stderr, usage, cmds);
+                return 2;
+        }
+        if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+                ctl_group_usage(stdout, usage, cmds);
+                return 0;
+        }
+        for (const struct ctl_cmd *cmd = cmds; cmd->name; cmd++) {
+                if (strcmp(cmd->name, argv[1]) && (!cmd->alias || strcmp(cmd->alias, argv[1])))
+                        continue;
+                if (cmd->help && ctl_want_help(argc - 1, argv + 1)) {
+                        fputs(cmd->help, stdout);
+                        return 0;
+                }
+                optind = 0;
+                return cmd->fn(c, argc - 1, argv + 1);
+        }
+        return ctl_usage_error(group, "unknown command \"%s\"", argv[1]);
 }
 
 int ctl_store_open(struct ctl *c, struct vessel_store **s, vessel_error **err)
@@ -78,11 +130,14 @@ int main(int argc, char **argv)
                 usage(stderr);
                 return 2;
         }
-        if (!strcmp(argv[optind], "image") || !strcmp(argv[optind], "images"))
-                return cli_image(&c, argc - optind, argv + optind);
         if (!strcmp(argv[optind], "help")) {
                 usage(stdout);
                 return 0;
         }
+        for (const struct ctl_cmd *cmd = commands; cmd->name; cmd++)
+                if (!strcmp(cmd->name, argv[optind]) ||
+                    (cmd->alias && !strcmp(cmd->alias, argv[optind])))
+                        return ctl_dispatch(&c, "", usage_text, commands, argc - optind + 1,
+                                            argv + optind - 1);
         return ctl_usage_error("", "unknown command \"%s\"", argv[optind]);
 }

@@ -7,12 +7,13 @@
 #include <time.h>
 #include <yaml.h>
 
+#include "confyaml.h"
 #include "util.h"
 #include "vesselctl.h"
 
 int out_format_parse(const char *s, enum out_format *f)
 {
-        static const char *const names[] = {"table", "csv", "json", "yaml"};
+        static const char *const names[] = {"table", "csv", "json", "yaml", "compact"};
 
         for (size_t i = 0; i < ARRAY_SIZE(names); i++)
                 if (!strcmp(s, names[i])) {
@@ -87,6 +88,19 @@ static void csv_cell(FILE *f, const char *s)
         fputc('"', f);
 }
 
+/* Incus's compact table: no borders, columns two spaces apart. */
+static void compact(FILE *f, const struct table *t, const size_t *w)
+{
+        for (size_t r = 0; r <= t->n_rows; r++)
+                for (size_t c = 0; c < t->n_cols; c++) {
+                        const char *s = r ? t->cells[(r - 1) * t->n_cols + c] : t->header[c];
+                        if (c + 1 == t->n_cols)
+                                fprintf(f, "%s\n", s);
+                        else
+                                fprintf(f, "%s%*s", s, (int)(w[c] - width(s) + 2), "");
+                }
+}
+
 void table_print(FILE *f, const struct table *t, enum out_format fmt)
 {
         _cleanup_free_ size_t *w = xmalloc0(t->n_cols * sizeof(size_t));
@@ -105,6 +119,10 @@ void table_print(FILE *f, const struct table *t, enum out_format fmt)
                         if (width(t->cells[r * t->n_cols + c]) > w[c])
                                 w[c] = width(t->cells[r * t->n_cols + c]);
         }
+        if (fmt == OUT_COMPACT) {
+                compact(f, t, w);
+                return;
+        }
         rule(f, w, t->n_cols);
         row(f, t->header, w, t->n_cols, true);
         rule(f, w, t->n_cols);
@@ -119,25 +137,10 @@ static int yaml_out(void *data, unsigned char *buf, size_t size)
         return fwrite(buf, 1, size, data) == size;
 }
 
-/* A string that a YAML reader would take for a number, boolean or null
- * if written plain. */
-static bool looks_typed(const char *s)
-{
-        static const char *const words[] = {"true", "false", "yes", "no", "on",
-                                            "off",  "null",  "~",   ""};
-        char *end;
-
-        for (size_t i = 0; i < ARRAY_SIZE(words); i++)
-                if (!strcasecmp(s, words[i]))
-                        return true;
-        strtod(s, &end);
-        return *end == '\0';
-}
-
 static void yaml_scalar(yaml_emitter_t *e, const char *s, bool plain_ok)
 {
         yaml_event_t ev;
-        bool quote = !plain_ok && looks_typed(s);
+        bool quote = !plain_ok && yaml_looks_typed(s);
 
         yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)s, (int)strlen(s), !quote, 1,
                                      quote ? YAML_SINGLE_QUOTED_SCALAR_STYLE
@@ -265,4 +268,28 @@ char *out_date_json(int64_t t)
                 return xstrdup("0001-01-01T00:00:00Z");
         strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
         return xstrdup(buf);
+}
+
+json_object *kv_json(const struct kvlist *l)
+{
+        json_object *o = json_object_new_object();
+
+        for (size_t k = 0; k < l->n; k++)
+                json_object_object_add(o, l->v[k].key, json_object_new_string(l->v[k].value));
+        return o;
+}
+
+json_object *devices_json(const struct devlist *l)
+{
+        json_object *o = json_object_new_object();
+
+        for (size_t k = 0; k < l->n; k++) {
+                json_object *d = json_object_new_object();
+                json_object_object_add(d, "type", json_object_new_string(l->v[k].type));
+                for (size_t i = 0; i < l->v[k].cfg.n; i++)
+                        json_object_object_add(d, l->v[k].cfg.v[i].key,
+                                               json_object_new_string(l->v[k].cfg.v[i].value));
+                json_object_object_add(o, l->v[k].name, d);
+        }
+        return o;
 }

@@ -2,9 +2,11 @@
  * arguments and prints; the work is in src/manager/. */
 #pragma once
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <json-c/json.h>
 
+#include "config.h"
 #include "error.h"
 #include "store.h"
 
@@ -18,11 +20,42 @@ int ctl_fail(vessel_error **err);
 int ctl_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Open the store chosen by --store, $VESSEL_STORE or the default. */
 int ctl_store_open(struct ctl *c, struct vessel_store **s, vessel_error **err);
-/* True when argv has -h/--help before "--"; prints help then. */
+/* A subcommand: fn gets argv from the subcommand's name on. */
+struct ctl_cmd {
+        const char *name;
+        int (*fn)(struct ctl *c, int argc, char **argv);
+        const char *summary;
+        const char *help;
+        const char *alias; /* "ls" for list, ... or NULL */
+};
+/* True when argv has -h/--help before "--". */
+bool ctl_want_help(int argc, char **argv);
+/* Find argv[1] in cmds (NULL-named end), print help or run it. */
+int ctl_dispatch(struct ctl *c, const char *group, const char *usage, const struct ctl_cmd *cmds,
+                 int argc, char **argv);
+/* The group's usage with its commands' summaries. */
+void ctl_group_usage(FILE *f, const char *usage, const struct ctl_cmd *cmds);
+
 int cli_image(struct ctl *c, int argc, char **argv);
+/* instance_cmds.c */
+int cli_init(struct ctl *c, int argc, char **argv);
+int cli_delete(struct ctl *c, int argc, char **argv);
+int cli_rename(struct ctl *c, int argc, char **argv);
+int cli_list(struct ctl *c, int argc, char **argv);
+int cli_info(struct ctl *c, int argc, char **argv);
+extern const char help_init[], help_delete[], help_rename[], help_list[], help_info[];
+/* config_cmds.c, profile_cmds.c */
+int cli_config(struct ctl *c, int argc, char **argv);
+int cli_profile(struct ctl *c, int argc, char **argv);
+/* edit.c: $EDITOR on yaml, or stdin when it is not a terminal; apply is
+ * called with the text until it succeeds (re-opening the editor after
+ * an error when interactive). */
+int ctl_edit(const char *yaml, int (*apply)(const char *text, size_t len, void *data,
+                                            vessel_error **err),
+             void *data, vessel_error **err);
 
 /* output.c */
-enum out_format { OUT_TABLE, OUT_CSV, OUT_JSON, OUT_YAML };
+enum out_format { OUT_TABLE, OUT_CSV, OUT_JSON, OUT_YAML, OUT_COMPACT };
 int out_format_parse(const char *s, enum out_format *f);
 struct table {
         size_t n_cols, n_rows;
@@ -42,3 +75,20 @@ char *out_date_list(int64_t t);
 char *out_date_info(int64_t t);
 /* RFC 3339 in UTC; Go's zero time for 0, as Incus's JSON. */
 char *out_date_json(int64_t t);
+/* A configuration's keys and devices as JSON (for JSON and YAML output). */
+json_object *kv_json(const struct kvlist *l);
+json_object *devices_json(const struct devlist *l);
+
+/* config_cmds.c: what `config` and `profile` share: the object they work
+ * on and the commands on its keys and devices. */
+struct conf_target {
+        bool profile;
+        const char *name;
+};
+int conf_cmd_set(struct ctl *c, const struct conf_target *t, char **args, int n);
+int conf_cmd_unset(struct ctl *c, const struct conf_target *t, char **args, int n);
+int conf_cmd_get(struct ctl *c, const struct conf_target *t, const char *key, bool expanded);
+int conf_cmd_show(struct ctl *c, const struct conf_target *t, bool expanded);
+int conf_cmd_edit(struct ctl *c, const struct conf_target *t);
+/* argv[0] is "device". */
+int conf_cmd_device(struct ctl *c, bool profile, int argc, char **argv);

@@ -1,0 +1,93 @@
+/* instance.h: instances in the catalogue and their directories.
+ *
+ * An instance is a row (instances, with its own keys and devices, and
+ * its profiles in order) and a directory instances/<name>/ holding its
+ * rootfs/ (a copy of its image's) and backup.yaml (its configuration,
+ * profiles, devices and image, rewritten atomically on every change).
+ *
+ * init copies the rootfs into a hidden, locked instances/.init-XXXX
+ * directory holding no catalogue lock, then in one transaction inserts
+ * the rows (state "creating"), writes backup.yaml, renames the directory
+ * into place and marks the row "stopped".  Killed at any moment it leaves
+ * nothing visible, or a complete instance; instance_recover (at every
+ * store open) cleans the rest, with the mechanism images use
+ * (store-dirs.c).  Running comes in the next slice of issue 11. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "store.h"
+
+#define INSTANCE_TMP_PREFIX ".init-"
+
+struct instance {
+        int64_t id;
+        char *name;
+        char *type;         /* "container" */
+        char *architecture; /* Incus name, from the image */
+        char *image;        /* fingerprint ("" once unknown) */
+        char *state;        /* "stopped", "running", "frozen" */
+        char *storage_driver;
+        bool ephemeral;
+        int64_t created_at, last_used_at; /* unix times, 0: never */
+        char **profiles;                  /* in order; never NULL */
+        struct confset conf;              /* its own keys, devices, description */
+        size_t n_snapshots;
+};
+
+/* RFC 1123 label: 1 to 63 letters, digits and '-', not starting or
+ * ending with '-'. */
+bool instance_name_valid(const char *name);
+
+struct instance_create_opts {
+        const char *image; /* alias or fingerprint prefix */
+        const char *name;
+        char *const *profiles; /* NULL: "default"; with no_profiles: none */
+        bool no_profiles;
+        const struct kvlist *config; /* -c keys, or NULL */
+        const char *description;
+        bool ephemeral;
+};
+
+int instance_create(struct vessel_store *s, const struct instance_create_opts *o,
+                    vessel_error **err);
+int instance_get(struct vessel_store *s, const char *name, struct instance *out,
+                 vessel_error **err);
+/* Every complete instance, by name. */
+int instance_list(struct vessel_store *s, struct instance **out, size_t *n, vessel_error **err);
+void instance_free(struct instance *i);
+void instance_list_free(struct instance *v, size_t n);
+
+/* force: also a running instance (stopping it is the next slice's). */
+int instance_delete(struct vessel_store *s, const char *name, bool force, vessel_error **err);
+int instance_rename(struct vessel_store *s, const char *from, const char *to, vessel_error **err);
+
+/* The profiles in order, then the instance's own keys and devices. */
+int instance_expand(struct vessel_store *s, const struct instance *i, struct confset *out,
+                    vessel_error **err);
+/* Apply e to the instance's own configuration, validate, store, rewrite
+ * backup.yaml: one transaction.  profiles (when not NULL) replaces the
+ * profile list, in order. */
+int instance_edit(struct vessel_store *s, const char *name, const struct conf_edit *e,
+                  char *const *profiles, vessel_error **err);
+
+enum profile_op { PROFILES_ASSIGN, PROFILES_ADD, PROFILES_REMOVE };
+int instance_profiles_change(struct vessel_store *s, const char *name, enum profile_op op,
+                             char *const *profiles, vessel_error **err);
+
+/* Inside a transaction: rewrite an instance's backup.yaml. */
+int instance_backup_write_name(struct vessel_store *s, const char *name, vessel_error **err);
+/* The text of backup.yaml for an instance (its profiles in full). */
+int instance_backup_yaml(struct vessel_store *s, const struct instance *i, char **out,
+                         vessel_error **err);
+
+/* Clean what killed commands left in instances/ (called by store_open). */
+int instance_recover(struct vessel_store *s, vessel_error **err);
+
+/* instance-rootfs.c: the rootfs of a new instance from its image's (a
+ * plain copy, reflinked where the file system can; storage pools replace
+ * this in issue 13). */
+int instance_rootfs_create(struct vessel_store *s, const char *fingerprint, int dir_fd,
+                           const char *dir_path, vessel_error **err);
