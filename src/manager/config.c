@@ -306,7 +306,7 @@ int config_parse_signal(const char *s, int *sig)
                         return 0;
                 }
         if (str_has_prefix(n, "RTMIN") || str_has_prefix(n, "RTMAX")) {
-                bool min = n[4] == 'I';
+                bool min = n[3] == 'I';
                 const char *off = n + 5;
                 v = 0;
                 if (*off && ((min && *off != '+') || (!min && *off != '-') ||

@@ -110,7 +110,7 @@ int cli_init(struct ctl *c, int argc, char **argv)
                         break;
                 default:
                         kvlist_free(&config);
-                        return ctl_usage_error("init ", "bad option");
+                        return ctl_bad_option("init ", argv);
                 }
         }
         if (argc - optind != 2) {
@@ -145,7 +145,7 @@ int cli_delete(struct ctl *c, int argc, char **argv)
 
         while ((opt = getopt_long(argc, argv, "f", opts, NULL)) != -1) {
                 if (opt != 'f')
-                        return ctl_usage_error("delete ", "bad option");
+                        return ctl_bad_option("delete ", argv);
                 force = true;
         }
         if (argc - optind < 1)
@@ -163,7 +163,7 @@ int cli_rename(struct ctl *c, int argc, char **argv)
         vessel_error *err = NULL;
 
         if (getopt_long(argc, argv, "", (struct option[]){{0}}, NULL) != -1)
-                return ctl_usage_error("rename ", "bad option");
+                return ctl_bad_option("rename ", argv);
         if (argc - optind != 2)
                 return ctl_usage_error("rename ", "expected OLD NEW");
         STORE_OR_FAIL(c, s, err);
@@ -250,7 +250,7 @@ static char *c_created(const struct instance *i) { return out_date_info(i->creat
 static char *c_desc(const struct instance *i) { return xstrdup(i->conf.description); }
 static char *c_image(const struct instance *i) { return strndup(i->image, FINGERPRINT_SHORT_LEN); }
 static char *c_image_full(const struct instance *i) { return xstrdup(i->image); }
-static char *c_profiles(const struct instance *i) { return strv_join(i->profiles, "\n"); }
+static char *c_profiles(const struct instance *i) { return strv_join(i->profiles, ", "); }
 
 static char *c_last_used(const struct instance *i)
 {
@@ -317,7 +317,7 @@ static int list_opts(int argc, char **argv, const char **cols, enum out_format *
                                                "json or yaml",
                                                optarg);
                 else if (opt != 'f')
-                        return ctl_usage_error("list ", "bad option");
+                        return ctl_bad_option("list ", argv);
         }
         for (const char *l = *cols; *l; l++)
                 if (!column_find(*l))
@@ -413,7 +413,7 @@ int cli_info(struct ctl *c, int argc, char **argv)
 
         while ((opt = getopt_long(argc, argv, "f:", opts, NULL)) != -1)
                 if (opt != 'f' || out_format_parse(optarg, &fmt) < 0)
-                        return ctl_usage_error("info ", "bad option");
+                        return ctl_bad_option("info ", argv);
         if (argc - optind != 1)
                 return ctl_usage_error("info ", "expected NAME");
         STORE_OR_FAIL(c, s, err);

@@ -94,6 +94,13 @@ int ctl_dispatch(struct ctl *c, const char *group, const char *usage, const stru
         return ctl_usage_error(group, "unknown command \"%s\"", argv[1]);
 }
 
+int ctl_bad_option(const char *cmd, char **argv)
+{
+        if (optopt && optopt != '?')
+                return ctl_usage_error(cmd, "unknown option \"-%c\" or missing value", optopt);
+        return ctl_usage_error(cmd, "unknown option \"%s\" or missing value", argv[optind - 1]);
+}
+
 int ctl_store_open(struct ctl *c, struct vessel_store **s, vessel_error **err)
 {
         return store_open(store_root_choose(c->store_dir), s, err);
@@ -109,6 +116,8 @@ int main(int argc, char **argv)
         };
         struct ctl c = {0};
         int opt;
+
+        opterr = 0; /* our own one-line messages */
 
         while ((opt = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
                 switch (opt) {

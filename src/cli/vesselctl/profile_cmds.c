@@ -117,7 +117,7 @@ static int cmd_create(struct ctl *c, int argc, char **argv)
 
         while ((opt = getopt_long(argc, argv, "d:", opts, NULL)) != -1) {
                 if (opt != 'd')
-                        return ctl_usage_error("profile create ", "bad option");
+                        return ctl_bad_option("profile create ", argv);
                 cs.description = optarg;
         }
         if (argc - optind != 1)
@@ -200,6 +200,11 @@ static int profiles_change(struct ctl *c, int argc, char **argv, enum profile_op
         STORE_OR_FAIL(c, s, err);
         if (instance_profiles_change(s, argv[1], op, list, &err) < 0)
                 return ctl_fail(&err);
+        if (op == PROFILES_ASSIGN)
+                printf("Profiles %s applied to %s\n", argv[2], argv[1]);
+        else
+                printf("Profile %s %s %s\n", argv[2], op == PROFILES_ADD ? "added to" : "removed from",
+                       argv[1]);
         return 0;
 }
 

@@ -18,6 +18,8 @@ struct ctl {
 int ctl_fail(vessel_error **err);
 /* Print "vesselctl: ..." for a usage error, with a hint; returns 2. */
 int ctl_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* After getopt_long returned '?': the usage error naming the option. */
+int ctl_bad_option(const char *cmd, char **argv);
 /* Open the store chosen by --store, $VESSEL_STORE or the default. */
 int ctl_store_open(struct ctl *c, struct vessel_store **s, vessel_error **err);
 /* A subcommand: fn gets argv from the subcommand's name on. */
