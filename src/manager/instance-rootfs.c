@@ -6,14 +6,28 @@
  * (btrfs, xfs), copied elsewhere.  This is the one function that storage
  * pools with snapshot clones replace in issue 13. */
 #include <errno.h>
-#include <spawn.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+#include <sys/prctl.h>
 #include <stdlib.h>
 #include <sys/wait.h>
 
 #include "instance.h"
 #include "util.h"
 
-extern char **environ;
+/* cp inherits the staging directory's locked fd (the flock belongs to
+ * the open file, so it holds until cp exits too: recovery never removes
+ * the directory under a cp still writing into it) and dies with us. */
+static void child(pid_t parent, int lock_fd, char **argv)
+{
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+                _exit(127);
+        if (fcntl(lock_fd, F_SETFD, 0) < 0)
+                _exit(127);
+        execvp(argv[0], argv);
+        _exit(127);
+}
 
 int instance_rootfs_create(struct vessel_store *s, const char *fingerprint, int dir_fd,
                            const char *dir_path, vessel_error **err)
@@ -22,13 +36,13 @@ int instance_rootfs_create(struct vessel_store *s, const char *fingerprint, int 
         _cleanup_free_ char *dst = xasprintf("%s/rootfs", dir_path);
         char *argv[] = {"cp", "-a", "--reflink=auto", "--no-target-directory", "--", src, dst,
                         NULL};
-        pid_t pid;
-        int status, r;
+        pid_t parent = getpid(), pid = fork();
+        int status;
 
-        (void)dir_fd;
-        r = posix_spawnp(&pid, "cp", NULL, NULL, argv, environ);
-        if (r != 0)
-                return vessel_error_set(err, r, "copying the rootfs: running cp");
+        if (pid < 0)
+                return vessel_error_sys(err, "copying the rootfs: fork");
+        if (pid == 0)
+                child(parent, dir_fd, argv);
         while (waitpid(pid, &status, 0) < 0)
                 if (errno != EINTR)
                         return vessel_error_sys(err, "copying the rootfs: waiting for cp");

@@ -355,10 +355,7 @@ int instance_create(struct vessel_store *s, const struct instance_create_opts *o
                 return vessel_error_prefix(err, "instance \"%s\": %s/instances", o->name, s->root);
         }
         path = xasprintf("%s/instances/%s", s->root, staging);
-        if (fchmod(fd, 0700) < 0)
-                r = vessel_error_sys(err, "instance \"%s\": %s", o->name, path);
-        if (r == 0)
-                r = instance_rootfs_create(s, img.fingerprint, fd, path, err);
+        r = instance_rootfs_create(s, img.fingerprint, fd, path, err);
         if (r == 0)
                 r = create_commit(s, o, &img, staging, err);
         if (r < 0)
