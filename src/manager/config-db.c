@@ -43,11 +43,11 @@ static int load_keys(struct vessel_store *s, const char *sql, int64_t id, struct
         return rc < 0 ? rc : 0;
 }
 
-static int load_devices(struct vessel_store *s, enum conf_owner o, int64_t id,
-                        struct devlist *out, vessel_error **err)
+static int load_devices(struct vessel_store *s, enum conf_owner o, int64_t id, struct devlist *out,
+                        vessel_error **err)
 {
-        _cleanup_free_ char *sql =
-            xasprintf("SELECT id, name, type FROM devices WHERE %s = ? ORDER BY name", owner_col(o));
+        _cleanup_free_ char *sql = xasprintf(
+            "SELECT id, name, type FROM devices WHERE %s = ? ORDER BY name", owner_col(o));
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         int rc;
 
@@ -70,8 +70,8 @@ static int load_devices(struct vessel_store *s, enum conf_owner o, int64_t id,
 int confdb_load(struct vessel_store *s, enum conf_owner o, int64_t id, struct confset *out,
                 vessel_error **err)
 {
-        _cleanup_free_ char *sql = xasprintf("SELECT key, value FROM %s WHERE %s = ?",
-                                             config_table(o), owner_col(o));
+        _cleanup_free_ char *sql =
+            xasprintf("SELECT key, value FROM %s WHERE %s = ?", config_table(o), owner_col(o));
 
         if (load_keys(s, sql, id, &out->config, err) < 0 ||
             load_devices(s, o, id, &out->devices, err) < 0)
@@ -122,7 +122,8 @@ static int save_devices(struct vessel_store *s, enum conf_owner o, int64_t id,
                 db_bind_text(st, 2, l->v[i].name);
                 db_bind_text(st, 3, l->v[i].type);
                 if (store_step(s, st, err) < 0 ||
-                    insert_kv(s, "INSERT INTO device_config (device_id, key, value) VALUES (?, ?, ?)",
+                    insert_kv(s,
+                              "INSERT INTO device_config (device_id, key, value) VALUES (?, ?, ?)",
                               sqlite3_last_insert_rowid(s->db), &l->v[i].cfg, err) < 0)
                         return -EIO;
         }

@@ -286,10 +286,10 @@ int config_parse_signal(const char *s, int *sig)
                 const char *name;
                 int sig;
         } names[] = {
-            {"HUP", SIGHUP},   {"INT", SIGINT},     {"QUIT", SIGQUIT}, {"KILL", SIGKILL},
-            {"USR1", SIGUSR1}, {"USR2", SIGUSR2},   {"TERM", SIGTERM}, {"PWR", SIGPWR},
-            {"CONT", SIGCONT}, {"STOP", SIGSTOP},   {"ALRM", SIGALRM}, {"WINCH", SIGWINCH},
-            {"ABRT", SIGABRT}, {"CHLD", SIGCHLD},   {"TSTP", SIGTSTP}, {"XCPU", SIGXCPU},
+            {"HUP", SIGHUP},   {"INT", SIGINT},   {"QUIT", SIGQUIT}, {"KILL", SIGKILL},
+            {"USR1", SIGUSR1}, {"USR2", SIGUSR2}, {"TERM", SIGTERM}, {"PWR", SIGPWR},
+            {"CONT", SIGCONT}, {"STOP", SIGSTOP}, {"ALRM", SIGALRM}, {"WINCH", SIGWINCH},
+            {"ABRT", SIGABRT}, {"CHLD", SIGCHLD}, {"TSTP", SIGTSTP}, {"XCPU", SIGXCPU},
         };
         const char *n = str_has_prefix(s, "SIG") ? s + 3 : s;
         long long v;
@@ -309,8 +309,8 @@ int config_parse_signal(const char *s, int *sig)
                 bool min = n[3] == 'I';
                 const char *off = n + 5;
                 v = 0;
-                if (*off && ((min && *off != '+') || (!min && *off != '-') ||
-                             parse_uint(off + 1, &v) < 0))
+                if (*off &&
+                    ((min && *off != '+') || (!min && *off != '-') || parse_uint(off + 1, &v) < 0))
                         return -EINVAL;
                 *sig = min ? SIGRTMIN + (int)v : SIGRTMAX - (int)v;
                 return *sig >= SIGRTMIN && *sig <= SIGRTMAX ? 0 : -EINVAL;
@@ -328,7 +328,7 @@ int config_parse_cpus(const char *s, bool *is_set, long long *count)
                 *is_set = false;
                 return *count >= 1 ? 0 : -EINVAL;
         }
-        if (!*s || s[strlen(s) - 1] == ',')
+        if (!*s || s[0] == ',' || s[strlen(s) - 1] == ',' || strstr(s, ",,"))
                 return -EINVAL;
         for (char *part = strtok_r(copy, ",", &save); part; part = strtok_r(NULL, ",", &save)) {
                 char *dash = strchr(part, '-');
@@ -423,8 +423,8 @@ static int v_allowance(const char *s)
                            : -EINVAL;
         }
         _cleanup_free_ char *quota = strndup(s, (size_t)(slash - s));
-        if (duration_us(quota, &a) < 0 || duration_us(slash + 1, &b) < 0 || a < 1000 ||
-            b < 1000 || b > 1000000)
+        if (duration_us(quota, &a) < 0 || duration_us(slash + 1, &b) < 0 || a < 1000 || b < 1000 ||
+            b > 1000000)
                 return -EINVAL;
         return 0;
 }

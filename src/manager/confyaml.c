@@ -25,7 +25,7 @@ void conf_doc_free(struct conf_doc *d)
 
 bool yaml_looks_typed(const char *s)
 {
-        static const char *const words[] = {"true", "false", "yes", "no", "on", "off",
+        static const char *const words[] = {"true", "false", "yes",  "no", "on", "off",
                                             "y",    "n",     "null", "~",  ""};
         char *end;
 

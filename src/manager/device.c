@@ -125,18 +125,16 @@ static int check_required(const struct device *d, vessel_error **err)
         }
         bool major = kvlist_get(c, "major"), minor = kvlist_get(c, "minor");
         if (major != minor)
-                return vessel_error_msg(err, EINVAL,
-                                        "device \"%s\": \"major\" and \"minor\" go together",
-                                        d->name);
+                return vessel_error_msg(
+                    err, EINVAL, "device \"%s\": \"major\" and \"minor\" go together", d->name);
         if (!kvlist_get(c, "source") && !major)
                 return vessel_error_msg(err, EINVAL,
                                         "device \"%s\": a %s needs \"source\" or "
                                         "\"major\" and \"minor\"",
                                         d->name, d->type);
         if (!kvlist_get(c, "source") && !kvlist_get(c, "path"))
-                return vessel_error_msg(err, EINVAL,
-                                        "device \"%s\": \"path\" is needed without \"source\"",
-                                        d->name);
+                return vessel_error_msg(
+                    err, EINVAL, "device \"%s\": \"path\" is needed without \"source\"", d->name);
         return 0;
 }
 

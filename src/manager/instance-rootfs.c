@@ -34,8 +34,8 @@ int instance_rootfs_create(struct vessel_store *s, const char *fingerprint, int 
 {
         _cleanup_free_ char *src = xasprintf("%s/images/%s/rootfs", s->root, fingerprint);
         _cleanup_free_ char *dst = xasprintf("%s/rootfs", dir_path);
-        char *argv[] = {"cp", "-a", "--reflink=auto", "--no-target-directory", "--", src, dst,
-                        NULL};
+        char *argv[] = {"cp", "-a", "--reflink=auto", "--no-target-directory", "--", src,
+                        dst,  NULL};
         pid_t parent = getpid(), pid = fork();
         int status;
 

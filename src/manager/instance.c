@@ -69,10 +69,11 @@ static int load_profiles(struct vessel_store *s, struct instance *i, vessel_erro
         int rc;
 
         i->profiles = xmalloc0(sizeof(char *));
-        if (store_prepare(s,
-                          "SELECT p.name FROM instance_profiles ip JOIN profiles p"
-                          " ON p.id = ip.profile_id WHERE ip.instance_id = ? ORDER BY ip.apply_order",
-                          &st, err) < 0)
+        if (store_prepare(
+                s,
+                "SELECT p.name FROM instance_profiles ip JOIN profiles p"
+                " ON p.id = ip.profile_id WHERE ip.instance_id = ? ORDER BY ip.apply_order",
+                &st, err) < 0)
                 return -EIO;
         sqlite3_bind_int64(st, 1, i->id);
         while ((rc = store_step(s, st, err)) == SQLITE_ROW)
@@ -82,7 +83,8 @@ static int load_profiles(struct vessel_store *s, struct instance *i, vessel_erro
 
 static int instance_complete(struct vessel_store *s, struct instance *i, vessel_error **err)
 {
-        if (load_profiles(s, i, err) < 0 || confdb_load(s, OWNER_INSTANCE, i->id, &i->conf, err) < 0) {
+        if (load_profiles(s, i, err) < 0 ||
+            confdb_load(s, OWNER_INSTANCE, i->id, &i->conf, err) < 0) {
                 instance_free(i);
                 return -EIO;
         }
@@ -112,8 +114,7 @@ static int db_instance_get(struct vessel_store *s, const char *name, bool any_st
         return instance_complete(s, out, err);
 }
 
-int instance_get(struct vessel_store *s, const char *name, struct instance *out,
-                 vessel_error **err)
+int instance_get(struct vessel_store *s, const char *name, struct instance *out, vessel_error **err)
 {
         return db_instance_get(s, name, false, out, err);
 }
@@ -195,7 +196,8 @@ static int db_set_profiles(struct vessel_store *s, int64_t id, char *const *prof
         _cleanup_stmt_ sqlite3_stmt *del = NULL, *ins = NULL;
         int order = 0;
 
-        if (store_prepare(s, "DELETE FROM instance_profiles WHERE instance_id = ?", &del, err) < 0 ||
+        if (store_prepare(s, "DELETE FROM instance_profiles WHERE instance_id = ?", &del, err) <
+                0 ||
             store_prepare(s,
                           "INSERT INTO instance_profiles (instance_id, profile_id, apply_order)"
                           " VALUES (?, ?, ?)",
@@ -208,8 +210,8 @@ static int db_set_profiles(struct vessel_store *s, int64_t id, char *const *prof
                 int64_t pid;
                 for (char *const *q = profiles; q < p; q++)
                         if (!strcmp(*q, *p))
-                                return vessel_error_msg(err, EINVAL,
-                                                        "profile \"%s\": given twice", *p);
+                                return vessel_error_msg(err, EINVAL, "profile \"%s\": given twice",
+                                                        *p);
                 if (db_profile_id(s, *p, &pid, err) < 0)
                         return -ENOENT;
                 sqlite3_reset(ins);
@@ -573,7 +575,8 @@ int instance_profiles_change(struct vessel_store *s, const char *name, enum prof
         r = next ? edit_tx(s, &i, NULL, next, err) : -EINVAL;
         instance_free(&i);
         if (r < 0)
-                return !next ? vessel_error_ret(*err) : vessel_error_prefix(err, "instance \"%s\"", name);
+                return !next ? vessel_error_ret(*err)
+                             : vessel_error_prefix(err, "instance \"%s\"", name);
         if (instance_backup_write_name(s, name, err) < 0)
                 return -EIO;
         return store_tx_commit(&tx, err);

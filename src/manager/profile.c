@@ -49,8 +49,7 @@ int db_profile_id(struct vessel_store *s, const char *name, int64_t *id, vessel_
         return 0;
 }
 
-int db_profile_confset(struct vessel_store *s, int64_t id, struct confset *out,
-                       vessel_error **err)
+int db_profile_confset(struct vessel_store *s, int64_t id, struct confset *out, vessel_error **err)
 {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
 
@@ -86,7 +85,8 @@ static int profile_load(struct vessel_store *s, int64_t id, const char *name, st
                         vessel_error **err)
 {
         *out = (struct profile){.id = id, .name = xstrdup(name)};
-        if (db_profile_confset(s, id, &out->conf, err) < 0 || used_by(s, id, &out->used_by, err) < 0) {
+        if (db_profile_confset(s, id, &out->conf, err) < 0 ||
+            used_by(s, id, &out->used_by, err) < 0) {
                 profile_free(out);
                 return -EIO;
         }
@@ -271,8 +271,8 @@ static int profile_edit_tx(struct vessel_store *s, int64_t id, const struct conf
                 r = confset_check(&c, err);
         if (r == 0)
                 r = confdb_save(s, OWNER_PROFILE, id, &c, err);
-        if (r == 0 && (r = store_prepare(s, "UPDATE profiles SET description = ? WHERE id = ?",
-                                         &st, err)) == 0) {
+        if (r == 0 && (r = store_prepare(s, "UPDATE profiles SET description = ? WHERE id = ?", &st,
+                                         err)) == 0) {
                 db_bind_text(st, 1, c.description);
                 sqlite3_bind_int64(st, 2, id);
                 r = store_step(s, st, err) < 0 ? -EIO : 0;

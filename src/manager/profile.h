@@ -42,5 +42,4 @@ int profile_edit(struct vessel_store *s, const char *name, const struct conf_edi
 /* Inside a transaction: the id of a profile, ENOENT naming it. */
 int db_profile_id(struct vessel_store *s, const char *name, int64_t *id, vessel_error **err);
 /* A profile's keys and devices by id (with its description). */
-int db_profile_confset(struct vessel_store *s, int64_t id, struct confset *out,
-                       vessel_error **err);
+int db_profile_confset(struct vessel_store *s, int64_t id, struct confset *out, vessel_error **err);

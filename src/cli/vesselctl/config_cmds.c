@@ -186,9 +186,10 @@ static char *edit_text(const struct conf_target *t, const struct loaded *l)
 
         if (!f)
                 abort();
-        fprintf(f, "### This is a YAML representation of the %s \"%s\".\n"
-                   "### Lines starting with # are ignored.  Saving validates the result;\n"
-                   "### %s.\n",
+        fprintf(f,
+                "### This is a YAML representation of the %s \"%s\".\n"
+                "### Lines starting with # are ignored.  Saving validates the result;\n"
+                "### %s.\n",
                 t->profile ? "profile" : "instance", t->name,
                 t->profile ? "name and used_by cannot be changed here"
                            : "architecture, ephemeral and stateful cannot be changed here");
@@ -337,7 +338,8 @@ static int cmd_config_set(struct ctl *c, int argc, char **argv)
         struct conf_target t = {false, argc > 1 ? argv[1] : NULL};
 
         if (argc < 3)
-                return ctl_usage_error("config set ", "expected NAME KEY=VALUE... or NAME KEY VALUE");
+                return ctl_usage_error("config set ",
+                                       "expected NAME KEY=VALUE... or NAME KEY VALUE");
         return conf_cmd_set(c, &t, argv + 2, argc - 2);
 }
 
@@ -443,8 +445,8 @@ static const char config_usage[] = "Usage: vesselctl config COMMAND NAME [ARGS..
 
 int cli_config(struct ctl *c, int argc, char **argv)
 {
-        if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
-                          !strcmp(argv[1], "help"))) {
+        if (argc >= 2 &&
+            (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help"))) {
                 ctl_group_usage(stdout, config_usage, config_cmds);
                 fputs(config_keys_help, stdout);
                 fputs(config_devices_help, stdout);

@@ -209,7 +209,8 @@ static char *type_cell(const struct instance *i)
 static json_object *instance_json(const struct instance *i, const struct confset *x)
 {
         json_object *o = json_object_new_object(), *p = json_object_new_array();
-        _cleanup_free_ char *ca = out_date_json(i->created_at), *la = out_date_json(i->last_used_at);
+        _cleanup_free_ char *ca = out_date_json(i->created_at),
+                            *la = out_date_json(i->last_used_at);
         _cleanup_free_ char *st = state_title(i->state);
 
         for (char **n = i->profiles; *n; n++)
@@ -240,17 +241,50 @@ struct column {
         char *(*cell)(const struct instance *i);
 };
 
-static char *c_name(const struct instance *i) { return xstrdup(i->name); }
-static char *c_state(const struct instance *i) { return state_upper(i->state); }
-static char *c_ip(const struct instance *i) { return xstrdup("-"); }
-static char *c_snapshots(const struct instance *i) { return xasprintf("%zu", i->n_snapshots); }
-static char *c_arch(const struct instance *i) { return xstrdup(i->architecture); }
-static char *c_storage(const struct instance *i) { return xstrdup(i->storage_driver); }
-static char *c_created(const struct instance *i) { return out_date_info(i->created_at); }
-static char *c_desc(const struct instance *i) { return xstrdup(i->conf.description); }
-static char *c_image(const struct instance *i) { return strndup(i->image, FINGERPRINT_SHORT_LEN); }
-static char *c_image_full(const struct instance *i) { return xstrdup(i->image); }
-static char *c_profiles(const struct instance *i) { return strv_join(i->profiles, ", "); }
+static char *c_name(const struct instance *i)
+{
+        return xstrdup(i->name);
+}
+static char *c_state(const struct instance *i)
+{
+        return state_upper(i->state);
+}
+static char *c_ip(const struct instance *i)
+{
+        return xstrdup("-");
+}
+static char *c_snapshots(const struct instance *i)
+{
+        return xasprintf("%zu", i->n_snapshots);
+}
+static char *c_arch(const struct instance *i)
+{
+        return xstrdup(i->architecture);
+}
+static char *c_storage(const struct instance *i)
+{
+        return xstrdup(i->storage_driver);
+}
+static char *c_created(const struct instance *i)
+{
+        return out_date_info(i->created_at);
+}
+static char *c_desc(const struct instance *i)
+{
+        return xstrdup(i->conf.description);
+}
+static char *c_image(const struct instance *i)
+{
+        return strndup(i->image, FINGERPRINT_SHORT_LEN);
+}
+static char *c_image_full(const struct instance *i)
+{
+        return xstrdup(i->image);
+}
+static char *c_profiles(const struct instance *i)
+{
+        return strv_join(i->profiles, ", ");
+}
 
 static char *c_last_used(const struct instance *i)
 {
@@ -258,13 +292,20 @@ static char *c_last_used(const struct instance *i)
 }
 
 static const struct column columns[] = {
-    {'n', "NAME", c_name},          {'s', "STATE", c_state},
-    {'4', "IPV4", c_ip},            {'6', "IPV6", c_ip},
-    {'t', "TYPE", type_cell},       {'S', "SNAPSHOTS", c_snapshots},
-    {'a', "ARCHITECTURE", c_arch},  {'b', "STORAGE POOL", c_storage},
-    {'c', "CREATED AT", c_created}, {'d', "DESCRIPTION", c_desc},
-    {'f', "BASE IMAGE", c_image},   {'F', "BASE IMAGE", c_image_full},
-    {'l', "LAST USED AT", c_last_used}, {'P', "PROFILES", c_profiles},
+    {'n', "NAME", c_name},
+    {'s', "STATE", c_state},
+    {'4', "IPV4", c_ip},
+    {'6', "IPV6", c_ip},
+    {'t', "TYPE", type_cell},
+    {'S', "SNAPSHOTS", c_snapshots},
+    {'a', "ARCHITECTURE", c_arch},
+    {'b', "STORAGE POOL", c_storage},
+    {'c', "CREATED AT", c_created},
+    {'d', "DESCRIPTION", c_desc},
+    {'f', "BASE IMAGE", c_image},
+    {'F', "BASE IMAGE", c_image_full},
+    {'l', "LAST USED AT", c_last_used},
+    {'P', "PROFILES", c_profiles},
     {0},
 };
 
@@ -340,7 +381,8 @@ static void list_print(struct vessel_store *s, struct instance *v, size_t n, cha
         table_init(&t, header, nc);
         for (size_t k = 0; k < n; k++) {
                 struct confset x = {0};
-                if (instance_expand(s, &v[k], &x, NULL) == 0 && instance_matches(&v[k], &x, terms)) {
+                if (instance_expand(s, &v[k], &x, NULL) == 0 &&
+                    instance_matches(&v[k], &x, terms)) {
                         _cleanup_free_ char **row = xmalloc0(nc * sizeof(char *));
                         json_object_array_add(arr, instance_json(&v[k], &x));
                         for (size_t c = 0; c < nc; c++)

@@ -7,10 +7,9 @@
 #include "util.h"
 #include "vesselctl.h"
 
-static const char usage_text[] =
-    "Usage: vesselctl [--store DIR] COMMAND [ARGS...]\n"
-    "\n"
-    "Manage system containers and their images.\n";
+static const char usage_text[] = "Usage: vesselctl [--store DIR] COMMAND [ARGS...]\n"
+                                 "\n"
+                                 "Manage system containers and their images.\n";
 
 static const struct ctl_cmd commands[] = {
     {"image", cli_image, "import, list, inspect, export and delete images", NULL, "images"},

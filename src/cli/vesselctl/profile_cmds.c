@@ -108,8 +108,7 @@ static int cmd_device(struct ctl *c, int argc, char **argv)
 
 static int cmd_create(struct ctl *c, int argc, char **argv)
 {
-        static const struct option opts[] = {{"description", required_argument, NULL, 'd'},
-                                             {0}};
+        static const struct option opts[] = {{"description", required_argument, NULL, 'd'}, {0}};
         _cleanup_store_ struct vessel_store *s = NULL;
         struct confset cs = {0};
         vessel_error *err = NULL;
@@ -153,8 +152,7 @@ static int cmd_copy(struct ctl *c, int argc, char **argv)
 
 static int cmd_rename(struct ctl *c, int argc, char **argv)
 {
-        return two_names(c, argc, argv, "profile rename ", profile_rename,
-                         "renamed to");
+        return two_names(c, argc, argv, "profile rename ", profile_rename, "renamed to");
 }
 
 static int cmd_delete(struct ctl *c, int argc, char **argv)
@@ -203,8 +201,8 @@ static int profiles_change(struct ctl *c, int argc, char **argv, enum profile_op
         if (op == PROFILES_ASSIGN)
                 printf("Profiles %s applied to %s\n", argv[2], argv[1]);
         else
-                printf("Profile %s %s %s\n", argv[2], op == PROFILES_ADD ? "added to" : "removed from",
-                       argv[1]);
+                printf("Profile %s %s %s\n", argv[2],
+                       op == PROFILES_ADD ? "added to" : "removed from", argv[1]);
         return 0;
 }
 

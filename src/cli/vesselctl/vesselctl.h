@@ -52,9 +52,9 @@ int cli_profile(struct ctl *c, int argc, char **argv);
 /* edit.c: $EDITOR on yaml, or stdin when it is not a terminal; apply is
  * called with the text until it succeeds (re-opening the editor after
  * an error when interactive). */
-int ctl_edit(const char *yaml, int (*apply)(const char *text, size_t len, void *data,
-                                            vessel_error **err),
-             void *data, vessel_error **err);
+int ctl_edit(const char *yaml,
+             int (*apply)(const char *text, size_t len, void *data, vessel_error **err), void *data,
+             vessel_error **err);
 
 /* output.c */
 enum out_format { OUT_TABLE, OUT_CSV, OUT_JSON, OUT_YAML, OUT_COMPACT };
