@@ -23,7 +23,8 @@ const char help_init[] =
     "  -n, --no-profiles   apply no profile at all\n"
     "  -c, --config K=V    set a key (repeatable; see vesselctl config --help)\n"
     "  -d, --description T a description\n"
-    "  -e, --ephemeral     delete the instance when it stops\n"
+    "  -e, --ephemeral     mark it ephemeral (deleted when it stops, once\n"
+    "                      instances run)\n"
     "\nExample:\n"
     "  vesselctl init busybox web1 -p default -p big -c limits.memory=512MiB\n";
 

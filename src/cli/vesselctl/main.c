@@ -67,6 +67,7 @@ void ctl_group_usage(FILE *f, const char *usage, const struct ctl_cmd *cmds)
         fputs("\nCommands:\n", f);
         for (const struct ctl_cmd *c = cmds; c->name; c++)
                 fprintf(f, "  %-10s %s\n", c->name, c->summary);
+        fputs("\nCOMMAND --help shows a command's usage.\n", f);
 }
 
 int ctl_dispatch(struct ctl *c, const char *group, const char *usage, const struct ctl_cmd *cmds,
