@@ -12,12 +12,6 @@
 #include "util.h"
 #include "vesselctl.h"
 
-#define STORE_OR_FAIL(c, s, err)                                                                   \
-        do {                                                                                       \
-                if (ctl_store_open((c), &(s), &(err)) < 0)                                         \
-                        return ctl_fail(&(err));                                                   \
-        } while (0)
-
 static int target_edit(struct vessel_store *s, const struct conf_target *t,
                        const struct conf_edit *e, char *const *profiles, vessel_error **err)
 {

@@ -19,21 +19,6 @@ struct image_cmd {
 
 static const struct image_cmd *find_cmd(const char *name);
 
-/* Handle -h/--help for a subcommand; 1 if it was asked for. */
-static int want_help(int argc, char **argv)
-{
-        for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
-                if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
-                        return 1;
-        return 0;
-}
-
-#define STORE_OR_FAIL(c, s, err)                                                                   \
-        do {                                                                                       \
-                if (ctl_store_open((c), &(s), &(err)) < 0)                                         \
-                        return ctl_fail(&(err));                                                   \
-        } while (0)
-
 static int parse_property(const char *arg, struct kv **props, size_t *n)
 {
         const char *eq = strchr(arg, '=');
@@ -529,7 +514,7 @@ int cli_image(struct ctl *c, int argc, char **argv)
         cmd = find_cmd(argv[1]);
         if (!cmd)
                 return ctl_usage_error("image ", "unknown image command \"%s\"", argv[1]);
-        if (want_help(argc - 1, argv + 1)) {
+        if (ctl_want_help(argc - 1, argv + 1)) {
                 fputs(cmd->help, stdout);
                 return 0;
         }

@@ -54,12 +54,6 @@ const char help_info[] = "Usage: vesselctl info NAME [-f json|yaml]\n\n"
                          "Show an instance: its state, type, architecture, image, profiles and\n"
                          "dates.\n";
 
-#define STORE_OR_FAIL(c, s, err)                                                                   \
-        do {                                                                                       \
-                if (ctl_store_open((c), &(s), &(err)) < 0)                                         \
-                        return ctl_fail(&(err));                                                   \
-        } while (0)
-
 static int add_config_arg(struct kvlist *l, const char *arg)
 {
         const char *eq = strchr(arg, '=');

@@ -11,12 +11,6 @@
 #include "util.h"
 #include "vesselctl.h"
 
-#define STORE_OR_FAIL(c, s, err)                                                                   \
-        do {                                                                                       \
-                if (ctl_store_open((c), &(s), &(err)) < 0)                                         \
-                        return ctl_fail(&(err));                                                   \
-        } while (0)
-
 static int cmd_list(struct ctl *c, int argc, char **argv)
 {
         static const char *header[] = {"NAME", "DESCRIPTION", "USED BY"};

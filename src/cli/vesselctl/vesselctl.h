@@ -18,6 +18,12 @@ struct ctl {
 int ctl_fail(vessel_error **err);
 /* Print "vesselctl: ..." for a usage error, with a hint; returns 2. */
 int ctl_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Open the store or return the command's failure. */
+#define STORE_OR_FAIL(c, s, err)                                                                   \
+        do {                                                                                       \
+                if (ctl_store_open((c), &(s), &(err)) < 0)                                         \
+                        return ctl_fail(&(err));                                                   \
+        } while (0)
 /* After getopt_long returned '?': the usage error naming the option. */
 int ctl_bad_option(const char *cmd, char **argv);
 /* Open the store chosen by --store, $VESSEL_STORE or the default. */
