@@ -8,12 +8,21 @@
 #include "device.h"
 #include "util.h"
 
+/* An empty value removes the key, as in Incus. */
+static void set_one(struct kvlist *l, const char *key, const char *value)
+{
+        if (*value)
+                kvlist_set(l, key, value);
+        else
+                kvlist_unset(l, key);
+}
+
 /* K=V..., or the two arguments K V (K without '='). */
 static int set_pairs(struct kvlist *l, char *const *args, size_t n, const char *what,
                      vessel_error **err)
 {
         if (n == 2 && !strchr(args[0], '=')) {
-                kvlist_set(l, args[0], args[1]);
+                set_one(l, args[0], args[1]);
                 return 0;
         }
         if (n == 0)
@@ -24,7 +33,7 @@ static int set_pairs(struct kvlist *l, char *const *args, size_t n, const char *
                         return vessel_error_msg(err, EINVAL, "%s\"%s\": expected KEY=VALUE", what,
                                                 args[i]);
                 _cleanup_free_ char *k = strndup(args[i], (size_t)(eq - args[i]));
-                kvlist_set(l, k, eq + 1);
+                set_one(l, k, eq + 1);
         }
         return 0;
 }

@@ -296,6 +296,9 @@ def test_config_values(img):
         line = fail(img, "config", "set", "c1", f"{key}={value}")
         assert line.startswith(f'vesselctl: instance "c1": {key}: '), line
         assert msg in line, line
+    # An empty value removes the key, as in Incus.
+    ctl(img, "config", "set", "c1", "limits.memory=")
+    assert "limits.memory" not in instances(img)[0]["config"]
     # The two-argument form, and a value starting with '-'.
     ctl(img, "config", "set", "c1", "boot.stop.priority", "-7")
     assert ctl(img, "config", "get", "c1", "boot.stop.priority").stdout == "-7\n"

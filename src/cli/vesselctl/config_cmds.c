@@ -409,7 +409,8 @@ static const struct ctl_cmd config_cmds[] = {
     {"set", cmd_config_set, "set keys",
      "Usage: vesselctl config set NAME KEY=VALUE...\n"
      "       vesselctl config set NAME KEY VALUE\n\n"
-     "Set keys on an instance; each is checked before anything is stored.\n"},
+     "Set keys on an instance; each is checked before anything is stored.  An\n"
+     "empty value (KEY=) removes the key.\n"},
     {"unset", cmd_config_unset, "remove keys",
      "Usage: vesselctl config unset NAME KEY...\n\n"
      "Remove keys from an instance (its profiles' values apply again).\n"},
