@@ -374,6 +374,7 @@ int conf_doc_parse(const char *yaml, size_t len, const char *what, struct conf_d
                                      parser.problem_mark.line + 1,
                                      parser.problem ? parser.problem : "not YAML");
                 yaml_parser_delete(&parser);
+                conf_doc_free(out);
                 return r;
         }
         r = parse_top(&p, yaml_document_get_root_node(&p.doc), out);
