@@ -15,7 +15,7 @@ PYTEST     ?= /usr/bin/python3 -m pytest
 DEBS = meson ninja-build pkg-config gcc libc6-dev libjson-c-dev libseccomp-dev \
        libsqlite3-dev libarchive-dev libyaml-dev nettle-dev \
        busybox-static python3-pytest iproute2 util-linux mount passwd uidmap procps kmod \
-       golang-github-containers-common
+       golang-github-containers-common zstd xz-utils
 
 .PHONY: all deps build demo check check-unit check-integration check-cgroupv2 check-fresh check-asan e2e fuzz bench clean
 
