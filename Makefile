@@ -10,7 +10,8 @@ PYTEST     ?= /usr/bin/python3 -m pytest
 # (newuidmap, newgidmap), procps (ps for `vessel ps`, pkill in the rootless
 # tests), kmod (modprobe loop, when a blkio test has no disk) and
 # golang-github-containers-common (podman's seccomp profile,
-# /usr/share/containers/seccomp.json, for test_seccomp).  libc6-dev brings
+# /usr/share/containers/seccomp.json, for test_seccomp), zstd and xz-utils
+# (tar --zstd/--xz for the image tests).  libc6-dev brings
 # linux-libc-dev, whose asm/unistd_64.h test_seccomp reads.
 DEBS = meson ninja-build pkg-config gcc libc6-dev libjson-c-dev libseccomp-dev \
        libsqlite3-dev libarchive-dev libyaml-dev nettle-dev \
