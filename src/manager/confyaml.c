@@ -57,10 +57,10 @@ static int buf_write(void *data, unsigned char *bytes, size_t size)
         return 1;
 }
 
-static void ev_scalar(yaml_emitter_t *e, const char *s, bool is_key)
+void yaml_emit_scalar(yaml_emitter_t *e, const char *s, bool plain_ok)
 {
         yaml_event_t ev;
-        bool quote = !is_key && yaml_looks_typed(s);
+        bool quote = !plain_ok && yaml_looks_typed(s);
 
         yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)s, (int)strlen(s), !quote, 1,
                                      quote ? YAML_SINGLE_QUOTED_SCALAR_STYLE
@@ -92,12 +92,12 @@ static void emit_kvs(yaml_emitter_t *e, const struct kvlist *l, const char *firs
         }
         ev_map(e, true);
         if (first_k) {
-                ev_scalar(e, first_k, true);
-                ev_scalar(e, first_v, false);
+                yaml_emit_scalar(e, first_k, true);
+                yaml_emit_scalar(e, first_v, false);
         }
         for (size_t i = 0; i < l->n; i++) {
-                ev_scalar(e, l->v[i].key, true);
-                ev_scalar(e, l->v[i].value, false);
+                yaml_emit_scalar(e, l->v[i].key, true);
+                yaml_emit_scalar(e, l->v[i].value, false);
         }
         ev_map(e, false);
 }
@@ -112,7 +112,7 @@ static void emit_devices(yaml_emitter_t *e, const struct devlist *l)
         }
         ev_map(e, true);
         for (size_t i = 0; i < l->n; i++) {
-                ev_scalar(e, l->v[i].name, true);
+                yaml_emit_scalar(e, l->v[i].name, true);
                 emit_kvs(e, &l->v[i].cfg, "type", l->v[i].type);
         }
         ev_map(e, false);
@@ -120,11 +120,11 @@ static void emit_devices(yaml_emitter_t *e, const struct devlist *l)
 
 static void emit_confset(yaml_emitter_t *e, const struct confset *c)
 {
-        ev_scalar(e, "description", true);
-        ev_scalar(e, c->description ? c->description : "", false);
-        ev_scalar(e, "config", true);
+        yaml_emit_scalar(e, "description", true);
+        yaml_emit_scalar(e, c->description ? c->description : "", false);
+        yaml_emit_scalar(e, "config", true);
         emit_kvs(e, &c->config, NULL, NULL);
-        ev_scalar(e, "devices", true);
+        yaml_emit_scalar(e, "devices", true);
         emit_devices(e, &c->devices);
 }
 
@@ -132,17 +132,17 @@ static void emit_profiles(yaml_emitter_t *e, const struct conf_doc *d)
 {
         yaml_event_t ev;
 
-        ev_scalar(e, "profiles", true);
+        yaml_emit_scalar(e, "profiles", true);
         yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1, YAML_BLOCK_SEQUENCE_STYLE);
         yaml_emitter_emit(e, &ev);
         for (size_t i = 0; d->profiles[i]; i++) {
                 if (!d->pconf) {
-                        ev_scalar(e, d->profiles[i], true);
+                        yaml_emit_scalar(e, d->profiles[i], true);
                         continue;
                 }
                 ev_map(e, true);
-                ev_scalar(e, "name", true);
-                ev_scalar(e, d->profiles[i], true);
+                yaml_emit_scalar(e, "name", true);
+                yaml_emit_scalar(e, d->profiles[i], true);
                 emit_confset(e, &d->pconf[i]);
                 ev_map(e, false);
         }
@@ -166,8 +166,8 @@ char *conf_doc_emit(const struct conf_doc *d)
         yaml_emitter_emit(&e, &ev);
         ev_map(&e, true);
         for (size_t i = 0; i < d->top.n; i++) {
-                ev_scalar(&e, d->top.v[i].key, true);
-                ev_scalar(&e, d->top.v[i].value, false);
+                yaml_emit_scalar(&e, d->top.v[i].key, true);
+                yaml_emit_scalar(&e, d->top.v[i].value, false);
         }
         emit_confset(&e, &d->conf);
         if (d->profiles)

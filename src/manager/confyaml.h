@@ -10,6 +10,8 @@
  */
 #pragma once
 
+#include <yaml.h>
+
 #include "config.h"
 
 struct conf_doc {
@@ -28,3 +30,6 @@ int conf_doc_parse(const char *yaml, size_t len, const char *what, struct conf_d
 /* True when a plain scalar s would be read back as a number, boolean or
  * null: such strings are quoted. */
 bool yaml_looks_typed(const char *s);
+/* Emit s as a scalar, quoted when it would read back as another type
+ * (unless plain_ok: keys, which are strings anyway). */
+void yaml_emit_scalar(yaml_emitter_t *e, const char *s, bool plain_ok);

@@ -218,12 +218,7 @@ static void list_print(struct image_info *v, size_t n, char **terms, enum out_fo
                     out_size(v[k].size),         out_date_list(v[k].uploaded_at)};
                 table_add(&t, row);
         }
-        if (fmt == OUT_JSON || fmt == OUT_YAML)
-                out_print_value(stdout, arr, fmt);
-        else
-                table_print(stdout, &t, fmt);
-        json_object_put(arr);
-        table_free(&t);
+        out_print_list(arr, &t, fmt);
 }
 
 static int parse_format_opt(int argc, char **argv, const char *cmd, enum out_format *fmt)
@@ -381,12 +376,7 @@ static int alias_list(struct vessel_store *s, enum out_format fmt)
                                xstrdup(v[k].description)};
                 table_add(&t, row);
         }
-        if (fmt == OUT_JSON || fmt == OUT_YAML)
-                out_print_value(stdout, arr, fmt);
-        else
-                table_print(stdout, &t, fmt);
-        json_object_put(arr);
-        table_free(&t);
+        out_print_list(arr, &t, fmt);
         image_alias_list_free(v, n);
         return 0;
 }

@@ -386,12 +386,7 @@ static void list_print(struct vessel_store *s, struct instance *v, size_t n, cha
                 }
                 confset_free(&x);
         }
-        if (fmt == OUT_JSON || fmt == OUT_YAML)
-                out_print_value(stdout, arr, fmt);
-        else
-                table_print(stdout, &t, fmt);
-        json_object_put(arr);
-        table_free(&t);
+        out_print_list(arr, &t, fmt);
 }
 
 int cli_list(struct ctl *c, int argc, char **argv)

@@ -137,17 +137,6 @@ static int yaml_out(void *data, unsigned char *buf, size_t size)
         return fwrite(buf, 1, size, data) == size;
 }
 
-static void yaml_scalar(yaml_emitter_t *e, const char *s, bool plain_ok)
-{
-        yaml_event_t ev;
-        bool quote = !plain_ok && yaml_looks_typed(s);
-
-        yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)s, (int)strlen(s), !quote, 1,
-                                     quote ? YAML_SINGLE_QUOTED_SCALAR_STYLE
-                                           : YAML_ANY_SCALAR_STYLE);
-        yaml_emitter_emit(e, &ev);
-}
-
 static void yaml_value(yaml_emitter_t *e, json_object *v)
 {
         yaml_event_t ev;
@@ -158,7 +147,7 @@ static void yaml_value(yaml_emitter_t *e, json_object *v)
                 yaml_emitter_emit(e, &ev);
                 json_object_object_foreach(v, key, val)
                 {
-                        yaml_scalar(e, key, true);
+                        yaml_emit_scalar(e, key, true);
                         yaml_value(e, val);
                 }
                 yaml_mapping_end_event_initialize(&ev);
@@ -174,13 +163,13 @@ static void yaml_value(yaml_emitter_t *e, json_object *v)
                 break;
         case json_type_string:
                 /* Strings that would read back as numbers or booleans get quoted. */
-                yaml_scalar(e, json_object_get_string(v), false);
+                yaml_emit_scalar(e, json_object_get_string(v), false);
                 break;
         case json_type_null:
-                yaml_scalar(e, "null", true);
+                yaml_emit_scalar(e, "null", true);
                 break;
         default:
-                yaml_scalar(e, json_object_get_string(v), true);
+                yaml_emit_scalar(e, json_object_get_string(v), true);
                 break;
         }
 }
@@ -292,4 +281,14 @@ json_object *devices_json(const struct devlist *l)
                 json_object_object_add(o, l->v[k].name, d);
         }
         return o;
+}
+
+void out_print_list(json_object *arr, struct table *t, enum out_format fmt)
+{
+        if (fmt == OUT_JSON || fmt == OUT_YAML)
+                out_print_value(stdout, arr, fmt);
+        else
+                table_print(stdout, t, fmt);
+        json_object_put(arr);
+        table_free(t);
 }

@@ -50,12 +50,7 @@ static int cmd_list(struct ctl *c, int argc, char **argv)
                                xasprintf("%zu", strv_len(v[k].used_by))};
                 table_add(&t, row);
         }
-        if (fmt == OUT_JSON || fmt == OUT_YAML)
-                out_print_value(stdout, arr, fmt);
-        else
-                table_print(stdout, &t, fmt);
-        json_object_put(arr);
-        table_free(&t);
+        out_print_list(arr, &t, fmt);
         profile_list_free(v, n);
         return 0;
 }

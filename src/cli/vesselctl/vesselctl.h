@@ -76,6 +76,8 @@ void table_print(FILE *f, const struct table *t, enum out_format fmt);
 void table_free(struct table *t);
 /* json-c value as JSON or YAML on f. */
 void out_print_value(FILE *f, json_object *v, enum out_format fmt);
+/* A list command's output: arr as JSON/YAML, else the table; frees both. */
+void out_print_list(json_object *arr, struct table *t, enum out_format fmt);
 /* 1.05MiB, as Incus prints sizes. */
 char *out_size(int64_t bytes);
 /* "Jan 5, 2024 at 12:00am (UTC)" (list) and "2024/01/05 00:00 UTC" (info). */
