@@ -1,0 +1,38 @@
+/* oci-gen.h: the OCI config.json that `vessel` runs an instance with,
+ * generated from its expanded configuration (instance_expand()).
+ *
+ * Pure except for stat() of a unix-char/unix-block device's source when
+ * it gives no major/minor: expanded config in, JSON text out.  The order
+ * is the design's: the defaults of a system container, then the keys
+ * (environment.*, limits.*), then the devices, then raw.oci merged last
+ * as an RFC 7386 JSON merge patch.
+ *
+ * Privileged for now: no user namespace and no id mapping (issue 12
+ * brings the unprivileged default). */
+#pragma once
+
+#include <stdint.h>
+
+#include "config.h"
+#include "error.h"
+
+/* The cgroup sub-tree every instance lives under (cgroupsPath
+ * /vessel-instances/<name>). */
+#define OCI_GEN_CGROUP_PARENT "vessel-instances"
+
+struct oci_gen_input {
+        const char *name;            /* the instance: hostname and cgroup */
+        const char *rootfs;          /* absolute path of its rootfs/ */
+        const char *init;            /* NULL: /sbin/init */
+        const struct confset *conf;  /* expanded */
+        long long host_memory_bytes; /* for limits.memory=N% */
+        uint64_t host_caps;          /* the bounding set to stay in; 0: no limit */
+};
+
+/* The bounding set of the calling process (/proc/self/status CapBnd). */
+uint64_t oci_gen_host_caps(void);
+
+int oci_gen(const struct oci_gen_input *in, char **json, vessel_error **err);
+
+/* RFC 7386 merge of the JSON text patch into the JSON text doc. */
+int oci_merge_patch(const char *doc, const char *patch, char **out, vessel_error **err);
