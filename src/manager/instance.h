@@ -67,6 +67,9 @@ int instance_rename(struct vessel_store *s, const char *from, const char *to, ve
 /* The profiles in order, then the instance's own keys and devices. */
 int instance_expand(struct vessel_store *s, const struct instance *i, struct confset *out,
                     vessel_error **err);
+/* instance-oci.c: the OCI config.json that the runtime runs it with
+ * (oci-gen.h). */
+int instance_oci_config(struct vessel_store *s, const char *name, char **json, vessel_error **err);
 /* Apply e to the instance's own configuration, validate, store, rewrite
  * backup.yaml: one transaction.  profiles (when not NULL) replaces the
  * profile list, in order. */

@@ -374,13 +374,29 @@ static int cmd_config_get(struct ctl *c, int argc, char **argv)
         return conf_cmd_get(c, &(struct conf_target){false, name}, key, expanded);
 }
 
+/* The config.json the instance runs with. */
+static int conf_cmd_show_oci(struct ctl *c, const char *name)
+{
+        _cleanup_store_ struct vessel_store *s = NULL;
+        _cleanup_free_ char *json = NULL;
+        vessel_error *err = NULL;
+
+        STORE_OR_FAIL(c, s, err);
+        if (instance_oci_config(s, name, &json, &err) < 0)
+                return ctl_fail(&err);
+        puts(json);
+        return 0;
+}
+
 static int cmd_config_show(struct ctl *c, int argc, char **argv)
 {
         const char *name = NULL;
         bool expanded = false;
 
+        if (argc == 3 && !strcmp(argv[2], "--oci"))
+                return conf_cmd_show_oci(c, argv[1]);
         if (name_args(argc, argv, &name, NULL, &expanded) < 0)
-                return ctl_usage_error("config show ", "expected NAME [--expanded]");
+                return ctl_usage_error("config show ", "expected NAME [--expanded|--oci]");
         return conf_cmd_show(c, &(struct conf_target){false, name}, expanded);
 }
 
@@ -398,10 +414,10 @@ static int cmd_config_device(struct ctl *c, int argc, char **argv)
 
 static const struct ctl_cmd config_cmds[] = {
     {"show", cmd_config_show, "show an instance's configuration",
-     "Usage: vesselctl config show NAME [--expanded]\n\n"
+     "Usage: vesselctl config show NAME [--expanded|--oci]\n\n"
      "Show an instance's keys, devices and profiles as YAML.  With --expanded\n"
      "(-e), the keys and devices it runs with: its profiles in order, then its\n"
-     "own.\n"},
+     "own.  With --oci, the OCI config.json the runtime runs it with.\n"},
     {"get", cmd_config_get, "print the value of a key",
      "Usage: vesselctl config get NAME KEY [--expanded]\n\n"
      "Print a key's value (an empty line when it is not set).  With --expanded,\n"

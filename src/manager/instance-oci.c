@@ -1,0 +1,37 @@
+/* instance-oci.c: the config.json of an instance in the store (its
+ * expanded configuration through oci-gen, with the host's facts). */
+#include <sys/sysinfo.h>
+
+#include "instance.h"
+#include "oci-gen.h"
+#include "util.h"
+
+static long long host_memory(void)
+{
+        struct sysinfo si;
+
+        return sysinfo(&si) == 0 ? (long long)si.totalram * si.mem_unit : 0;
+}
+
+int instance_oci_config(struct vessel_store *s, const char *name, char **json, vessel_error **err)
+{
+        struct instance i = {0};
+        struct confset c = {0};
+        int r;
+
+        if ((r = instance_get(s, name, &i, err)) < 0)
+                return r;
+        if ((r = instance_expand(s, &i, &c, err)) == 0) {
+                _cleanup_free_ char *rootfs = xasprintf("%s/instances/%s/rootfs", s->root, name);
+                struct oci_gen_input in = {.name = name,
+                                           .rootfs = rootfs,
+                                           .conf = &c,
+                                           .host_memory_bytes = host_memory(),
+                                           .host_caps = oci_gen_host_caps()};
+                if ((r = oci_gen(&in, json, err)) < 0)
+                        vessel_error_prefix(err, "instance %s", name);
+        }
+        confset_free(&c);
+        instance_free(&i);
+        return r;
+}
