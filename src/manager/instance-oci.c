@@ -4,6 +4,7 @@
 
 #include "instance.h"
 #include "oci-gen.h"
+#include "rundir.h"
 #include "util.h"
 
 static long long host_memory(void)
@@ -23,8 +24,10 @@ int instance_oci_config(struct vessel_store *s, const char *name, char **json, v
                 return r;
         if ((r = instance_expand(s, &i, &c, err)) == 0) {
                 _cleanup_free_ char *rootfs = xasprintf("%s/instances/%s/rootfs", s->root, name);
+                _cleanup_free_ char *cgroup = instance_cgroup_path(s, name);
                 struct oci_gen_input in = {.name = name,
                                            .rootfs = rootfs,
+                                           .cgroup_path = cgroup,
                                            .conf = &c,
                                            .host_memory_bytes = host_memory(),
                                            .host_caps = oci_gen_host_caps()};
@@ -34,4 +37,15 @@ int instance_oci_config(struct vessel_store *s, const char *name, char **json, v
         confset_free(&c);
         instance_free(&i);
         return r;
+}
+
+/* /vessel/<store key>/<name>: under vessel's own sub-tree, apart for
+ * every store, so that two stores' instances of one name never share a
+ * cgroup. */
+char *instance_cgroup_path(struct vessel_store *s, const char *name)
+{
+        char key[13];
+
+        rundir_store_key(s->root, key);
+        return xasprintf("/vessel/%s/%s", key, name);
 }

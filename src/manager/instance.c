@@ -13,6 +13,8 @@
 #include <sys/stat.h>
 
 #include "config-db.h"
+#include "instance-run.h"
+#include "rundir.h"
 #include "image.h"
 #include "profile.h"
 #include "util.h"
@@ -366,7 +368,10 @@ int instance_create(struct vessel_store *s, const struct instance_create_opts *o
         return r;
 }
 
-int instance_delete(struct vessel_store *s, const char *name, bool force, vessel_error **err)
+/* by_monitor: called by the instance's own monitor, whose lock this
+ * process holds (an ephemeral instance's end). */
+static int delete_instance(struct vessel_store *s, const char *name, bool force, bool by_monitor,
+                           vessel_error **err)
 {
         _cleanup_tx_ struct store_tx tx = {0};
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
@@ -376,14 +381,25 @@ int instance_delete(struct vessel_store *s, const char *name, bool force, vessel
         bool busy;
         int moved;
 
+        if (!by_monitor && instance_orphaned(s, name) &&
+            instance_stop(s, name, 0, true, err) < 0)
+                return vessel_error_ret(*err);
+        if (!by_monitor && instance_monitor_alive(s, name)) {
+                if (!force)
+                        return vessel_error_msg(err, EBUSY,
+                                                "instance \"%s\": is running (stop it first, or "
+                                                "delete --force)",
+                                                name);
+                if (instance_stop(s, name, 0, true, err) < 0)
+                        return vessel_error_ret(*err);
+        }
         if (store_tx_begin(s, &tx, err) < 0 || instance_get(s, name, &i, err) < 0)
                 return vessel_error_ret(*err);
-        busy = strcmp(i.state, "stopped") != 0;
+        /* A row that says running without a monitor is a leftover. */
+        busy = !by_monitor && strcmp(i.state, "stopped") && instance_monitor_alive(s, name);
         instance_free(&i);
-        if (busy && !force)
-                return vessel_error_msg(err, EBUSY,
-                                        "instance \"%s\": is running (stop it first, or "
-                                        "delete --force)",
+        if (busy)
+                return vessel_error_msg(err, EBUSY, "instance \"%s\": was started meanwhile",
                                         name);
         moved = store_delete_begin(s->instances_fd, name, hidden, sizeof(hidden), &fd, err);
         if (moved < 0)
@@ -391,6 +407,7 @@ int instance_delete(struct vessel_store *s, const char *name, bool force, vessel
         if (store_prepare(s, "DELETE FROM instances WHERE name = ?", &st, err) == 0) {
                 db_bind_text(st, 1, name);
                 if (store_step(s, st, err) == SQLITE_DONE && store_tx_commit(&tx, err) == 0) {
+                        rundir_remove(s, name);
                         if (moved && rm_rf_at(s->instances_fd, hidden) < 0)
                                 return vessel_error_sys(err, "removing instances/%s", hidden);
                         return 0;
@@ -399,6 +416,16 @@ int instance_delete(struct vessel_store *s, const char *name, bool force, vessel
         if (moved)
                 renameat(s->instances_fd, hidden, s->instances_fd, name);
         return vessel_error_ret(*err);
+}
+
+int instance_delete(struct vessel_store *s, const char *name, bool force, vessel_error **err)
+{
+        return delete_instance(s, name, force, false, err);
+}
+
+int instance_delete_by_monitor(struct vessel_store *s, const char *name, vessel_error **err)
+{
+        return delete_instance(s, name, false, true, err);
 }
 
 static int rename_tx(struct vessel_store *s, const char *from, const char *to, vessel_error **err)
@@ -410,7 +437,7 @@ static int rename_tx(struct vessel_store *s, const char *from, const char *to, v
 
         if (store_tx_begin(s, &tx, err) < 0 || instance_get(s, from, &i, err) < 0)
                 return vessel_error_ret(*err);
-        busy = strcmp(i.state, "stopped") != 0;
+        busy = strcmp(i.state, "stopped") && instance_monitor_alive(s, from);
         instance_free(&i);
         if (busy)
                 return vessel_error_msg(err, EBUSY, "instance \"%s\": is running (stop it first)",

@@ -22,6 +22,13 @@
 
 #define INSTANCE_TMP_PREFIX ".init-"
 
+/* What the runtime's `events --stats` says of a running instance. */
+struct instance_stats {
+        int64_t processes;
+        int64_t memory, memory_nocache, memory_peak, swap; /* bytes */
+        int64_t cpu_ns;
+};
+
 struct instance {
         int64_t id;
         char *name;
@@ -35,6 +42,10 @@ struct instance {
         char **profiles;                  /* in order; never NULL */
         struct confset conf;              /* its own keys, devices, description */
         size_t n_snapshots;
+        /* Filled by instance_refresh (instance-run.h), else 0. */
+        int init_pid;
+        bool have_stats;
+        struct instance_stats stats;
 };
 
 /* RFC 1123 label: 1 to 63 letters, digits and '-', not starting or
@@ -60,8 +71,10 @@ int instance_list(struct vessel_store *s, struct instance **out, size_t *n, vess
 void instance_free(struct instance *i);
 void instance_list_free(struct instance *v, size_t n);
 
-/* force: also a running instance (stopping it is the next slice's). */
+/* force: also a running instance (killed first). */
 int instance_delete(struct vessel_store *s, const char *name, bool force, vessel_error **err);
+/* The end of an ephemeral instance, by its own monitor. */
+int instance_delete_by_monitor(struct vessel_store *s, const char *name, vessel_error **err);
 int instance_rename(struct vessel_store *s, const char *from, const char *to, vessel_error **err);
 
 /* The profiles in order, then the instance's own keys and devices. */
@@ -70,6 +83,8 @@ int instance_expand(struct vessel_store *s, const struct instance *i, struct con
 /* instance-oci.c: the OCI config.json that the runtime runs it with
  * (oci-gen.h). */
 int instance_oci_config(struct vessel_store *s, const char *name, char **json, vessel_error **err);
+/* The cgroupsPath it runs under: /vessel/<store key>/<name>. */
+char *instance_cgroup_path(struct vessel_store *s, const char *name);
 /* Apply e to the instance's own configuration, validate, store, rewrite
  * backup.yaml: one transaction.  profiles (when not NULL) replaces the
  * profile list, in order. */

@@ -402,7 +402,8 @@ int oci_merge_patch(const char *doc, const char *patch, char **out, vessel_error
 static json_object *gen_linux(const struct oci_gen_input *in)
 {
         json_object *l = json_object_new_object();
-        _cleanup_free_ char *cg = xasprintf("/%s/%s", OCI_GEN_CGROUP_PARENT, in->name);
+        _cleanup_free_ char *cg = in->cgroup_path ? xstrdup(in->cgroup_path)
+                                                  : xasprintf("/%s/%s", OCI_GEN_CGROUP_PARENT, in->name);
         static const char *const masked[] = {"/proc/kcore", "/proc/sysrq-trigger",
                                              "/proc/timer_list", "/sys/firmware", NULL};
 

@@ -16,14 +16,15 @@
 #include "config.h"
 #include "error.h"
 
-/* The cgroup sub-tree every instance lives under (cgroupsPath
- * /vessel-instances/<name>). */
+/* The cgroup sub-tree instances live under when no cgroup_path is given
+ * (cgroupsPath /vessel-instances/<name>). */
 #define OCI_GEN_CGROUP_PARENT "vessel-instances"
 
 struct oci_gen_input {
         const char *name;            /* the instance: hostname and cgroup */
         const char *rootfs;          /* absolute path of its rootfs/ */
         const char *init;            /* NULL: /sbin/init */
+        const char *cgroup_path;     /* NULL: /OCI_GEN_CGROUP_PARENT/<name> */
         const struct confset *conf;  /* expanded */
         long long host_memory_bytes; /* for limits.memory=N% */
         uint64_t host_caps;          /* the bounding set to stay in; 0: no limit */

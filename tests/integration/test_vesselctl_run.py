@@ -50,20 +50,21 @@ def run(store, tmp_path, script, name="r1", during=None):
     return subprocess.CompletedProcess(p.args, p.returncode, out, errs)
 
 
-def host_memory_limit(name):
-    """The instance's memory limit as the host sees its cgroup (hybrid:
-    the v1 memory controller; pure v2: memory.max)."""
-    for f in (f"/sys/fs/cgroup/memory/vessel-instances/{name}/memory.limit_in_bytes",
-              f"/sys/fs/cgroup/vessel-instances/{name}/memory.max"):
+def host_memory_limit(cgpath):
+    """The memory limit of the cgroup cgpath (the config's cgroupsPath) as
+    the host sees it (hybrid: the v1 memory controller; pure v2:
+    memory.max)."""
+    for f in (f"/sys/fs/cgroup/memory{cgpath}/memory.limit_in_bytes",
+              f"/sys/fs/cgroup{cgpath}/memory.max"):
         if os.path.exists(f):
             with open(f) as fh:
                 return int(fh.read())
     return None
 
 
-def wait_memory_limit(name):
+def wait_memory_limit(cgpath):
     for _ in range(100):
-        v = host_memory_limit(name)
+        v = host_memory_limit(cgpath)
         if v is not None:
             return v
         time.sleep(0.05)
@@ -75,7 +76,10 @@ def test_generated_defaults(inst):
     assert cfg["root"]["path"] == os.path.join(inst, "instances", "r1", "rootfs")
     assert cfg["process"]["args"] == ["/sbin/init"]
     assert "container=vessel" in cfg["process"]["env"]
-    assert cfg["linux"]["cgroupsPath"] == "/vessel-instances/r1"
+    # /vessel/<12 hex digits of the store's key>/<name>
+    parts = cfg["linux"]["cgroupsPath"].split("/")
+    assert parts[:2] == ["", "vessel"] and len(parts[2]) == 12 and parts[3:] == ["r1"]
+    assert oci(inst)["linux"]["cgroupsPath"] == cfg["linux"]["cgroupsPath"]
     assert {n["type"] for n in cfg["linux"]["namespaces"]} == {
         "pid", "network", "ipc", "uts", "mount", "cgroup"}
 
@@ -89,14 +93,15 @@ def test_runs_under_the_runtime(inst, tmp_path):
     ctl(inst, "config", "device", "add", "r1", "data", "disk", f"source={src}", "path=/mnt",
         "readonly=true")
     seen = {}
+    cg = oci(inst)["linux"]["cgroupsPath"]
     r = run(inst, tmp_path, "while ! test -e /tmp/go; do sleep 0.05; done; "
             "hostname; cat /mnt/hello; touch /mnt/x 2>/dev/null || echo ro; "
             "echo $FOO $container; tr '\\0' ' ' </proc/1/cmdline | cut -c1-9; exit 7",
-            during=lambda: seen.update(mem=wait_memory_limit("r1")))
+            during=lambda: seen.update(mem=wait_memory_limit(cg)))
     assert r.returncode == 7, r.stderr
     assert r.stdout.split("\n")[:5] == ["r1", "hi", "ro", "bar vessel", "/bin/sh -"]
     assert seen["mem"] == 64 << 20
-    assert host_memory_limit("r1") is None
+    assert host_memory_limit(cg) is None
 
 
 def test_raw_oci_and_bad_device(inst, tmp_path):

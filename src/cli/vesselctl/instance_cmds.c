@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "image.h"
+#include "instance-run.h"
 #include "instance.h"
 #include "util.h"
 #include "vesselctl.h"
@@ -23,8 +24,7 @@ const char help_init[] =
     "  -n, --no-profiles   apply no profile at all\n"
     "  -c, --config K=V    set a key (repeatable; see vesselctl config --help)\n"
     "  -d, --description T a description\n"
-    "  -e, --ephemeral     mark it ephemeral (deleted when it stops, once\n"
-    "                      instances run)\n"
+    "  -e, --ephemeral     mark it ephemeral (deleted when it stops)\n"
     "\nExample:\n"
     "  vesselctl init busybox web1 -p default -p big -c limits.memory=512MiB\n";
 
@@ -47,7 +47,8 @@ const char help_list[] =
     "                      6 IPv6           t type         S snapshots\n"
     "                      a architecture   b storage      c created\n"
     "                      d description    f base image   F base image (full)\n"
-    "                      l last used      P profiles\n"
+    "                      l last used      P profiles     p PID\n"
+    "                      N processes      m memory       u CPU time\n"
     "  -f, --format F    table (default), compact, csv, json or yaml\n";
 
 const char help_info[] = "Usage: vesselctl info NAME [-f json|yaml]\n\n"
@@ -65,8 +66,10 @@ static int add_config_arg(struct kvlist *l, const char *arg)
         return 0;
 }
 
-int cli_init(struct ctl *c, int argc, char **argv)
+/* init, and launch (init, then start). */
+static int create_cmd(struct ctl *c, int argc, char **argv, bool launch)
 {
+        const char *cmd = launch ? "launch " : "init ";
         static const struct option opts[] = {
             {"profile", required_argument, NULL, 'p'},
             {"no-profiles", no_argument, NULL, 'n'},
@@ -93,7 +96,7 @@ int cli_init(struct ctl *c, int argc, char **argv)
                 case 'c':
                         if (add_config_arg(&config, optarg) < 0) {
                                 kvlist_free(&config);
-                                return ctl_usage_error("init ", "-c \"%s\": expected KEY=VALUE",
+                                return ctl_usage_error(cmd, "-c \"%s\": expected KEY=VALUE",
                                                        optarg);
                         }
                         break;
@@ -105,16 +108,16 @@ int cli_init(struct ctl *c, int argc, char **argv)
                         break;
                 default:
                         kvlist_free(&config);
-                        return ctl_bad_option("init ", argv);
+                        return ctl_bad_option(cmd, argv);
                 }
         }
         if (argc - optind != 2) {
                 kvlist_free(&config);
-                return ctl_usage_error("init ", "expected IMAGE NAME");
+                return ctl_usage_error(cmd, "expected IMAGE NAME");
         }
         if (profiles && o.no_profiles) {
                 kvlist_free(&config);
-                return ctl_usage_error("init ", "--profile and --no-profiles exclude each other");
+                return ctl_usage_error(cmd, "--profile and --no-profiles exclude each other");
         }
         o.image = argv[optind];
         o.name = argv[optind + 1];
@@ -127,7 +130,23 @@ int cli_init(struct ctl *c, int argc, char **argv)
         if (r < 0)
                 return ctl_fail(&err);
         printf("Creating %s\n", o.name);
+        if (launch) {
+                printf("Starting %s\n", o.name);
+                fflush(stdout);
+                if (instance_start(s, o.name, &err) < 0)
+                        return ctl_fail(&err);
+        }
         return 0;
+}
+
+int cli_init(struct ctl *c, int argc, char **argv)
+{
+        return create_cmd(c, argc, argv, false);
+}
+
+int cli_launch(struct ctl *c, int argc, char **argv)
+{
+        return create_cmd(c, argc, argv, true);
 }
 
 int cli_delete(struct ctl *c, int argc, char **argv)
@@ -201,6 +220,19 @@ static char *type_cell(const struct instance *i)
                          i->ephemeral ? " (EPHEMERAL)" : "");
 }
 
+static const char *st_title_or(const struct instance *i)
+{
+        static const char *const titles[][2] = {{"running", "Running"},
+                                                {"frozen", "Frozen"},
+                                                {"stopped", "Stopped"},
+                                                {"error", "Error"}};
+
+        for (size_t k = 0; k < ARRAY_SIZE(titles); k++)
+                if (!strcmp(i->state, titles[k][0]))
+                        return titles[k][1];
+        return i->state;
+}
+
 static json_object *instance_json(const struct instance *i, const struct confset *x)
 {
         json_object *o = json_object_new_object(), *p = json_object_new_array();
@@ -227,6 +259,27 @@ static json_object *instance_json(const struct instance *i, const struct confset
         json_object_object_add(o, "expanded_config", kv_json(&x->config));
         json_object_object_add(o, "expanded_devices", devices_json(&x->devices));
         json_object_object_add(o, "snapshots", json_object_new_int64((int64_t)i->n_snapshots));
+        if (i->init_pid > 0) { /* as Incus's InstanceState, what we know of it */
+                json_object *live = json_object_new_object();
+                json_object_object_add(live, "status", json_object_new_string(st_title_or(i)));
+                json_object_object_add(live, "pid", json_object_new_int64(i->init_pid));
+                if (i->have_stats) {
+                        json_object *m = json_object_new_object(), *c = json_object_new_object();
+                        json_object_object_add(live, "processes",
+                                               json_object_new_int64(i->stats.processes));
+                        json_object_object_add(m, "usage", json_object_new_int64(i->stats.memory));
+                        json_object_object_add(m, "usage_peak",
+                                               json_object_new_int64(i->stats.memory_peak));
+                        json_object_object_add(m, "usage_without_cache",
+                                               json_object_new_int64(i->stats.memory_nocache));
+                        json_object_object_add(m, "swap_usage",
+                                               json_object_new_int64(i->stats.swap));
+                        json_object_object_add(c, "usage", json_object_new_int64(i->stats.cpu_ns));
+                        json_object_object_add(live, "memory", m);
+                        json_object_object_add(live, "cpu", c);
+                }
+                json_object_object_add(o, "state", live);
+        }
         return o;
 }
 
@@ -281,6 +334,27 @@ static char *c_profiles(const struct instance *i)
         return strv_join(i->profiles, ", ");
 }
 
+static char *c_pid(const struct instance *i)
+{
+        return i->init_pid > 0 ? xasprintf("%d", i->init_pid) : xstrdup("");
+}
+static char *c_processes(const struct instance *i)
+{
+        return i->have_stats && i->stats.processes >= 0
+                   ? xasprintf("%lld", (long long)i->stats.processes)
+                   : xstrdup("");
+}
+static char *c_memory(const struct instance *i)
+{
+        return i->have_stats && i->stats.memory >= 0 ? out_size(i->stats.memory) : xstrdup("");
+}
+static char *c_cpu(const struct instance *i)
+{
+        return i->have_stats && i->stats.cpu_ns >= 0
+                   ? xasprintf("%llds", (long long)(i->stats.cpu_ns / 1000000000))
+                   : xstrdup("");
+}
+
 static char *c_last_used(const struct instance *i)
 {
         return i->last_used_at ? out_date_info(i->last_used_at) : xstrdup("never");
@@ -301,6 +375,10 @@ static const struct column columns[] = {
     {'F', "BASE IMAGE", c_image_full},
     {'l', "LAST USED AT", c_last_used},
     {'P', "PROFILES", c_profiles},
+    {'p', "PID", c_pid},
+    {'N', "PROCESSES", c_processes},
+    {'m', "MEMORY USAGE", c_memory},
+    {'u', "CPU USAGE", c_cpu},
     {0},
 };
 
@@ -374,8 +452,10 @@ static void list_print(struct vessel_store *s, struct instance *v, size_t n, cha
         for (size_t k = 0; k < nc; k++)
                 header[k] = column_find(cols[k])->header;
         table_init(&t, header, nc);
+        bool stats = strpbrk(cols, "Nmu") != NULL;
         for (size_t k = 0; k < n; k++) {
                 struct confset x = {0};
+                instance_refresh(s, &v[k], stats);
                 if (instance_expand(s, &v[k], &x, NULL) == 0 &&
                     instance_matches(&v[k], &x, terms)) {
                         _cleanup_free_ char **row = xmalloc0(nc * sizeof(char *));
@@ -432,6 +512,25 @@ static void info_print(struct vessel_store *s, const struct instance *i)
         printf("Created: %s\n", created);
         printf("Last Used: %s\n", used);
         printf("Snapshots: %zu\n", i->n_snapshots);
+        if (i->init_pid > 0)
+                printf("PID: %d\n", i->init_pid);
+        /* Privileged until issue 12's id ranges. */
+        printf("ID map: none (privileged: container root is host root)\n");
+        if (i->have_stats) {
+                _cleanup_free_ char *mem = out_size(i->stats.memory),
+                                    *nocache = out_size(i->stats.memory_nocache),
+                                    *peak = out_size(i->stats.memory_peak),
+                                    *swap = out_size(i->stats.swap);
+                printf("\nResources:\n");
+                printf("  Processes: %lld\n", (long long)i->stats.processes);
+                printf("  CPU usage:\n");
+                printf("    CPU usage (in seconds): %.2f\n", (double)i->stats.cpu_ns / 1e9);
+                printf("  Memory usage:\n");
+                printf("    Memory (current): %s\n", mem);
+                printf("    Memory (without page cache): %s\n", nocache);
+                printf("    Memory (peak): %s\n", peak);
+                printf("    Swap (current): %s\n", swap);
+        }
 }
 
 int cli_info(struct ctl *c, int argc, char **argv)
@@ -451,6 +550,7 @@ int cli_info(struct ctl *c, int argc, char **argv)
         STORE_OR_FAIL(c, s, err);
         if (instance_get(s, argv[optind], &i, &err) < 0)
                 return ctl_fail(&err);
+        instance_refresh(s, &i, true);
         if (fmt == OUT_JSON || fmt == OUT_YAML) {
                 struct confset x = {0};
                 if (instance_expand(s, &i, &x, &err) < 0) {

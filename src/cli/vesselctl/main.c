@@ -13,7 +13,16 @@ static const char usage_text[] = "Usage: vesselctl [--store DIR] COMMAND [ARGS..
 
 static const struct ctl_cmd commands[] = {
     {"image", cli_image, "import, list, inspect, export and delete images", NULL, "images"},
+    {"launch", cli_launch, "create an instance from an image and start it", help_launch, NULL},
     {"init", cli_init, "create an instance from an image", help_init, "create"},
+    {"start", cli_start, "start instances", help_start, NULL},
+    {"stop", cli_stop, "stop instances", help_stop, NULL},
+    {"restart", cli_restart, "restart instances", help_restart, NULL},
+    {"pause", cli_pause, "freeze instances", help_pause, "freeze"},
+    {"resume", cli_resume, "thaw paused instances", help_resume, NULL},
+    {"exec", cli_exec, "run a command in an instance", help_exec, NULL},
+    {"console", cli_console, "attach to an instance's console, or show its log", help_console,
+     NULL},
     {"list", cli_list, "list the instances", help_list, "ls"},
     {"info", cli_info, "show an instance", help_info, NULL},
     {"config", cli_config, "show and change an instance's keys and devices", NULL, NULL},
@@ -143,6 +152,9 @@ int main(int argc, char **argv)
                 usage(stdout);
                 return 0;
         }
+        /* The monitor's last act; not a command for people. */
+        if (!strcmp(argv[optind], "__monitor-exit"))
+                return cli_monitor_exit(&c, argc - optind, argv + optind);
         for (const struct ctl_cmd *cmd = commands; cmd->name; cmd++)
                 if (!strcmp(cmd->name, argv[optind]) ||
                     (cmd->alias && !strcmp(cmd->alias, argv[optind])))

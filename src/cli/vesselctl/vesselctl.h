@@ -52,6 +52,18 @@ int cli_rename(struct ctl *c, int argc, char **argv);
 int cli_list(struct ctl *c, int argc, char **argv);
 int cli_info(struct ctl *c, int argc, char **argv);
 extern const char help_init[], help_delete[], help_rename[], help_list[], help_info[];
+int cli_launch(struct ctl *c, int argc, char **argv);
+/* run_cmds.c */
+int cli_start(struct ctl *c, int argc, char **argv);
+int cli_stop(struct ctl *c, int argc, char **argv);
+int cli_restart(struct ctl *c, int argc, char **argv);
+int cli_pause(struct ctl *c, int argc, char **argv);
+int cli_resume(struct ctl *c, int argc, char **argv);
+int cli_exec(struct ctl *c, int argc, char **argv);
+int cli_console(struct ctl *c, int argc, char **argv);
+int cli_monitor_exit(struct ctl *c, int argc, char **argv);
+extern const char help_launch[], help_start[], help_stop[], help_restart[], help_pause[],
+    help_resume[], help_exec[], help_console[];
 /* config_cmds.c, profile_cmds.c */
 int cli_config(struct ctl *c, int argc, char **argv);
 int cli_profile(struct ctl *c, int argc, char **argv);
