@@ -319,14 +319,18 @@ static int halt_signal(struct vessel_store *s, const struct run_ctx *c, vessel_e
                 pid_t init = read_init_pid(&c->rd);
                 _cleanup_free_ char *p = xasprintf("/proc/%d/comm", (int)init);
                 _cleanup_free_ char *exe = xasprintf("/proc/%d/exe", (int)init);
-                _cleanup_free_ char *comm = NULL;
+                _cleanup_free_ char *cl = xasprintf("/proc/%d/cmdline", (int)init);
+                _cleanup_free_ char *comm = NULL, *cmdline = NULL;
                 char target[PATH_MAX];
                 ssize_t n = readlink(exe, target, sizeof(target) - 1);
                 target[n > 0 ? n : 0] = '\0';
                 const char *base = strrchr(target, '/');
-                if (read_file_at(AT_FDCWD, p, &comm, NULL, NULL) == 0 && !strcmp(comm, "systemd\n"))
+                if (read_file_at(AT_FDCWD, p, &comm, NULL, NULL) == 0 &&
+                    !strcmp(comm, "systemd\n"))
                         sig = SIGRTMIN + 3;
-                else if (base && !strcmp(base, "/busybox"))
+                else if (base && !strcmp(base, "/busybox") &&
+                         read_file_at(AT_FDCWD, cl, &cmdline, NULL, NULL) == 0 &&
+                         (!strcmp(cmdline, "init") || !strcmp(cmdline, "/sbin/init")))
                         sig = SIGUSR2; /* busybox init's poweroff; it ignores SIGPWR */
         }
         confset_free(&conf);

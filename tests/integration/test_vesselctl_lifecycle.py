@@ -1,0 +1,420 @@
+"""Running instances: launch/start/stop/restart/pause/resume/exec/console,
+the monitor per instance, list and info of running instances, ephemeral
+instances, bad input, concurrency and SIGKILL at random moments, on the
+busybox image booting busybox's init (or a shell script as init)."""
+import glob
+import hashlib
+import json
+import os
+import pty
+import random
+import select
+import shutil
+import signal
+import subprocess
+import threading
+import time
+
+import pytest
+
+from conftest import base_rootfs
+from test_vesselctl_image import VESSELCTL, ctl, fail
+
+INITTAB = """::sysinit:/bin/echo vessel-test booted
+::askfirst:-/bin/sh
+::shutdown:/bin/echo vessel-test going down
+"""
+
+
+def store_key(store):
+    return hashlib.sha256(os.path.abspath(store).encode()).hexdigest()[:12]
+
+
+def rundir(store, name=None):
+    base = f"/run/vesselctl/{store_key(store)}"
+    return base if name is None else f"{base}/{name}"
+
+
+def monitors(store):
+    """Pids of the monitors of this store."""
+    out = []
+    for p in glob.glob("/proc/[0-9]*/cmdline"):
+        try:
+            with open(p, "rb") as f:
+                args = f.read().split(b"\0")
+        except OSError:
+            continue
+        if args and args[0].endswith(b"vesselctl-monitor") and store.encode() in args:
+            out.append(int(p.split("/")[2]))
+    return out
+
+
+def make_boot_image(tmp_path, init=None, name="bootimg"):
+    """The busybox rootfs with /sbin/init: busybox's init (an inittab that
+    says when it boots and goes down), or the shell script init."""
+    d = tmp_path / name
+    shutil.copytree(base_rootfs(), d / "rootfs", symlinks=True)
+    r = d / "rootfs"
+    if init is None:
+        os.symlink("../bin/busybox", r / "sbin" / "init")
+        (r / "etc" / "inittab").write_text(INITTAB)
+    else:
+        (r / "sbin" / "init").write_text("#!/bin/sh\n" + init)
+        os.chmod(r / "sbin" / "init", 0o755)
+    (d / "metadata.yaml").write_text("architecture: x86_64\ncreation_date: 1700000000\n")
+    return d
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = str(tmp_path / "store")
+    yield s
+    # Whatever a test left: deleted, and nothing of it may remain.
+    r = subprocess.run([VESSELCTL, "--store", s, "list", "-f", "csv", "-c", "n"],
+                       capture_output=True, text=True)
+    for name in r.stdout.split():
+        subprocess.run([VESSELCTL, "--store", s, "delete", "-f", name], capture_output=True)
+    left = monitors(s)
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    # The instances' cgroups must be gone; their parent, shared by the
+    # store's instances, stays when the runtime that made it did not
+    # remove it last.
+    cg = [d for d in glob.glob(f"/sys/fs/cgroup/*/vessel/{store_key(s)}/*") +
+          glob.glob(f"/sys/fs/cgroup/vessel/{store_key(s)}/*") if os.path.isdir(d)]
+    for d in glob.glob(f"/sys/fs/cgroup/*/vessel/{store_key(s)}") + \
+            glob.glob(f"/sys/fs/cgroup/vessel/{store_key(s)}"):
+        try:
+            os.rmdir(d)
+        except OSError:
+            pass
+    rt = os.path.join(rundir(s), "runtime")
+    left_state = os.listdir(rt) if os.path.isdir(rt) else []
+    shutil.rmtree(rundir(s), ignore_errors=True)
+    assert not left, f"monitors left running: {left}"
+    assert not cg, f"cgroups left: {cg}"
+    assert not left_state, f"runtime state left: {left_state}"
+
+
+@pytest.fixture
+def img(store, tmp_path):
+    ctl(store, "image", "import", str(make_boot_image(tmp_path)), "--alias", "boot")
+    return store
+
+
+def state(store, name):
+    rows = json.loads(ctl(store, "list", "-f", "json").stdout)
+    for r in rows:
+        if r["name"] == name:
+            return r["status"]
+    return None
+
+
+def wait_log(store, name, text, timeout=10):
+    end = time.time() + timeout
+    while time.time() < end:
+        out = ctl(store, "console", name, "--show-log").stdout
+        if text in out:
+            return out
+        time.sleep(0.05)
+    raise AssertionError(f"{text!r} not in the console log: {out!r}")
+
+
+def cgroup_path(store, name):
+    return json.loads(ctl(store, "config", "show", name, "--oci").stdout)["linux"]["cgroupsPath"]
+
+
+def cgroup_dirs(cgpath):
+    return [d for d in glob.glob(f"/sys/fs/cgroup/*{cgpath}") + [f"/sys/fs/cgroup{cgpath}"]
+            if os.path.isdir(d)]
+
+
+# --- the everyday commands -------------------------------------------------
+
+def test_launch_exec_stop(img):
+    r = ctl(img, "launch", "boot", "w1", "-c", "environment.GREETING=hello")
+    assert r.stdout.split("\n")[:2] == ["Creating w1", "Starting w1"]
+    assert state(img, "w1") == "Running"
+    assert len(monitors(img)) == 1
+    cg = cgroup_path(img, "w1")
+    assert cgroup_dirs(cg)
+    # exec enters the mount namespace too: /proc is the instance's.
+    assert ctl(img, "exec", "w1", "--", "cat", "/proc/1/cmdline").stdout.split("\0")[0] == "init"
+    assert ctl(img, "exec", "w1", "--", "sh", "-c", "echo $$").stdout.strip() != ""
+    assert ctl(img, "exec", "w1", "--", "hostname").stdout.strip() == "w1"
+    assert ctl(img, "exec", "w1", "--", "sh", "-c", "exit 7", check=False).returncode == 7
+    assert ctl(img, "exec", "w1", "--", "pwd").stdout.strip() == "/root"
+    out = ctl(img, "exec", "w1", "--env", "A=b", "--cwd", "/tmp", "--", "sh", "-c",
+              "echo $A $GREETING $HOME; pwd; id -u").stdout.split("\n")
+    assert out[:3] == ["b hello /root", "/tmp", "0"]
+    assert ctl(img, "exec", "w1", "--user", "65534", "--group", "65534", "--", "id",
+               "-u").stdout.strip() == "65534"
+    # Options after the name, Incus's order.
+    assert ctl(img, "exec", "w1", "--env", "X=1", "--", "sh", "-c",
+               "echo $X").stdout.strip() == "1"
+    info = ctl(img, "info", "w1").stdout
+    assert "Status: RUNNING" in info and "PID: " in info and "Processes: " in info
+    assert "Memory (current): " in info and "CPU usage (in seconds): " in info
+    j = json.loads(ctl(img, "info", "w1", "-f", "json").stdout)
+    assert j["state"]["pid"] > 0 and j["state"]["processes"] >= 1
+    assert j["state"]["memory"]["usage"] > 0
+    row = ctl(img, "list", "-c", "nspN", "-f", "csv").stdout.strip().split(",")
+    assert row[:2] == ["w1", "RUNNING"] and int(row[2]) == j["state"]["pid"] and int(row[3]) >= 1
+    wait_log(img, "w1", "vessel-test booted")
+    t = time.time()
+    ctl(img, "stop", "w1")  # busybox's init: SIGUSR2, its poweroff
+    assert time.time() - t < 20
+    assert state(img, "w1") == "Stopped"
+    assert not monitors(img)
+    assert not cgroup_dirs(cg)
+    log = ctl(img, "console", "w1", "--show-log").stdout
+    assert "vessel-test booted" in log and "vessel-test going down" in log
+    assert "PID: " not in ctl(img, "info", "w1").stdout
+    # Started again: a fresh console log, the last one kept beside it.
+    ctl(img, "start", "w1")
+    wait_log(img, "w1", "vessel-test booted")
+    assert os.path.exists(os.path.join(img, "instances", "w1", "console.log.1"))
+    ctl(img, "stop", "w1", "-f")
+    assert state(img, "w1") == "Stopped"
+
+
+def test_restart_pause_resume(img):
+    ctl(img, "launch", "boot", "r1")
+    pid1 = json.loads(ctl(img, "info", "r1", "-f", "json").stdout)["state"]["pid"]
+    ctl(img, "restart", "r1", "-f")
+    pid2 = json.loads(ctl(img, "info", "r1", "-f", "json").stdout)["state"]["pid"]
+    assert pid1 != pid2 and state(img, "r1") == "Running"
+    ctl(img, "pause", "r1")
+    assert state(img, "r1") == "Frozen"
+    assert ctl(img, "list", "-c", "s", "-f", "csv").stdout.strip() == "FROZEN"
+    with open(f"/proc/{pid2}/status") as f:
+        pass  # the process is there, frozen
+    e = fail(img, "exec", "r1", "--", "true")
+    assert "paused" in e
+    assert "paused already" in fail(img, "pause", "r1")
+    ctl(img, "resume", "r1")
+    assert state(img, "r1") == "Running"
+    assert "running already" in fail(img, "resume", "r1")
+    ctl(img, "exec", "r1", "--", "true")
+    # A paused instance can still be stopped.
+    ctl(img, "pause", "r1")
+    ctl(img, "stop", "r1", "-f")
+    assert state(img, "r1") == "Stopped"
+
+
+def test_stop_signals_and_timeout(store, tmp_path):
+    # A shell script as init: SIGPWR by default (not busybox's init).
+    ctl(store, "image", "import", str(make_boot_image(
+        tmp_path, "trap 'echo got-pwr; exit 3' PWR\ntrap 'echo got-term; exit 4' TERM\n"
+        "echo script-up\nwhile :; do sleep 0.1; done\n", name="script")), "--alias", "script")
+    ctl(store, "image", "import", str(make_boot_image(
+        tmp_path, "trap '' PWR TERM USR2\necho stubborn\nwhile :; do sleep 0.1; done\n",
+        name="stubborn")), "--alias", "stubborn")
+    ctl(store, "launch", "script", "s1")
+    wait_log(store, "s1", "script-up")
+    ctl(store, "stop", "s1")
+    assert "got-pwr" in ctl(store, "console", "s1", "--show-log").stdout
+    ctl(store, "launch", "script", "s2", "-c", "boot.stop.signal=SIGTERM")
+    wait_log(store, "s2", "script-up")
+    ctl(store, "stop", "s2")
+    assert "got-term" in ctl(store, "console", "s2", "--show-log").stdout
+    ctl(store, "launch", "stubborn", "s3")
+    wait_log(store, "s3", "stubborn")
+    t = time.time()
+    ctl(store, "stop", "s3", "--timeout", "1")
+    assert 0.9 < time.time() - t < 15
+    assert state(store, "s3") == "Stopped"
+
+
+def test_console_attach(img):
+    ctl(img, "launch", "boot", "c1")
+    wait_log(img, "c1", "Please press Enter")
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execv(VESSELCTL, [VESSELCTL, "--store", img, "console", "c1"])
+    seen = b""
+
+    def expect(text, timeout=10):
+        nonlocal seen
+        end = time.time() + timeout
+        while text.encode() not in seen and time.time() < end:
+            r, _, _ = select.select([fd], [], [], 0.1)
+            if r:
+                try:
+                    seen += os.read(fd, 4096)
+                except OSError:
+                    break
+        assert text.encode() in seen, seen
+
+    expect("Ctrl-a q".replace("Ctrl-a q", "<ctrl>+a q"))
+    os.write(fd, b"\r")
+    time.sleep(0.3)
+    os.write(fd, b"echo hi-$((6*7))\r")
+    expect("hi-42")
+    os.write(fd, b"\x01q")  # detach
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+    assert state(img, "c1") == "Running"
+    # The ring buffer has what the console wrote, the typed line's echo too.
+    assert "hi-42" in ctl(img, "console", "c1", "--show-log").stdout
+
+
+def test_ephemeral(img):
+    ctl(img, "launch", "boot", "e1", "-e")
+    assert "EPHEMERAL" in ctl(img, "list", "-c", "nt").stdout
+    ctl(img, "stop", "e1", "-f")
+    assert "e1" not in ctl(img, "list", "-f", "csv", "-c", "n").stdout
+    assert not os.path.exists(os.path.join(img, "instances", "e1"))
+    assert not os.path.exists(rundir(img, "e1"))
+    # Ending by itself (the init exits) deletes it too.
+    ctl(img, "launch", "boot", "e2", "-e")
+    ctl(img, "exec", "e2", "--", "kill", "-USR2", "1")
+    for _ in range(100):
+        if "e2" not in ctl(img, "list", "-f", "csv", "-c", "n").stdout:
+            break
+        time.sleep(0.1)
+    assert "e2" not in ctl(img, "list", "-f", "csv", "-c", "n").stdout
+
+
+def test_delete_running(img):
+    ctl(img, "launch", "boot", "d1")
+    cg = cgroup_path(img, "d1")
+    assert "is running" in fail(img, "delete", "d1")
+    assert "is running" in fail(img, "rename", "d1", "d2")
+    ctl(img, "delete", "-f", "d1")
+    assert not monitors(img) and not cgroup_dirs(cg)
+    assert not os.path.exists(os.path.join(img, "instances", "d1"))
+
+
+def test_exit_recorded(store, tmp_path):
+    ctl(store, "image", "import", str(make_boot_image(tmp_path, "echo bye\nexit 5\n",
+                                                      name="quick")), "--alias", "quick")
+    ctl(store, "launch", "quick", "q1")
+    for _ in range(100):
+        if state(store, "q1") == "Stopped":
+            break
+        time.sleep(0.05)
+    assert state(store, "q1") == "Stopped"
+    assert not monitors(store)
+    assert "bye" in ctl(store, "console", "q1", "--show-log").stdout
+
+
+# --- bad input and errors ---------------------------------------------------
+
+def test_errors(img, tmp_path):
+    ctl(img, "init", "boot", "x1")
+    assert "is not running" in fail(img, "stop", "x1")
+    assert "is not running" in fail(img, "exec", "x1", "--", "true")
+    assert "is not running" in fail(img, "console", "x1")
+    assert "is not running" in fail(img, "pause", "x1")
+    assert fail(img, "start", "nope").startswith("vesselctl: ")
+    assert "expected a command" in fail(img, "exec", "x1")
+    assert "--timeout" in fail(img, "stop", "x1", "--timeout", "soon")
+    ctl(img, "console", "x1", "--show-log")  # never ran: empty
+    ctl(img, "start", "x1")
+    assert "already running" in fail(img, "start", "x1")
+    ctl(img, "stop", "x1", "-f")
+    # An image without /sbin/init: a clear error, and nothing left behind.
+    d = make_boot_image(tmp_path, name="noinit")
+    os.unlink(d / "rootfs" / "sbin" / "init")
+    ctl(img, "image", "import", str(d), "--alias", "noinit")
+    ctl(img, "init", "noinit", "n1")
+    e = fail(img, "start", "n1")
+    assert "n1" in e and "/sbin/init" in e
+    assert state(img, "n1") == "Stopped"
+    assert not monitors(img)
+    assert not cgroup_dirs(cgroup_path(img, "n1"))
+    assert not os.listdir(os.path.join(rundir(img), "runtime"))
+    assert "is not running" in fail(img, "stop", "n1")
+    # launch of a bad image: the instance exists, stopped, with the error.
+    e = fail(img, "launch", "noinit", "n2")
+    assert "/sbin/init" in e and state(img, "n2") == "Stopped"
+
+
+def test_monitor_killed(img):
+    """A monitor killed with SIGKILL: the instance shows ERROR while its
+    container runs on; stop ends it; start works again."""
+    ctl(img, "launch", "boot", "k1")
+    [mon] = monitors(img)
+    os.kill(mon, signal.SIGKILL)
+    time.sleep(0.2)
+    assert state(img, "k1") == "Error"
+    ctl(img, "stop", "k1")
+    assert state(img, "k1") == "Stopped"
+    assert not os.listdir(os.path.join(rundir(img), "runtime"))
+    ctl(img, "start", "k1")
+    assert state(img, "k1") == "Running"
+    # And delete -f of an orphaned one.
+    [mon] = monitors(img)
+    os.kill(mon, signal.SIGKILL)
+    time.sleep(0.2)
+    ctl(img, "delete", "-f", "k1")
+    assert not os.listdir(os.path.join(rundir(img), "runtime"))
+
+
+# --- concurrency and crashes -----------------------------------------------
+
+def test_two_launches_of_one_name(img):
+    procs = [subprocess.Popen([VESSELCTL, "--store", img, "launch", "boot", "same"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    res = [p.communicate(timeout=60) + (p.returncode,) for p in procs]
+    codes = sorted(r[2] for r in res)
+    assert codes[0] == 0 and codes[1] != 0, res
+    loser = [r for r in res if r[2] != 0][0]
+    assert "already exists" in loser[1]
+    assert state(img, "same") == "Running" and len(monitors(img)) == 1
+
+
+def test_twenty_parallel_launches(img):
+    names = [f"p{i}" for i in range(20)]
+    procs = [subprocess.Popen([VESSELCTL, "--store", img, "launch", "boot", n],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for n in names]
+    for p in procs:
+        _, e = p.communicate(timeout=120)
+        assert p.returncode == 0, e
+    rows = json.loads(ctl(img, "list", "-f", "json").stdout)
+    assert sorted(r["name"] for r in rows) == sorted(names)
+    assert all(r["status"] == "Running" for r in rows)
+    assert len(monitors(img)) == 20
+    procs = [subprocess.Popen([VESSELCTL, "--store", img, "delete", "-f", n],
+                              stderr=subprocess.PIPE, text=True) for n in names]
+    for p in procs:
+        _, e = p.communicate(timeout=120)
+        assert p.returncode == 0, e
+    assert ctl(img, "list", "-f", "csv").stdout == ""
+    assert not monitors(img)
+
+
+def test_sigkill_during_launch_and_delete(img):
+    """vesselctl killed at random moments of launch and delete: afterwards
+    every instance is either absent or complete, and delete -f of all
+    leaves no monitor, cgroup, runtime state or directory."""
+    rnd = random.Random(11)
+    for i in range(16):
+        name = f"k{i}"
+        p = subprocess.Popen([VESSELCTL, "--store", img, "launch", "boot", name],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rnd.uniform(0, 0.12))
+        p.kill()
+        p.wait()
+        if i % 2:
+            p = subprocess.Popen([VESSELCTL, "--store", img, "delete", "-f", name],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(rnd.uniform(0, 0.03))
+            p.kill()
+            p.wait()
+    rows = json.loads(ctl(img, "list", "-f", "json").stdout)
+    for r in rows:
+        assert r["status"] in ("Running", "Stopped", "Error"), r
+        ctl(img, "info", r["name"])
+    for r in rows:
+        ctl(img, "delete", "-f", r["name"])
+    assert ctl(img, "list", "-f", "csv").stdout == ""
+    assert not monitors(img)
+    left = [n for n in os.listdir(os.path.join(img, "instances"))]
+    assert left == [], left
+    rt = os.path.join(rundir(img), "runtime")
+    assert not os.path.isdir(rt) or not os.listdir(rt)
