@@ -415,7 +415,8 @@ int instance_pause(struct vessel_store *s, const char *name, bool pause, vessel_
         return 0;
 }
 
-int instance_record_exit(struct vessel_store *s, const char *name, int status, vessel_error **err)
+int instance_record_exit(struct vessel_store *s, const char *name, int status, int lockfd,
+                         vessel_error **err)
 {
         _cleanup_tx_ struct store_tx tx = {0};
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
@@ -435,7 +436,13 @@ int instance_record_exit(struct vessel_store *s, const char *name, int status, v
         db_bind_text(st, 2, name);
         if (store_step(s, st, err) != SQLITE_DONE || store_tx_commit(&tx, err) < 0)
                 return -EIO;
-        return ephemeral ? instance_delete_by_monitor(s, name, err) : 0;
+        if (ephemeral && status != 128 + SIGHUP)
+                return instance_delete_by_monitor(s, name, err);
+        if (status != 128 + SIGHUP)
+                return 0;
+        /* A reboot: this monitor has ended; the next one starts. */
+        close(lockfd);
+        return instance_start(s, name, err);
 }
 
 int instance_live_state(struct vessel_store *s, const char *name, const char *db_state,

@@ -35,9 +35,12 @@ int instance_start(struct vessel_store *s, const char *name, vessel_error **err)
 int instance_stop(struct vessel_store *s, const char *name, int timeout_s, bool force,
                   vessel_error **err);
 int instance_pause(struct vessel_store *s, const char *name, bool pause, vessel_error **err);
-/* The monitor's last act (vesselctl __monitor-exit): the exit status in
- * the catalogue, the instance deleted if ephemeral. */
-int instance_record_exit(struct vessel_store *s, const char *name, int status, vessel_error **err);
+/* The monitor's last act (vesselctl __monitor-exit, holding the
+ * monitor's lock as lockfd): the exit status in the catalogue, the
+ * instance deleted if ephemeral, or started again if its init asked for a
+ * reboot (in a pid namespace, reboot(2) ends the init with SIGHUP). */
+int instance_record_exit(struct vessel_store *s, const char *name, int status, int lockfd,
+                         vessel_error **err);
 
 /* What runs: "running", "frozen", "stopped", or "error" when its monitor
  * died while the container may still run (stop or delete clean it up).

@@ -477,7 +477,7 @@ static int setup(struct monitor *m)
  * the exit recorder in this process, which keeps the lock. */
 static int finish(struct monitor *m)
 {
-        char errbuf[4096], status[16];
+        char errbuf[4096], status[16], lockfd[16];
         int r;
 
         read_master(m);
@@ -491,9 +491,10 @@ static int finish(struct monitor *m)
         if (r != 0)
                 logmsg("%s: the runtime's delete failed: %s", m->o->name, errbuf);
         snprintf(status, sizeof(status), "%d", m->status);
+        snprintf(lockfd, sizeof(lockfd), "%d", m->lockfd);
         fcntl(m->lockfd, F_SETFD, 0); /* the recorder holds the lock on */
         execl(m->o->ctl, m->o->ctl, "--store", m->o->store, "__monitor-exit", m->o->name, status,
-              (char *)NULL);
+              lockfd, (char *)NULL);
         logmsg("exec %s: %m (the exit of %s is not recorded)", m->o->ctl, m->o->name);
         return 1;
 }

@@ -418,3 +418,21 @@ def test_sigkill_during_launch_and_delete(img):
     assert left == [], left
     rt = os.path.join(rundir(img), "runtime")
     assert not os.path.isdir(rt) or not os.listdir(rt)
+
+
+def test_reboot_from_inside(img):
+    """reboot(2) in the instance ends its init with SIGHUP: the monitor
+    records it and the instance starts again, with a new init."""
+    ctl(img, "launch", "boot", "rb1")
+    pid1 = json.loads(ctl(img, "info", "rb1", "-f", "json").stdout)["state"]["pid"]
+    ctl(img, "exec", "rb1", "--", "reboot", "-f")
+    pid2 = None
+    for _ in range(100):
+        j = json.loads(ctl(img, "info", "rb1", "-f", "json").stdout)
+        if j["status"] == "Running" and j.get("state", {}).get("pid") not in (None, pid1):
+            pid2 = j["state"]["pid"]
+            break
+        time.sleep(0.1)
+    assert pid2, "the instance did not come back after its reboot"
+    assert len(monitors(img)) == 1
+    wait_log(img, "rb1", "vessel-test booted")

@@ -288,17 +288,21 @@ int cli_console(struct ctl *c, int argc, char **argv)
         return r < 0 ? ctl_fail(&err) : 0;
 }
 
-/* Run by the monitor, in its own process, when the instance has ended. */
+/* Run by the monitor, in its own process, when the instance has ended:
+ * __monitor-exit NAME STATUS LOCKFD (the monitor's lock, held until the
+ * exit is recorded). */
 int cli_monitor_exit(struct ctl *c, int argc, char **argv)
 {
         _cleanup_store_ struct vessel_store *s = NULL;
         vessel_error *err = NULL;
-        int64_t status;
+        int64_t status, lockfd;
+        int r;
 
-        if (argc != 3 || parse_int64(argv[2], &status) < 0)
+        if (argc != 4 || parse_int64(argv[2], &status) < 0 || parse_int64(argv[3], &lockfd) < 0)
                 return 2;
         STORE_OR_FAIL(c, s, err);
-        if (instance_record_exit(s, argv[1], (int)status, &err) < 0)
+        r = instance_record_exit(s, argv[1], (int)status, (int)lockfd, &err);
+        if (r < 0)
                 return ctl_fail(&err);
         return 0;
 }
