@@ -107,7 +107,10 @@ static int apply_overrides(struct vessel_process *p, const struct vessel_exec_op
                 p->capabilities.sets[VESSEL_CAP_EFFECTIVE] |= 1ull << cap;
                 p->capabilities.sets[VESSEL_CAP_PERMITTED] |= 1ull << cap;
         }
-        if (o->tty_set)
+        /* As runc: a process built from the config's gets a terminal only
+         * with --tty (the config's terminal is its init's); a --process
+         * file keeps its own unless --tty is given. */
+        if (o->tty_set || !o->process_file)
                 p->terminal = o->tty;
         if (o->no_new_privs)
                 p->no_new_privileges = true;

@@ -438,6 +438,29 @@ def test_exec_without_tty_has_no_terminal(env):
         assert "not a tty" in r.stdout, r
 
 
+def test_exec_without_tty_in_a_terminal_container(env):
+    """The config's process.terminal is its init's: exec without --tty
+    gets no terminal (runc's behaviour), so its stdout and stderr stay
+    apart (vesselctl exec of a system container found it)."""
+    path = os.path.join(env.tmp, "console.sock")
+    srv = ConsoleServer(path)
+    try:
+        cfg = loop_config(env)
+        cfg["process"]["terminal"] = True
+        create(env, "c1", None, cfg=cfg, extra=("--console-socket", path))
+        try:
+            srv.master()
+            env.vessel("start", "c1", check=True)
+            r = ex(env, "c1", "/bin/sh", "-c", "tty; echo out; echo err >&2; true")
+            assert r.returncode == 0, r
+            assert "not a tty" in r.stdout and "out" in r.stdout, r
+            assert r.stderr.strip() == "err", r
+        finally:
+            env.vessel("delete", "--force", "c1")
+    finally:
+        srv.close()
+
+
 @pytest.mark.parametrize("detach", [False, True])
 def test_exec_tty_console_socket(env, detach):
     path = os.path.join(env.tmp, "console.sock")

@@ -436,3 +436,42 @@ def test_reboot_from_inside(img):
     assert pid2, "the instance did not come back after its reboot"
     assert len(monitors(img)) == 1
     wait_log(img, "rb1", "vessel-test booted")
+
+
+def cgroup_file(cgpath, v1_controller, v1_file, v2_file):
+    """A limit file of the instance's cgroup: v1 on hybrid hosts, v2 on
+    pure cgroup v2 ones."""
+    for f in (f"/sys/fs/cgroup/{v1_controller}{cgpath}/{v1_file}",
+              f"/sys/fs/cgroup{cgpath}/{v2_file}"):
+        if os.path.exists(f):
+            with open(f) as fh:
+                return fh.read().strip()
+    raise AssertionError(f"no {v1_file} or {v2_file} for {cgpath}")
+
+
+def test_limits_hold(img):
+    """limits.* keys reach the instance's cgroup, and hold by effect
+    (here on the hybrid host and, through make check-cgroupv2, on pure v2)."""
+    ctl(img, "launch", "boot", "l1", "-c", "limits.memory=64MiB", "-c", "limits.processes=20",
+        "-c", "limits.cpu=1", "-c", "limits.cpu.allowance=50ms/100ms")
+    cg = cgroup_path(img, "l1")
+    assert int(cgroup_file(cg, "memory", "memory.limit_in_bytes", "memory.max")) == 64 << 20
+    assert cgroup_file(cg, "pids", "pids.max", "pids.max") == "20"
+    assert cgroup_file(cg, "cpuset", "cpuset.cpus", "cpuset.cpus") == "0"
+    if os.path.exists(f"/sys/fs/cgroup/cpu{cg}"):
+        assert cgroup_file(cg, "cpu", "cpu.cfs_quota_us", "cpu.max") == "50000"
+    else:
+        assert cgroup_file(cg, "cpu", "cpu.cfs_quota_us", "cpu.max") == "50000 100000"
+    # By effect: forks past 20 processes fail inside.
+    r = ctl(img, "exec", "l1", "--", "sh", "-c",
+            "for i in $(seq 40); do sleep 3 & done; echo started-all; wait", check=False)
+    assert "started-all" not in r.stdout
+    assert "fork" in r.stderr or "Resource temporarily unavailable" in r.stderr, r.stderr
+    # Past 64 MiB the allocating process is killed, the instance lives on.
+    r = ctl(img, "exec", "l1", "--", "sh", "-c",
+            "dd if=/dev/zero bs=1M count=200 2>/dev/null | tail -c 150000000 >/dev/null",
+            check=False)
+    assert r.returncode != 0
+    assert state(img, "l1") == "Running"
+    j = json.loads(ctl(img, "info", "l1", "-f", "json").stdout)
+    assert j["state"]["memory"]["usage_peak"] <= 64 << 20
