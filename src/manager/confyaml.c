@@ -1,6 +1,7 @@
 /* confyaml.c: configurations to YAML and back (libyaml's emitter and
  * document API; only the known structure is walked). */
 #include "confyaml.h"
+#include "yaml-out.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -37,25 +38,6 @@ bool yaml_looks_typed(const char *s)
 }
 
 /* Emitting. */
-
-struct buf {
-        char *data;
-        size_t len;
-};
-
-static int buf_write(void *data, unsigned char *bytes, size_t size)
-{
-        struct buf *b = data;
-        char *n = realloc(b->data, b->len + size + 1);
-
-        if (!n)
-                abort();
-        memcpy(n + b->len, bytes, size);
-        b->len += size;
-        n[b->len] = '\0';
-        b->data = n;
-        return 1;
-}
 
 void yaml_emit_scalar(yaml_emitter_t *e, const char *s, bool plain_ok)
 {
@@ -152,12 +134,12 @@ static void emit_profiles(yaml_emitter_t *e, const struct conf_doc *d)
 
 char *conf_doc_emit(const struct conf_doc *d)
 {
-        struct buf b = {xstrdup(""), 0};
+        struct yaml_out b = {0};
         yaml_emitter_t e;
         yaml_event_t ev;
 
         yaml_emitter_initialize(&e);
-        yaml_emitter_set_output(&e, buf_write, &b);
+        yaml_out_set(&e, &b);
         yaml_emitter_set_unicode(&e, 1);
         yaml_emitter_set_width(&e, -1);
         yaml_stream_start_event_initialize(&ev, YAML_UTF8_ENCODING);
@@ -177,7 +159,8 @@ char *conf_doc_emit(const struct conf_doc *d)
         yaml_emitter_emit(&e, &ev);
         yaml_stream_end_event_initialize(&ev);
         yaml_emitter_emit(&e, &ev);
-        yaml_emitter_flush(&e);
+        if (!yaml_emitter_flush(&e) || !b.data)
+                abort(); /* out of memory: the manager cannot go on */
         yaml_emitter_delete(&e);
         return b.data;
 }

@@ -8,26 +8,9 @@
 #include <yaml.h>
 
 #include "metadata.h"
+#include "yaml-out.h"
 #include "util.h"
 
-struct buf {
-        char *data;
-        size_t len;
-};
-
-static int buf_write(void *data, unsigned char *bytes, size_t size)
-{
-        struct buf *b = data;
-        char *n = realloc(b->data, b->len + size + 1);
-
-        if (!n)
-                return 0;
-        memcpy(n + b->len, bytes, size);
-        b->len += size;
-        n[b->len] = '\0';
-        b->data = n;
-        return 1;
-}
 
 static int emit(yaml_emitter_t *e, yaml_event_t *ev)
 {
@@ -126,12 +109,12 @@ int image_metadata_emit(const struct image_metadata *md, char **out, size_t *len
 {
         yaml_emitter_t e;
         yaml_event_t ev;
-        struct buf b = {0};
+        struct yaml_out b = {0};
         int r;
 
         if (!yaml_emitter_initialize(&e))
                 return vessel_error_msg(err, ENOMEM, "metadata.yaml: out of memory");
-        yaml_emitter_set_output(&e, buf_write, &b);
+        yaml_out_set(&e, &b);
         yaml_emitter_set_unicode(&e, 1);
         yaml_stream_start_event_initialize(&ev, YAML_UTF8_ENCODING);
         r = emit(&e, &ev);
