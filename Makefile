@@ -45,7 +45,7 @@ check-unit: build
 	meson test -C $(BUILD) --print-errorlogs
 
 check-integration: build
-	VESSEL=$(abspath $(BUILD)/vessel) $(PYTEST) -q tests/integration
+	VESSEL=$(abspath $(BUILD)/vessel) VESSELCTL=$(abspath $(BUILD)/vesselctl) $(PYTEST) -q tests/integration
 
 # The cgroup tests again on pure cgroup v2, in a QEMU VM (this machine is
 # hybrid); fails, saying so, when the VM cannot start.
@@ -72,7 +72,8 @@ check-asan: deps $(BUILD_ASAN)/build.ninja
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 		meson test -C $(BUILD_ASAN) --print-errorlogs
 	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-		VESSEL=$(abspath $(BUILD_ASAN)/vessel) $(PYTEST) -q tests/integration
+		VESSEL=$(abspath $(BUILD_ASAN)/vessel) VESSELCTL=$(abspath $(BUILD_ASAN)/vesselctl) \
+		$(PYTEST) -q tests/integration
 
 # libFuzzer on the config parser, the seccomp compiler and metadata.yaml: a short run (FUZZ_SECONDS), corpus kept in
 # the repository (new interesting inputs land in build-fuzz/corpus, not git).

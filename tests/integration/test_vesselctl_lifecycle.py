@@ -69,6 +69,13 @@ def make_boot_image(tmp_path, init=None, name="bootimg"):
 def store(tmp_path):
     s = str(tmp_path / "store")
     yield s
+    # The monitors' own messages (an ASan/UBSan build's reports go there).
+    reports = []
+    for log in glob.glob(os.path.join(s, "instances", "*", "monitor.log")):
+        with open(log, errors="replace") as f:
+            text = f.read()
+        if "Sanitizer" in text or "runtime error:" in text:
+            reports.append(f"{log}:\n{text}")
     # Whatever a test left: deleted, and nothing of it may remain.
     r = subprocess.run([VESSELCTL, "--store", s, "list", "-f", "csv", "-c", "n"],
                        capture_output=True, text=True)
@@ -91,6 +98,7 @@ def store(tmp_path):
     rt = os.path.join(rundir(s), "runtime")
     left_state = os.listdir(rt) if os.path.isdir(rt) else []
     shutil.rmtree(rundir(s), ignore_errors=True)
+    assert not reports, "\n".join(reports)
     assert not left, f"monitors left running: {left}"
     assert not cg, f"cgroups left: {cg}"
     assert not left_state, f"runtime state left: {left_state}"
