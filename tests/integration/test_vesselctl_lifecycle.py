@@ -483,3 +483,37 @@ def test_limits_hold(img):
     assert state(img, "l1") == "Running"
     j = json.loads(ctl(img, "info", "l1", "-f", "json").stdout)
     assert j["state"]["memory"]["usage_peak"] <= 64 << 20
+
+
+def run_on_pty(args, timeout=20):
+    """args on a new pty; their output and exit status."""
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execv(args[0], args)
+    out = b""
+    end = time.time() + timeout
+    while time.time() < end:
+        r, _, _ = select.select([fd], [], [], 0.1)
+        if r:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            out += chunk
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    return out.decode(errors="replace"), os.waitstatus_to_exitcode(status)
+
+
+def test_exec_terminal(img):
+    ctl(img, "launch", "boot", "t1")
+    base = [VESSELCTL, "--store", img, "exec", "t1"]
+    out, rc = run_on_pty(base + ["--", "sh", "-c", "tty; echo TERM=$TERM; exit 4"])
+    assert rc == 4 and "/dev/pts/" in out and "TERM=" in out and "TERM=\r" not in out, out
+    out, rc = run_on_pty(base + ["-T", "--", "tty"])
+    assert "not a tty" in out, out
+    # Without a terminal of its own, -t still gives the command one.
+    r = ctl(img, "exec", "t1", "-t", "--", "tty", check=False)
+    assert "/dev/pts/" in r.stdout, r
