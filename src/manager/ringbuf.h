@@ -12,8 +12,8 @@ struct ringbuf {
         size_t len;  /* bytes held, <= size */
 };
 
-/* size > 0; the buffer is allocated lazily by the kernel (calloc), so an
- * idle instance's ring costs no memory until its console writes. */
+/* size > 0; the buffer is an anonymous mapping, so an idle instance's
+ * ring costs no memory until its console writes. */
 int ringbuf_init(struct ringbuf *r, size_t size);
 void ringbuf_free(struct ringbuf *r);
 void ringbuf_write(struct ringbuf *r, const char *data, size_t n);
