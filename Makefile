@@ -12,12 +12,13 @@ PYTEST     ?= /usr/bin/python3 -m pytest
 # golang-github-containers-common (podman's seccomp profile,
 # /usr/share/containers/seccomp.json, for test_seccomp), zstd and xz-utils
 # (tar --zstd/--xz for the image tests), python3-yaml (the vesselctl tests
-# read its YAML output).  libc6-dev brings
+# read its YAML output), scdoc (the man pages from docs/man/*.scd, and
+# test_docs.py builds them).  libc6-dev brings
 # linux-libc-dev, whose asm/unistd_64.h test_seccomp reads.
 DEBS = meson ninja-build pkg-config gcc libc6-dev libjson-c-dev libseccomp-dev \
        libsqlite3-dev libarchive-dev libyaml-dev nettle-dev \
        busybox-static python3-pytest iproute2 util-linux mount passwd uidmap procps kmod \
-       golang-github-containers-common zstd xz-utils python3-yaml
+       golang-github-containers-common zstd xz-utils python3-yaml scdoc
 
 .PHONY: all deps build demo check check-unit check-integration check-cgroupv2 check-fresh check-asan e2e fuzz bench clean
 
