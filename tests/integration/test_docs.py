@@ -168,3 +168,20 @@ def test_vessel_completes_ids(env):
     assert complete("vessel", "--root", env.root, "spec", "") == []
     assert complete("vessel", "ru") == ["run"]
     env.vessel("delete", "--force", "box1", check=True)
+
+
+def test_meson_installs_pages_and_completions(tmp_path):
+    """`meson install` puts the man pages in man1 and the completions where
+    bash-completion finds them (the build directory is VESSEL's)."""
+    build = os.path.dirname(binary("vessel"))
+    if not os.path.isdir(os.path.join(build, "meson-private")):
+        pytest.skip(f"{build} is not a meson build directory")
+    dest = tmp_path / "dest"
+    r = subprocess.run(["meson", "install", "-C", build, "--destdir", str(dest), "--no-rebuild",
+                        "--quiet"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    found = {os.path.relpath(os.path.join(d, f), dest).split("/share/", 1)[-1]
+             for d, _, files in os.walk(dest) for f in files if "/share/" in os.path.join(d, f)}
+    assert {"man/man1/vessel.1", "man/man1/vesselctl.1"} <= found, found
+    assert {"bash-completion/completions/vessel",
+            "bash-completion/completions/vesselctl"} <= found, found

@@ -10,7 +10,10 @@ import subprocess
 
 import pytest
 
-from test_vesselctl_image import VESSELCTL, ctl, fail, make_image_dir, store  # noqa: F401
+from test_vesselctl_image import VESSELCTL, ctl, fail, make_image_dir  # noqa: F401
+# The store fixture of the running instances' tests: it also stops what a
+# test left running and checks that no monitor, cgroup or state remains.
+from test_vesselctl_lifecycle import img, store  # noqa: F401
 
 
 @pytest.fixture
@@ -306,7 +309,25 @@ def test_delete(inst):
     assert os.path.isfile(rpath(inst, "/bin/busybox"))
 
 
-def test_help(store):
+# --- a running instance ---------------------------------------------------------
+
+def test_running_instance(img):  # noqa: F811
+    """The rootfs of a running instance is the one its processes see; what
+    is mounted inside it (the /run tmpfs) is not seen."""
+    ctl(img, "launch", "boot", "r1")
+    ctl(img, "file", "push", "-", "r1/root/live", input="live\n")
+    assert ctl(img, "exec", "r1", "--", "cat", "/root/live").stdout == "live\n"
+    ctl(img, "exec", "r1", "--", "sh", "-c", "echo made > /root/inside")
+    assert ctl(img, "file", "pull", "r1/root/inside", "-").stdout == "made\n"
+    ctl(img, "file", "delete", "r1/root/inside")
+    assert ctl(img, "exec", "r1", "--", "ls", "/root").stdout.split() == ["live"]
+    ctl(img, "exec", "r1", "--", "sh", "-c", "echo x > /run/only-inside")
+    assert "No such file or directory" in fail(img, "file", "pull", "r1/run/only-inside", "-")
+    ctl(img, "stop", "r1", "-f")
+    assert readf(os.path.join(rootfs(img, "r1"), "root", "live")) == "live\n"
+
+
+def test_help(store):  # noqa: F811
     for sub in ("push", "pull", "delete"):
         assert ctl(store, "file", sub, "--help").stdout.startswith("Usage: vesselctl file " + sub)
     out = ctl(store, "file", "--help").stdout
