@@ -591,6 +591,11 @@ static int pull_file(int in, int hostdir, const char *name, const char *host, mo
                    O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | (follow ? 0 : O_NOFOLLOW), 0600);
         int r;
 
+        if (out < 0 && errno == ENOENT && follow)
+                return vessel_error_msg(err, ENOENT,
+                                        "%s: No such file or directory (use -p to create "
+                                        "parents)",
+                                        host);
         if (out < 0)
                 return vessel_error_sys(err, "%s", host);
         r = copy_fd(in, out);

@@ -253,8 +253,8 @@ def test_pull_files(inst, tmp_path):
     assert "several sources need a directory" in \
         fail(inst, "file", "pull", "c1/etc/motd", "c1/etc/issue", str(out / "renamed"))
     # -p creates the host parents.
-    assert "No such file or directory" in \
-        fail(inst, "file", "pull", "c1/etc/motd", str(out / "a" / "b" / "motd"))
+    assert fail(inst, "file", "pull", "c1/etc/motd", str(out / "a" / "b" / "motd")) == \
+        f"vesselctl: {out}/a/b/motd: No such file or directory (use -p to create parents)"
     ctl(inst, "file", "pull", "-p", "c1/etc/motd", str(out / "a" / "b" / "motd"))
     assert readf(str(out / "a" / "b" / "motd")) == "welcome\n"
     assert ctl(inst, "file", "pull", "c1/etc/motd", "c1/etc/issue", "-").stdout == \
