@@ -13,6 +13,12 @@ fi
 echo "guest.sh: kernel $(uname -r), cgroup2 controllers: $(cat /sys/fs/cgroup/cgroup.controllers)"
 export PYTHONDONTWRITEBYTECODE=1 TMPDIR=/tmp
 # shellcheck disable=SC2086
-exec /usr/bin/python3 -m pytest -q -p no:cacheprovider --basetemp=/tmp/pytest-cgroupv2 \
+/usr/bin/python3 -m pytest -q -p no:cacheprovider --basetemp=/tmp/pytest-cgroupv2 \
         ${PYTEST_ARGS:-} tests/integration/test_cgroups.py \
-        tests/integration/test_rootless_cgroups.py
+        tests/integration/test_rootless_cgroups.py || exit
+# vesselctl's instances on pure v2: limits by effect, the lifecycle, the
+# monitor (a few of the lifecycle tests: the VM emulates its CPU).
+# shellcheck disable=SC2086
+exec /usr/bin/python3 -m pytest -q -p no:cacheprovider --basetemp=/tmp/pytest-cgroupv2-ctl \
+        ${PYTEST_ARGS:-} tests/integration/test_vesselctl_lifecycle.py \
+        -k "limits_hold or launch_exec_stop or restart_pause_resume or exit_recorded"
