@@ -145,3 +145,22 @@ int confdb_save(struct vessel_store *s, enum conf_owner o, int64_t id, const str
                 return -EIO;
         return 0;
 }
+
+int confdb_key_set(struct vessel_store *s, enum conf_owner o, int64_t id, const char *key,
+                   const char *value, vessel_error **err)
+{
+        _cleanup_free_ char *sql =
+            value ? xasprintf("INSERT OR REPLACE INTO %s (%s, key, value) VALUES (?, ?, ?)",
+                              config_table(o), owner_col(o))
+                  : xasprintf("DELETE FROM %s WHERE %s = ? AND key = ?", config_table(o),
+                              owner_col(o));
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+
+        if (store_prepare(s, sql, &st, err) < 0)
+                return -EIO;
+        sqlite3_bind_int64(st, 1, id);
+        db_bind_text(st, 2, key);
+        if (value)
+                db_bind_text(st, 3, value);
+        return store_step(s, st, err) < 0 ? -EIO : 0;
+}

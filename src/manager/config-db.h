@@ -16,6 +16,10 @@ int confdb_load(struct vessel_store *s, enum conf_owner o, int64_t id, struct co
 int confdb_save(struct vessel_store *s, enum conf_owner o, int64_t id, const struct confset *c,
                 vessel_error **err);
 
+/* Set one key (value NULL: remove it), inside a transaction. */
+int confdb_key_set(struct vessel_store *s, enum conf_owner o, int64_t id, const char *key,
+                   const char *value, vessel_error **err);
+
 /* Small column helpers shared by the instance and profile rows. */
 char *db_col_text(sqlite3_stmt *st, int i);
 void db_bind_text(sqlite3_stmt *st, int i, const char *s);

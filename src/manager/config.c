@@ -448,6 +448,12 @@ static int v_json_object(const char *s)
         return ok ? 0 : -EINVAL;
 }
 
+/* What vesselctl rename/copy/init leave for the next start (template.h). */
+static int v_trigger(const char *s)
+{
+        return !strcmp(s, "create") || !strcmp(s, "copy") || !strcmp(s, "rename") ? 0 : -EINVAL;
+}
+
 static int v_any(const char *s)
 {
         (void)s;
@@ -474,6 +480,7 @@ static const struct key_type known_keys[] = {
     {"boot.stop.signal", v_signal, "a signal (like SIGRTMIN+3, SIGPWR or 15)"},
     {"security.privileged", v_bool, "a boolean (true or false)"},
     {"raw.oci", v_json_object, "a JSON object"},
+    {"volatile.apply_template", v_trigger, "a template trigger (create, copy or rename)"},
     {"environment.", v_any, NULL},
     {"user.", v_any, NULL},
 };

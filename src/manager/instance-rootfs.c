@@ -4,7 +4,8 @@
  * times, xattrs, hard links, device nodes, fifos and symlinks are kept,
  * and file data is shared with FICLONE where the file system supports it
  * (btrfs, xfs), copied elsewhere.  This is the one function that storage
- * pools with snapshot clones replace in issue 13. */
+ * pools with snapshot clones replace in issue 13.  Also the copy of the
+ * image's metadata.yaml and templates/ that the instance keeps. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -29,27 +30,53 @@ static void child(pid_t parent, int lock_fd, char **argv)
         _exit(127);
 }
 
+/* Run cp (argv) with the staging directory's lock fd; what names the
+ * copy in errors. */
+static int run_cp(int dir_fd, char **argv, const char *what, vessel_error **err)
+{
+        pid_t parent = getpid(), pid = fork();
+        int status;
+
+        if (pid < 0)
+                return vessel_error_sys(err, "copying %s: fork", what);
+        if (pid == 0)
+                child(parent, dir_fd, argv);
+        while (waitpid(pid, &status, 0) < 0)
+                if (errno != EINTR)
+                        return vessel_error_sys(err, "copying %s: waiting for cp", what);
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                return vessel_error_msg(err, EIO,
+                                        "copying %s: cp failed (status %d; see its message "
+                                        "above)",
+                                        what, status);
+        return 0;
+}
+
 int instance_rootfs_create(struct vessel_store *s, const char *fingerprint, int dir_fd,
                            const char *dir_path, vessel_error **err)
 {
         _cleanup_free_ char *src = xasprintf("%s/images/%s/rootfs", s->root, fingerprint);
         _cleanup_free_ char *dst = xasprintf("%s/rootfs", dir_path);
+        _cleanup_free_ char *what = xasprintf("the rootfs of image %.12s", fingerprint);
         char *argv[] = {"cp", "-a", "--reflink=auto", "--no-target-directory", "--", src,
                         dst,  NULL};
-        pid_t parent = getpid(), pid = fork();
-        int status;
 
-        if (pid < 0)
-                return vessel_error_sys(err, "copying the rootfs: fork");
-        if (pid == 0)
-                child(parent, dir_fd, argv);
-        while (waitpid(pid, &status, 0) < 0)
-                if (errno != EINTR)
-                        return vessel_error_sys(err, "copying the rootfs: waiting for cp");
-        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-                return vessel_error_msg(err, EIO,
-                                        "copying the rootfs of image %.12s: cp failed (status "
-                                        "%d; see its message above)",
-                                        fingerprint, status);
-        return 0;
+        return run_cp(dir_fd, argv, what, err);
+}
+
+/* templates/ is made by every import; an image directory from before
+ * templates were kept may lack it, and then has none. */
+int instance_templates_copy(struct vessel_store *s, const char *fingerprint, int dir_fd,
+                            const char *dir_path, vessel_error **err)
+{
+        _cleanup_free_ char *meta = xasprintf("%s/images/%s/metadata.yaml", s->root, fingerprint);
+        _cleanup_free_ char *tpl = xasprintf("%s/images/%s/templates", s->root, fingerprint);
+        _cleanup_free_ char *what = xasprintf("the templates of image %.12s", fingerprint);
+        char *argv[] = {
+            "cp", "-a", "--reflink=auto", "--target-directory", (char *)dir_path, "--", meta,
+            tpl,  NULL};
+
+        if (access(tpl, F_OK) < 0)
+                argv[7] = NULL;
+        return run_cp(dir_fd, argv, what, err);
 }

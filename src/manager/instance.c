@@ -235,6 +235,10 @@ static int db_insert(struct vessel_store *s, const struct instance_create_opts *
         struct confset c = {0};
         int r;
 
+        if (o->config)
+                kvlist_copy(&c.config, o->config);
+        /* The image's create templates, at the first start (as Incus). */
+        kvlist_set(&c.config, INSTANCE_KEY_APPLY_TEMPLATE, "create");
         if (store_prepare(s,
                           "INSERT OR IGNORE INTO instances (name, architecture, image_fingerprint,"
                           " description, ephemeral, state, created_at)"
@@ -247,14 +251,17 @@ static int db_insert(struct vessel_store *s, const struct instance_create_opts *
         db_bind_text(st, 4, o->description);
         sqlite3_bind_int(st, 5, o->ephemeral);
         sqlite3_bind_int64(st, 6, (int64_t)time(NULL));
-        if (store_step(s, st, err) < 0)
+        if (store_step(s, st, err) < 0) {
+                confset_free(&c);
                 return -EIO;
-        if (sqlite3_changes(s->db) == 0)
+        }
+        if (sqlite3_changes(s->db) == 0) {
+                confset_free(&c);
                 return exists_error(o->name, err);
+        }
         *id = sqlite3_last_insert_rowid(s->db);
-        if (o->config)
-                c.config = *o->config;
         r = confdb_save(s, OWNER_INSTANCE, *id, &c, err);
+        confset_free(&c);
         if (r == 0)
                 r = db_set_profiles(s, *id,
                                     o->no_profiles ? no_profiles
@@ -361,6 +368,8 @@ int instance_create(struct vessel_store *s, const struct instance_create_opts *o
         path = xasprintf("%s/instances/%s", s->root, staging);
         r = instance_rootfs_create(s, img.fingerprint, fd, path, err);
         if (r == 0)
+                r = instance_templates_copy(s, img.fingerprint, fd, path, err);
+        if (r == 0)
                 r = create_commit(s, o, &img, staging, err);
         if (r < 0)
                 rm_rf_at(s->instances_fd, staging);
@@ -428,6 +437,25 @@ int instance_delete_by_monitor(struct vessel_store *s, const char *name, vessel_
         return delete_instance(s, name, false, true, err);
 }
 
+/* The rename templates at the next start; a create or copy still
+ * pending is kept instead: its templates are what the instance has not
+ * had yet, and they render with the new name. */
+static int rename_trigger(struct vessel_store *s, const char *name, vessel_error **err)
+{
+        struct instance i;
+        const char *pending;
+        int r = db_instance_get(s, name, false, &i, err);
+
+        if (r < 0)
+                return r;
+        pending = kvlist_get(&i.conf.config, INSTANCE_KEY_APPLY_TEMPLATE);
+        if (!pending || !strcmp(pending, "rename"))
+                r = confdb_key_set(s, OWNER_INSTANCE, i.id, INSTANCE_KEY_APPLY_TEMPLATE, "rename",
+                                   err);
+        instance_free(&i);
+        return r;
+}
+
 static int rename_tx(struct vessel_store *s, const char *from, const char *to, vessel_error **err)
 {
         _cleanup_tx_ struct store_tx tx = {0};
@@ -450,7 +478,7 @@ static int rename_tx(struct vessel_store *s, const char *from, const char *to, v
                 return -EIO;
         db_bind_text(st, 1, to);
         db_bind_text(st, 2, from);
-        if (store_step(s, st, err) < 0)
+        if (store_step(s, st, err) < 0 || rename_trigger(s, to, err) < 0)
                 return -EIO;
         if (renameat2(s->instances_fd, from, s->instances_fd, to, RENAME_NOREPLACE) < 0)
                 return vessel_error_sys(err, "instance \"%s\": renaming instances/%s to %s", from,

@@ -21,6 +21,9 @@
 #include "store.h"
 
 #define INSTANCE_TMP_PREFIX ".init-"
+/* The trigger whose templates the next start applies first (create,
+ * copy, rename), as Incus keeps it. */
+#define INSTANCE_KEY_APPLY_TEMPLATE "volatile.apply_template"
 
 /* What the runtime's `events --stats` says of a running instance. */
 struct instance_stats {
@@ -109,3 +112,17 @@ int instance_recover(struct vessel_store *s, vessel_error **err);
  * this in issue 13). */
 int instance_rootfs_create(struct vessel_store *s, const char *fingerprint, int dir_fd,
                            const char *dir_path, vessel_error **err);
+/* The image's metadata.yaml and templates/ into the instance directory,
+ * so that its templates outlive the image (as Incus keeps them). */
+int instance_templates_copy(struct vessel_store *s, const char *fingerprint, int dir_fd,
+                            const char *dir_path, vessel_error **err);
+
+/* template-apply.c: render the templates of the instance's metadata.yaml
+ * for trigger (one TRIGGER_* bit) into the rootfs at rootfs_path, confined
+ * to it.  With TRIGGER_START the pending volatile.apply_template trigger's
+ * templates come first, and the key is cleared.  Every template is
+ * rendered into a temp file beside its target before any is renamed into
+ * place: a syntax error or a bad template leaves the rootfs and the key
+ * as they were.  An instance without metadata.yaml has no templates. */
+int instance_templates_apply(struct vessel_store *s, const char *name, const char *rootfs_path,
+                             enum template_trigger trigger, vessel_error **err);

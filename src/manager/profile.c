@@ -144,6 +144,18 @@ void profile_list_free(struct profile *v, size_t n)
         free(v);
 }
 
+
+/* volatile.* keys are an instance's own state, never a profile's. */
+static int profile_confset_check(const struct confset *c, vessel_error **err)
+{
+        for (size_t i = 0; i < c->config.n; i++)
+                if (str_has_prefix(c->config.v[i].key, "volatile."))
+                        return vessel_error_msg(err, EINVAL,
+                                                "%s: an instance's own key, not for profiles",
+                                                c->config.v[i].key);
+        return confset_check(c, err);
+}
+
 static int insert_profile(struct vessel_store *s, const char *name, const struct confset *c,
                           vessel_error **err)
 {
@@ -170,7 +182,7 @@ int profile_create(struct vessel_store *s, const char *name, const struct confse
 
         if (name_check(name, err) < 0)
                 return -EINVAL;
-        if (c && confset_check(c, err) < 0)
+        if (c && profile_confset_check(c, err) < 0)
                 return vessel_error_prefix(err, "profile \"%s\"", name);
         if (store_tx_begin(s, &tx, err) < 0 || insert_profile(s, name, c, err) < 0)
                 return vessel_error_ret(*err);
@@ -268,7 +280,7 @@ static int profile_edit_tx(struct vessel_store *s, int64_t id, const struct conf
         if (r == 0)
                 r = conf_edit_apply(&c, NULL, e, err);
         if (r == 0)
-                r = confset_check(&c, err);
+                r = profile_confset_check(&c, err);
         if (r == 0)
                 r = confdb_save(s, OWNER_PROFILE, id, &c, err);
         if (r == 0 && (r = store_prepare(s, "UPDATE profiles SET description = ? WHERE id = ?", &st,

@@ -318,7 +318,9 @@ static const char config_keys_help[] =
     "  boot.stop.signal            the halt signal (SIGRTMIN+3, SIGPWR, 15)\n"
     "  security.privileged         true or false\n"
     "  raw.oci                     a JSON object merged into the OCI config\n"
-    "  user.NAME                   free-form\n";
+    "  user.NAME                   free-form\n"
+    "  volatile.apply_template     the templates' trigger pending for the next start\n"
+    "                              (create, copy or rename; set by init, rename)\n";
 
 static const char config_devices_help[] =
     "\nDevice types and keys:\n"

@@ -567,3 +567,25 @@ int cli_info(struct ctl *c, int argc, char **argv)
         instance_free(&i);
         return 0;
 }
+
+int cli_apply_templates(struct ctl *c, int argc, char **argv)
+{
+        _cleanup_store_ struct vessel_store *s = NULL;
+        _cleanup_free_ char *rootfs = NULL;
+        vessel_error *err = NULL;
+        unsigned bit;
+
+        if (argc != 3)
+                return ctl_usage_error("", "usage: vesselctl __apply-templates NAME TRIGGER");
+        for (bit = TRIGGER_CREATE; bit <= TRIGGER_RENAME; bit <<= 1)
+                if (!strcmp(argv[2], template_trigger_name(bit)))
+                        break;
+        if (bit > TRIGGER_RENAME)
+                return ctl_usage_error("", "unknown trigger \"%s\" (create, copy, start or rename)",
+                                       argv[2]);
+        STORE_OR_FAIL(c, s, err);
+        rootfs = xasprintf("%s/instances/%s/rootfs", s->root, argv[1]);
+        if (instance_templates_apply(s, argv[1], rootfs, (enum template_trigger)bit, &err) < 0)
+                return ctl_fail(&err);
+        return 0;
+}

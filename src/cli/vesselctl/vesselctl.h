@@ -51,6 +51,8 @@ int cli_delete(struct ctl *c, int argc, char **argv);
 int cli_rename(struct ctl *c, int argc, char **argv);
 int cli_list(struct ctl *c, int argc, char **argv);
 int cli_info(struct ctl *c, int argc, char **argv);
+/* Hidden: __apply-templates NAME TRIGGER (instance_templates_apply). */
+int cli_apply_templates(struct ctl *c, int argc, char **argv);
 extern const char help_init[], help_delete[], help_rename[], help_list[], help_info[];
 int cli_launch(struct ctl *c, int argc, char **argv);
 /* run_cmds.c */
