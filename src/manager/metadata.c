@@ -184,8 +184,13 @@ static int parse_template(struct md_parse *p, const yaml_node_t *kn, const yaml_
 {
         const char *path = scalar(kn);
 
-        if (!path || path[0] != '/')
+        if (!path)
                 return md_fail(p, kn, ": a template's key must be an absolute path", "templates");
+        if (path[0] != '/')
+                return vessel_error_msg(p->err, EINVAL,
+                                        "metadata.yaml: line %zu: templates: \"%s\": a "
+                                        "template's key must be an absolute path",
+                                        kn->start_mark.line + 1, path);
         t->path = xstrdup(path);
         if (n->type != YAML_MAPPING_NODE)
                 return md_fail(p, n, ": not a map", path);

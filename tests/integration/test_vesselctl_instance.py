@@ -19,6 +19,11 @@ import yaml
 from test_vesselctl_image import VESSELCTL, ctl, fail, make_image_dir, store  # noqa: F401
 
 
+# What init leaves for the first start: the image's create templates
+# (test_vesselctl_templates.py).
+PENDING = {"volatile.apply_template": "create"}
+
+
 @pytest.fixture
 def img(store, tmp_path):
     ctl(store, "image", "import", str(make_image_dir(tmp_path)), "--alias", "busybox")
@@ -118,7 +123,7 @@ def test_init_options(img):
         "-c", "user.x=y", "-e", "-d", "the first")
     [j] = instances(img)
     assert j["profiles"] == ["default", "big"] and j["ephemeral"] is True
-    assert j["config"] == {"limits.memory": "1GiB", "user.x": "y"}
+    assert j["config"] == {"limits.memory": "1GiB", "user.x": "y", **PENDING}
     assert j["description"] == "the first"
     assert "CONTAINER (EPHEMERAL)" in ctl(img, "list").stdout
     ctl(img, "init", "busybox", "c2", "--no-profiles")
@@ -200,7 +205,7 @@ def test_rename(img):
     ctl(img, "config", "set", "c1", "user.k=v")
     ctl(img, "rename", "c1", "web")
     assert sorted(names(img)) == ["c2", "web"]
-    assert backup(img, "web")["config"] == {"user.k": "v"}
+    assert backup(img, "web")["config"] == {"user.k": "v", **PENDING}
     assert_consistent(img)
     assert "already exists" in fail(img, "rename", "web", "c2")
     assert "not a valid name" in fail(img, "rename", "web", "bad_name")
@@ -250,7 +255,7 @@ def test_list_filters_columns_formats(img):
     assert compact[0].split() == ["NAME", "STATE"] and compact[1].split() == ["db1", "STOPPED"]
     y = yaml.safe_load(ctl(img, "list", "-f", "yaml").stdout)
     assert [i["name"] for i in y] == ["db1", "web1", "web2"]
-    assert y[0]["expanded_config"] == {"user.role": "db"}
+    assert y[0]["expanded_config"] == {"user.role": "db", **PENDING}
     assert "unknown column 'X'" in fail(img, "list", "-c", "nX")
     assert "--format" in fail(img, "list", "-f", "xml")
 
@@ -314,7 +319,7 @@ def test_config_values(img):
 def test_config_set_is_all_or_nothing(img):
     ctl(img, "init", "busybox", "c1")
     fail(img, "config", "set", "c1", "user.a=1", "limits.memory=lots")
-    assert instances(img)[0]["config"] == {}
+    assert instances(img)[0]["config"] == PENDING
 
 
 def test_config_show_unset_expanded(img):
@@ -326,10 +331,10 @@ def test_config_show_unset_expanded(img):
     ctl(img, "profile", "device", "add", "p2", "data", "disk", "source=/srv", "path=/p2")
     ctl(img, "init", "busybox", "c1", "-p", "p1", "-p", "p2", "-c", "user.a=own")
     show = yaml.safe_load(ctl(img, "config", "show", "c1").stdout)
-    assert show["config"] == {"user.a": "own"} and show["profiles"] == ["p1", "p2"]
+    assert show["config"] == {"user.a": "own", **PENDING} and show["profiles"] == ["p1", "p2"]
     assert show["devices"] == {}
     x = yaml.safe_load(ctl(img, "config", "show", "c1", "--expanded").stdout)
-    assert x["config"] == {"limits.memory": "1GiB", "user.a": "own", "user.b": "p2"}
+    assert x["config"] == {"limits.memory": "1GiB", "user.a": "own", "user.b": "p2", **PENDING}
     assert x["devices"] == {"data": {"type": "disk", "source": "/srv", "path": "/p2"}}
     assert ctl(img, "config", "get", "c1", "user.b").stdout == "\n"
     assert ctl(img, "config", "get", "c1", "user.b", "-e").stdout == "p2\n"
@@ -350,9 +355,10 @@ def test_config_edit_stdin(img):
     d["devices"] = {"d": {"type": "disk", "source": "/srv", "path": "/srv"}}
     ctl(img, "config", "edit", "c1", input=yaml.safe_dump(d))
     [j] = instances(img)
-    assert j["config"] == {"limits.memory": "256MiB"} and j["profiles"] == ["default", "p"]
+    assert j["config"] == {"limits.memory": "256MiB", **PENDING}
+    assert j["profiles"] == ["default", "p"]
     assert j["description"] == "edited" and j["devices"]["d"]["path"] == "/srv"
-    assert backup(img, "c1")["config"] == {"limits.memory": "256MiB"}
+    assert backup(img, "c1")["config"] == {"limits.memory": "256MiB", **PENDING}
     for bad, msg in [("config:\n  limits.memory: lots\n", "is not a size"),
                      ("config: [\n", "line"),
                      ("profiles: [nope]\n", 'profile "nope": no such profile'),
@@ -366,6 +372,7 @@ def test_config_edit_stdin(img):
 def test_config_edit_editor(img, tmp_path):
     """At a terminal: $EDITOR, re-opened after an error."""
     ctl(img, "init", "busybox", "c1")
+    ctl(img, "config", "unset", "c1", "volatile.apply_template")  # for "config: {}" below
     count = tmp_path / "count"
     editor = tmp_path / "editor.sh"
     editor.write_text(f"""#!/bin/sh

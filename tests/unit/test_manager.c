@@ -93,7 +93,7 @@ static void test_metadata_errors(void)
         expect_error("architecture: x\ncreation_date: 1\nproperties: {a: 1, a: 2}\n", "duplicate");
         expect_error("architecture: x\ncreation_date: 1\ntemplates: [a]\n", "templates: not a map");
         expect_error("architecture: x\ncreation_date: 1\ntemplates: {etc/x: {template: t}}\n",
-                     "absolute path");
+                     "line 3: templates: \"etc/x\": a template's key must be an absolute path");
         expect_error(
             "architecture: x\ncreation_date: 1\ntemplates: {/x: {when: [boot], template: t}}\n",
             "unknown trigger");
