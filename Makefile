@@ -84,8 +84,10 @@ fuzz:
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang libclang-rt-14-dev >/dev/null
 	[ -f build-fuzz/build.ninja ] || CC=clang meson setup build-fuzz -Dfuzz=true \
 		-Db_sanitize=address,undefined -Db_lundef=false
-	ninja -C build-fuzz tests/fuzz/fuzz-spec tests/fuzz/fuzz-seccomp tests/fuzz/fuzz-metadata
-	mkdir -p build-fuzz/corpus/spec build-fuzz/corpus/seccomp build-fuzz/corpus/metadata
+	ninja -C build-fuzz tests/fuzz/fuzz-spec tests/fuzz/fuzz-seccomp tests/fuzz/fuzz-metadata \
+		tests/fuzz/fuzz-template
+	mkdir -p build-fuzz/corpus/spec build-fuzz/corpus/seccomp build-fuzz/corpus/metadata \
+		build-fuzz/corpus/template
 	build-fuzz/tests/fuzz/fuzz-spec -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
 		build-fuzz/corpus/spec tests/fuzz/corpus/spec
 	LSAN_OPTIONS=suppressions=$(abspath tests/fuzz/lsan.supp) \
@@ -93,6 +95,8 @@ fuzz:
 		build-fuzz/corpus/seccomp tests/fuzz/corpus/seccomp
 	build-fuzz/tests/fuzz/fuzz-metadata -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
 		build-fuzz/corpus/metadata tests/fuzz/corpus/metadata
+	build-fuzz/tests/fuzz/fuzz-template -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
+		build-fuzz/corpus/template tests/fuzz/corpus/template
 
 # podman (40 scenarios) and containerd (12 checks) drive the freshly built
 # vessel as their runtime, with no wrapper around it (../shared/e2e).

@@ -1,0 +1,2 @@
+{% if a %}{% if b %}x{% endif %}
+{% for x %}
