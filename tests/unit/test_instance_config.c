@@ -125,6 +125,10 @@ static void test_signals_json_free(void)
         CHECK(ok("raw.oci", "{}") && ok("raw.oci", "{\"process\": {\"env\": [\"A=1\"]}}"));
         CHECK(!ok("raw.oci", "[]") && !ok("raw.oci", "\"s\"") && !ok("raw.oci", "{") &&
               !ok("raw.oci", "{} {}") && !ok("raw.oci", ""));
+        CHECK(ok("volatile.apply_template", "create") && ok("volatile.apply_template", "copy") &&
+              ok("volatile.apply_template", "rename"));
+        CHECK(!ok("volatile.apply_template", "start") && !ok("volatile.apply_template", "") &&
+              !ok("volatile.other", "x"));
         CHECK(ok("environment.PATH", "/bin") && ok("environment.X", ""));
         CHECK(ok("user.a.b.c", "anything"));
         CHECK(!ok("environment.", "x") && !ok("user.", "x"));
