@@ -274,6 +274,10 @@ int instance_start(struct vessel_store *s, const char *name, vessel_error **err)
                 NULL);
         _cleanup_free_ char *pidf = xasprintf("%s/init.pid", c.rd.inst);
         unlink(pidf);
+        /* The pending create/copy/rename templates, then the start ones. */
+        _cleanup_free_ char *rootfs = xasprintf("%s/instances/%s/rootfs", s->root, name);
+        if (instance_templates_apply(s, name, rootfs, TRIGGER_START, err) < 0)
+                return vessel_error_ret(*err);
         if (instance_oci_config(s, name, &json, err) < 0)
                 return vessel_error_ret(*err);
         cfg = xasprintf("%s/config.json", c.rd.inst);

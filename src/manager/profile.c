@@ -144,7 +144,6 @@ void profile_list_free(struct profile *v, size_t n)
         free(v);
 }
 
-
 /* volatile.* keys are an instance's own state, never a profile's. */
 static int profile_confset_check(const struct confset *c, vessel_error **err)
 {

@@ -156,7 +156,7 @@ int main(int argc, char **argv)
         /* The monitor's last act; not a command for people. */
         if (!strcmp(argv[optind], "__monitor-exit"))
                 return cli_monitor_exit(&c, argc - optind, argv + optind);
-        /* Hidden (not in --help): until start calls it itself. */
+        /* Hidden (not in --help): what start does first, for tests. */
         if (!strcmp(argv[optind], "__apply-templates"))
                 return cli_apply_templates(&c, argc - optind, argv + optind);
         for (const struct ctl_cmd *cmd = commands; cmd->name; cmd++)
