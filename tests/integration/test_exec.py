@@ -95,15 +95,21 @@ def kill_pid(pid):
 
 def other_procs(init):
     """Command lines of the container's processes other than the init and
-    its loop's `sleep 0.05`."""
+    its loop's `sleep 0.05` (and the loop's child between its fork and its
+    exec of sleep, which still has the init's command line)."""
     res = []
+    try:
+        with open(f"/proc/{init}/cmdline") as f:
+            init_cmd = f.read().replace("\0", " ").strip()
+    except OSError:
+        init_cmd = None
     for p in procs_in_pid_ns(pid_ns(init)):
         try:
             with open(f"/proc/{p}/cmdline") as f:
                 cmd = f.read().replace("\0", " ").strip()
         except OSError:
             continue
-        if p != init and cmd not in ("sleep 0.05", ""):
+        if p != init and cmd not in ("sleep 0.05", "", init_cmd):
             res.append(cmd)
     return res
 
