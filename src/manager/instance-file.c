@@ -1,11 +1,11 @@
 /* instance-file.c: push, pull and delete files in an instance's rootfs,
  * confined to it (see instance-file.h). */
 #include "instance-file.h"
+#include "resolve.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,18 +123,9 @@ static int iroot_open(struct vessel_store *s, const char *name, struct iroot *r,
 /* path (absolute, clean) inside the root; -1 with errno. */
 static int in_root(const struct iroot *r, const char *path, int flags)
 {
-        struct open_how how = {
-            .flags = (uint64_t)(flags | O_CLOEXEC),
-            .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
-        };
-        int fd;
-
         while (*path == '/')
                 path++;
-        do
-                fd = (int)syscall(SYS_openat2, r->fd, *path ? path : ".", &how, sizeof(how));
-        while (fd < 0 && errno == EAGAIN);
-        return fd;
+        return openat2_in_root(r->fd, *path ? path : ".", flags);
 }
 
 /* "instance "web1": /etc/x: <errno text><hint>" */
