@@ -388,3 +388,33 @@ int image_alias_delete(struct vessel_store *s, const char *name, vessel_error **
                 return vessel_error_msg(err, ENOENT, "alias \"%s\": no such alias", name);
         return store_tx_commit(&tx, err);
 }
+
+int image_alias_set(struct vessel_store *s, const char *name, const char *fp, vessel_error **err)
+{
+        _cleanup_tx_ struct store_tx tx = {0};
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        char other[FINGERPRINT_HEX_LEN + 1] = "";
+        bool exists;
+        int r;
+
+        if (store_tx_begin(s, &tx, err) < 0 || db_image_exists(s, fp, &exists, err) < 0)
+                return -EIO;
+        if (!exists)
+                return vessel_error_msg(err, ENOENT, "image \"%s\": no such image", fp);
+        r = db_alias_target(s, name, other, err);
+        if (r < 0)
+                return r;
+        if (r == 0) {
+                if (db_alias_insert(s, name, fp, "", err) < 0)
+                        return vessel_error_ret(*err);
+        } else if (strcmp(other, fp)) {
+                if (store_prepare(s, "UPDATE image_aliases SET fingerprint = ? WHERE name = ?", &st,
+                                  err) < 0)
+                        return -EIO;
+                bind_text(st, 1, fp);
+                bind_text(st, 2, name);
+                if (store_step(s, st, err) < 0)
+                        return -EIO;
+        }
+        return store_tx_commit(&tx, err);
+}

@@ -81,6 +81,8 @@ int image_export(struct vessel_store *s, const char *fingerprint, const char *di
 
 int image_alias_create(struct vessel_store *s, const char *name, const char *fingerprint,
                        const char *description, vessel_error **err);
+/* Point alias name at fp: create it, or move it from another image. */
+int image_alias_set(struct vessel_store *s, const char *name, const char *fp, vessel_error **err);
 int image_alias_delete(struct vessel_store *s, const char *name, vessel_error **err);
 int image_alias_list(struct vessel_store *s, struct image_alias **out, size_t *n,
                      vessel_error **err);

@@ -169,7 +169,8 @@ int store_recover_dir(struct vessel_store *s, int dirfd, const struct store_dir_
                 return vessel_error_sys(err, "%s/", k->what);
         fd = -1;
         while (r >= 0 && (de = readdir(d))) {
-                if (str_has_prefix(de->d_name, k->tmp_prefix)) {
+                if (str_has_prefix(de->d_name, k->tmp_prefix) ||
+                    (k->tmp_prefix_other && str_has_prefix(de->d_name, k->tmp_prefix_other))) {
                         _cleanup_close_ int lock = store_dir_lock_free(dirfd, de->d_name);
                         if (lock >= 0)
                                 rm_rf_at(dirfd, de->d_name);

@@ -78,8 +78,9 @@ static inline void stmt_finalizep(sqlite3_stmt **st)
 #define STORE_DELETE_PREFIX ".delete-"
 
 struct store_dir_kind {
-        const char *what;       /* "images", "instances": for errors */
-        const char *tmp_prefix; /* staging directories */
+        const char *what;             /* "images", "instances": for errors */
+        const char *tmp_prefix;       /* staging directories */
+        const char *tmp_prefix_other; /* a second kind of them, or NULL */
         /* Entries that should have a row (fingerprints, instance names). */
         bool (*name_valid)(const char *name);
         int (*row_exists)(struct vessel_store *s, const char *name, bool *exists,

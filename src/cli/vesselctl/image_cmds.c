@@ -5,7 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
 
+#include "image-build.h"
 #include "image.h"
 #include "util.h"
 #include "vesselctl.h"
@@ -123,6 +126,113 @@ static int cmd_import(struct ctl *c, int argc, char **argv)
         r = import_print(&o, &res, quiet);
         props_free(props, o.n_properties);
         return r;
+}
+
+/* mmdebstrap's progress: on a terminal one status line, rewritten;
+ * otherwise its lines as they come. */
+struct progress {
+        bool tty;
+        bool shown;
+};
+
+static void progress_line(const char *line, void *data)
+{
+        struct progress *p = data;
+        struct winsize ws = {0};
+        int width = 80;
+
+        if (!p->tty) {
+                fprintf(stderr, "%s\n", line);
+                return;
+        }
+        if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 1)
+                width = ws.ws_col;
+        fprintf(stderr, "\r\033[K%.*s", width - 1, line);
+        fflush(stderr);
+        p->shown = true;
+}
+
+static void progress_end(struct progress *p)
+{
+        if (p->shown)
+                fputs("\r\033[K", stderr);
+}
+
+static char **split_include(char **v, const char *arg)
+{
+        _cleanup_free_ char *copy = xstrdup(arg);
+        char *save = NULL;
+
+        for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save))
+                v = strv_append(v, t);
+        return v;
+}
+
+static int cmd_build(struct ctl *c, int argc, char **argv)
+{
+        static const struct option opts[] = {
+            {"alias", required_argument, NULL, 'a'},   {"variant", required_argument, NULL, 'v'},
+            {"include", required_argument, NULL, 'i'}, {"refresh", no_argument, NULL, 'r'},
+            {"quiet", no_argument, NULL, 'q'},         {0},
+        };
+        _cleanup_store_ struct vessel_store *s = NULL;
+        _cleanup_strv_ char **aliases = xmalloc0(sizeof(char *));
+        _cleanup_strv_ char **include = xmalloc0(sizeof(char *));
+        struct progress prog = {.tty = isatty(STDERR_FILENO) == 1};
+        struct image_build_opts o = {.progress = progress_line, .progress_data = &prog};
+        struct image_build_result res;
+        vessel_error *err = NULL;
+        bool quiet = false;
+        int opt, r;
+
+        while ((opt = getopt_long(argc, argv, "q", opts, NULL)) != -1) {
+                switch (opt) {
+                case 'a':
+                        aliases = strv_append(aliases, optarg);
+                        break;
+                case 'v':
+                        o.variant = optarg;
+                        break;
+                case 'i':
+                        include = split_include(include, optarg);
+                        break;
+                case 'r':
+                        o.refresh = true;
+                        break;
+                case 'q':
+                        quiet = true;
+                        break;
+                default:
+                        return ctl_usage_error("image build ", "bad option");
+                }
+        }
+        if (argc - optind != 1)
+                return ctl_usage_error("image build ", "expected DISTRIBUTION/RELEASE (debian/12)");
+        o.ref = argv[optind];
+        o.aliases = aliases;
+        o.include = include;
+        STORE_OR_FAIL(c, s, err);
+        r = image_build(s, &o, &res, &err);
+        progress_end(&prog);
+        if (r < 0) {
+                image_build_result_free(&res);
+                return ctl_fail(&err);
+        }
+        if (quiet) {
+                printf("%s\n", res.fingerprint);
+        } else {
+                _cleanup_free_ char *size = out_size(res.size);
+                if (res.cached)
+                        printf("Image already built with fingerprint: %s (%s; --refresh builds it "
+                               "again)\n",
+                               res.fingerprint, size);
+                else
+                        printf("Image built with fingerprint: %s (%s)\n", res.fingerprint, size);
+                for (char **a = aliases; *a; a++)
+                        printf("Alias: %s\n", *a);
+        }
+        image_build_result_free(&res);
+        return 0;
 }
 
 static const char *description(const struct image_info *i)
@@ -436,6 +546,21 @@ static const struct image_cmd image_cmds[] = {
      "  --arch ARCH       TARBALL is a plain rootfs of this architecture (x86_64, ...)\n"
      "  --property K=V    set a property, e.g. description=... (repeatable)\n"
      "  --public          mark the image public\n"
+     "  -q, --quiet       print only the fingerprint\n"},
+    {"build", cmd_build, "build a Debian image with mmdebstrap",
+     "Usage: vesselctl image build DISTRIBUTION/RELEASE [options]\n\n"
+     "Build an image with mmdebstrap from Debian's archive, with systemd as init,\n"
+     "and import it into the store.  It is cached: when the store already has\n"
+     "an image built with the same release, variant, packages and architecture\n"
+     "(its vessel.build property), that image is used and nothing is built.\n"
+     "Supported: debian/12 (or debian/bookworm).  Needs root.\n\n"
+     "Options:\n"
+     "  --alias NAME      give the image this alias, moving it from another\n"
+     "                    image if need be (repeatable)\n"
+     "  --variant V       minbase (default), apt, important or standard\n"
+     "  --include P[,P]   more packages (repeatable)\n"
+     "  --refresh         build again; the new image replaces the old one (its\n"
+     "                    aliases move to it)\n"
      "  -q, --quiet       print only the fingerprint\n"},
     {"list", cmd_list, "list the images",
      "Usage: vesselctl image list [FILTER...] [-f table|csv|json|yaml]\n\n"
