@@ -57,6 +57,16 @@ def pytest_sessionfinish(session, exitstatus):
             print(f"\nwarning: cgroup {parent} left behind: {e}")
 
 
+@pytest.fixture(scope="session")
+def debian_image():
+    """Path of the Debian 12 test image's tarball, built once per machine
+    and cached outside every store (debian_image.py); import it into a
+    test's store with debian_image.import_debian."""
+    from debian_image import debian_tarball
+    vesselctl = os.environ.get("VESSELCTL", os.path.join(REPO, "build", "vesselctl"))
+    return debian_tarball(vesselctl)
+
+
 _VTOOL = None
 
 
