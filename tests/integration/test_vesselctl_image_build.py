@@ -281,30 +281,55 @@ def wait_gone(pids, timeout=120):
         assert not os.path.exists(f"/proc/{p}"), f"process {p} outlived its build"
 
 
-def test_sigkill_during_build(store):
-    """Killed at random moments (download, install, import, alias), a build
-    leaves the store consistent: the next command removes its staging
-    directory; no mount and no process survives it."""
+def staging(store, prefix, path=""):
+    d = os.path.join(store, "images")
+    return [n for n in os.listdir(d) if n.startswith(prefix) and
+            os.path.lexists(os.path.join(d, n, path))]
+
+
+# When to kill: (what, condition on the store, seconds after it, at most).
+PHASES = [
+    ("starting", lambda s: True, (0.0, 0.5)),
+    # dpkg is unpacked and mmdebstrap installs, with /proc, /sys and /dev
+    # mounted in the rootfs (in its own mount namespace).
+    ("installing", lambda s: staging(s, ".build-", "rootfs/usr/bin/dpkg"), (0.0, 3.0)),
+    # The rootfs is done and is being imported.
+    ("importing", lambda s: staging(s, ".import-"), (0.0, 1.5)),
+]
+
+
+@pytest.mark.parametrize("phase", [p[0] for p in PHASES])
+def test_sigkill_during_build(store, phase):
+    """Killed at a random moment of a phase, a build leaves the store
+    consistent: the next command removes its staging directory; no mount
+    and no process survives it."""
+    _, reached, (lo, hi) = next(p for p in PHASES if p[0] == phase)
     ctl(store, "image", "list")
-    rng = random.Random(12)
-    for lo, hi in ((0.0, 1.0), (1.0, 8.0), (8.0, 20.0), (20.0, 40.0)):
-        delay = rng.uniform(lo, hi)
-        p = subprocess.Popen([VESSELCTL, "--store", store, "image", "build", "debian/12",
-                              "--alias", "deb"], stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL)
-        below = []
-        end = time.monotonic() + delay
+    rng = random.Random(phase)
+    p = subprocess.Popen([VESSELCTL, "--store", store, "image", "build", "debian/12",
+                          "--alias", "deb"], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+    below = set()
+    try:
+        deadline = time.monotonic() + 900
+        while not reached(store) and p.poll() is None and time.monotonic() < deadline:
+            below |= set(descendants(p.pid))
+            time.sleep(0.02)
+        assert p.poll() is None, f"the build ended before {phase}"
+        # mmdebstrap's mounts are never seen by the host.
+        assert store_mounts(store) == []
+        end = time.monotonic() + rng.uniform(lo, hi)
         while time.monotonic() < end and p.poll() is None:
-            below = sorted(set(below) | set(descendants(p.pid)))
-            time.sleep(0.05)
+            below |= set(descendants(p.pid))
+            time.sleep(0.02)
+    finally:
         p.send_signal(signal.SIGKILL)
         p.wait()
-        # mmdebstrap is PID 1 of its namespace: its end takes the rest.
-        wait_gone(below)
-        assert store_mounts(store) == []
-        assert_consistent(store)
-        assert not [n for n in os.listdir(os.path.join(store, "images")) if n.startswith(".")]
-        for img in images(store):
-            ctl(store, "image", "delete", img["fingerprint"])
-    assert images(store) == []
+    # mmdebstrap is PID 1 of its namespace: its end takes the rest.
+    wait_gone(sorted(below))
+    assert store_mounts(store) == []
+    assert_consistent(store)
+    assert not [n for n in os.listdir(os.path.join(store, "images")) if n.startswith(".")]
+    for img in images(store):
+        ctl(store, "image", "delete", img["fingerprint"])
     assert os.listdir(os.path.join(store, "images")) == []
