@@ -105,7 +105,7 @@ def imgdir(tmp_path):
 
 def test_help(store):
     for args in (["--help"], ["image", "--help"], *[["image", c, "--help"] for c in
-                 ("import", "list", "info", "delete", "export", "alias")]):
+                 ("import", "build", "list", "info", "delete", "export", "alias")]):
         r = ctl(store, *args)
         assert r.stdout.startswith("Usage: vesselctl"), args
     assert "no such command" not in fail(store, "frobnicate")
