@@ -23,6 +23,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
@@ -170,17 +171,36 @@ static void emit_line(struct build *b, struct tail *t, char *line, size_t len)
 }
 
 /* Each line (ended by \n or \r, as progress bars end theirs) to the
- * progress callback and the tail; overlong lines are cut. */
-static void read_lines(struct build *b, int fd, struct tail *t)
+ * progress callback and the tail; overlong lines are cut.  A signal on
+ * sig_fd (SIGINT, SIGTERM, SIGHUP: the user gave up) kills the build;
+ * the output is read to its end all the same.  Returns the signal or 0. */
+static int read_lines(struct build *b, int fd, int sig_fd, pid_t pid, struct tail *t)
 {
+        struct pollfd pf[2] = {{.fd = fd, .events = POLLIN}, {.fd = sig_fd, .events = POLLIN}};
         char buf[4096], line[1024];
         size_t len = 0;
+        int signo = 0;
         ssize_t n;
 
-        while ((n = read(fd, buf, sizeof(buf))) != 0) {
+        for (;;) {
+                if (poll(pf, 2, -1) < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        break;
+                }
+                if (pf[1].revents & POLLIN) {
+                        struct signalfd_siginfo si;
+                        if (read(sig_fd, &si, sizeof(si)) == sizeof(si) && !signo) {
+                                signo = (int)si.ssi_signo;
+                                kill(pid, SIGKILL); /* PID 1: its namespace goes with it */
+                        }
+                }
+                if (!(pf[0].revents & (POLLIN | POLLHUP | POLLERR)))
+                        continue;
+                n = read(fd, buf, sizeof(buf));
                 if (n < 0 && errno == EINTR)
                         continue;
-                if (n < 0)
+                if (n <= 0)
                         break;
                 for (ssize_t i = 0; i < n; i++) {
                         if (buf[i] == '\n' || buf[i] == '\r') {
@@ -192,6 +212,7 @@ static void read_lines(struct build *b, int fd, struct tail *t)
                 }
         }
         emit_line(b, t, line, len);
+        return signo;
 }
 
 static int run_mmdebstrap(struct build *b, vessel_error **err)
@@ -199,8 +220,10 @@ static int run_mmdebstrap(struct build *b, vessel_error **err)
         _cleanup_free_ char *target = xasprintf("%s/rootfs", b->path);
         _cleanup_strv_ char **argv = build_mmdebstrap_argv(&b->p, target);
         _cleanup_close_ int out_r = -1, out_w = -1, life_r = -1, life_w = -1;
+        _cleanup_close_ int sig_fd = -1;
         struct tail t = {0};
-        int pipes[2][2], status;
+        int pipes[2][2], status, signo;
+        sigset_t stop, old;
         pid_t pid;
 
         if (pipe2(pipes[0], O_CLOEXEC) < 0)
@@ -211,24 +234,54 @@ static int run_mmdebstrap(struct build *b, vessel_error **err)
                 return vessel_error_sys(err, "image build: pipe");
         life_r = pipes[1][0];
         life_w = pipes[1][1];
+        /* Ctrl-C, SIGTERM, SIGHUP while mmdebstrap runs: end it and
+         * remove what it made now, not at the next command. */
+        sigemptyset(&stop);
+        sigaddset(&stop, SIGINT);
+        sigaddset(&stop, SIGTERM);
+        sigaddset(&stop, SIGHUP);
+        if (sigprocmask(SIG_BLOCK, &stop, &old) < 0)
+                return vessel_error_sys(err, "image build: sigprocmask");
+        sig_fd = signalfd(-1, &stop, SFD_CLOEXEC);
+        if (sig_fd < 0) {
+                sigprocmask(SIG_SETMASK, &old, NULL);
+                return vessel_error_sys(err, "image build: signalfd");
+        }
         /* fork() into new PID and mount namespaces: the child is PID 1. */
         pid =
             (pid_t)syscall(SYS_clone, CLONE_NEWNS | CLONE_NEWPID | SIGCHLD, NULL, NULL, NULL, NULL);
-        if (pid < 0)
+        if (pid < 0) {
+                sigprocmask(SIG_SETMASK, &old, NULL);
                 return vessel_error_sys(err, "image build: clone(CLONE_NEWPID|CLONE_NEWNS)");
+        }
         if (pid == 0) {
+                sigprocmask(SIG_SETMASK, &old, NULL);
                 closep(&out_r);
                 closep(&life_w);
                 child(b, argv, out_w, life_r);
         }
         closep(&out_w);
         closep(&life_r);
-        read_lines(b, out_r, &t);
+        signo = read_lines(b, out_r, sig_fd, pid, &t);
         while (waitpid(pid, &status, 0) < 0) {
                 if (errno != EINTR) {
+                        sigprocmask(SIG_SETMASK, &old, NULL);
                         tail_free(&t);
                         return vessel_error_sys(err, "image build: waiting for mmdebstrap");
                 }
+        }
+        /* One that came after the output ended: still the user's wish. */
+        if (!signo) {
+                struct signalfd_siginfo si;
+                struct pollfd pf = {.fd = sig_fd, .events = POLLIN};
+                if (poll(&pf, 1, 0) == 1 && read(sig_fd, &si, sizeof(si)) == sizeof(si))
+                        signo = (int)si.ssi_signo;
+        }
+        sigprocmask(SIG_SETMASK, &old, NULL);
+        if (signo) {
+                tail_free(&t);
+                return vessel_error_msg(err, EINTR, "image build %s: interrupted (%s)", b->o->ref,
+                                        strsignal(signo));
         }
         if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
                 tail_free(&t);

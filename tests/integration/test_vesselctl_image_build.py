@@ -333,3 +333,35 @@ def test_sigkill_during_build(store, phase):
     for img in images(store):
         ctl(store, "image", "delete", img["fingerprint"])
     assert os.listdir(os.path.join(store, "images")) == []
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_interrupted_build_cleans_up_at_once(store, sig):
+    """Ctrl-C or SIGTERM while mmdebstrap works: the build ends it and
+    removes its staging directory itself, without waiting for the next
+    command's recovery."""
+    ctl(store, "image", "list")
+    p = subprocess.Popen([VESSELCTL, "--store", store, "image", "build", "debian/12"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    below = set()
+    deadline = time.monotonic() + 300
+    try:
+        while not staging(store, ".build-", "rootfs/etc") and p.poll() is None and \
+                time.monotonic() < deadline:
+            below |= set(descendants(p.pid))
+            time.sleep(0.02)
+        assert p.poll() is None
+        below |= set(descendants(p.pid))
+        p.send_signal(sig)
+        _, err = p.communicate(timeout=120)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode == 1
+    assert f"vesselctl: image build debian/12: interrupted ({signal.strsignal(sig)})" in err, err
+    wait_gone(sorted(below))
+    # Gone already: no command ran since.
+    assert os.listdir(os.path.join(store, "images")) == []
+    assert store_mounts(store) == []
+    assert images(store) == []
