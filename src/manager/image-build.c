@@ -42,6 +42,7 @@ struct build {
         char name[32]; /* the staging directory under images/ */
         int fd;        /* it, flock'ed */
         char *path;
+        int64_t now; /* the build's time: creation_date, serial, file name */
 };
 
 static int params_init(struct build *b, vessel_error **err)
@@ -322,7 +323,7 @@ static int write_image_dir(struct build *b, vessel_error **err)
         if (rootfs < 0)
                 return vessel_error_sys(err, "images/%s/rootfs", b->name);
         if (build_finish_rootfs(rootfs, err) < 0 ||
-            build_metadata(&b->p, time(NULL), &yaml, &len, err) < 0 ||
+            build_metadata(&b->p, b->now, &yaml, &len, err) < 0 ||
             create_file_at(b->fd, "metadata.yaml", yaml, len, err) < 0)
                 return vessel_error_prefix(err, "image build %s: images/%s", b->o->ref, b->name);
         if (mkdirat(b->fd, "templates", 0755) < 0 ||
@@ -371,6 +372,9 @@ static int build_new(struct build *b, struct image_build_result *res, vessel_err
                 return vessel_error_prefix(err, "%s/images", b->s->root);
         b->path = xasprintf("%s/images/%s", b->s->root, b->name);
         io.paths[0] = b->path;
+        b->now = time(NULL);
+        _cleanup_free_ char *filename = build_filename(&b->p, b->now);
+        io.filename = filename;
         r = run_mmdebstrap(b, err) ?: write_image_dir(b, err) ?: image_import(b->s, &io, &ir, err);
         if (r < 0)
                 return r;

@@ -63,6 +63,9 @@ char **build_mmdebstrap_argv(const struct build_params *p, const char *target);
  * with the build key, templates), for a build at time now. */
 int build_metadata(const struct build_params *p, int64_t now, char **yaml, size_t *len,
                    vessel_error **err);
+/* The file name an image built at time now is recorded with, as Incus
+ * names image files: "debian-bookworm-amd64-minbase-20261207_01:23.tar". */
+char *build_filename(const struct build_params *p, int64_t now);
 /* The template files (name under templates/, contents), NULL-terminated. */
 struct build_template_file {
         const char *name;

@@ -403,7 +403,7 @@ int image_import(struct vessel_store *s, const struct image_import_opts *o,
                 fingerprint_final(&im.fp, im.info.fingerprint);
                 im.info.format =
                     xstrdup(im.kind == KIND_SPLIT || im.kind == KIND_ROOTFS ? "split" : "unified");
-                im.info.filename = xstrdup(basename(base));
+                im.info.filename = xstrdup(o->filename ? o->filename : basename(base));
                 im.info.uploaded_at = time(NULL);
                 im.info.public = o->public;
                 r = import_commit(&im, res, err);

@@ -207,13 +207,31 @@ static void add_kv(struct kv **v, size_t *n, const char *k, const char *val)
         (*v)[(*n)++] = (struct kv){xstrdup(k), xstrdup(val)};
 }
 
+/* "20261207_01:23" (UTC), as Incus's image servers write serials. */
+static void build_serial(int64_t now, char *buf, size_t size)
+{
+        time_t t = (time_t)now;
+        struct tm tm;
+
+        gmtime_r(&t, &tm);
+        strftime(buf, size, "%Y%m%d_%H:%M", &tm);
+}
+
+char *build_filename(const struct build_params *p, int64_t now)
+{
+        const char *darch = build_debian_arch(p->arch);
+        char serial[32];
+
+        build_serial(now, serial, sizeof(serial));
+        return xasprintf("%s-%s-%s-%s-%s.tar", p->release->distribution, p->release->codename,
+                         darch ? darch : p->arch, p->variant, serial);
+}
+
 int build_metadata(const struct build_params *p, int64_t now, char **yaml, size_t *len,
                    vessel_error **err)
 {
         const char *darch = build_debian_arch(p->arch);
         struct image_metadata md = {.architecture = xstrdup(p->arch), .creation_date = now};
-        time_t t = (time_t)now;
-        struct tm tm;
         char serial[32];
         int r;
 
@@ -222,8 +240,7 @@ int build_metadata(const struct build_params *p, int64_t now, char **yaml, size_
                 return vessel_error_msg(err, ENOEXEC, "architecture \"%s\": Debian has no port",
                                         p->arch);
         }
-        gmtime_r(&t, &tm);
-        strftime(serial, sizeof(serial), "%Y%m%d_%H:%M", &tm);
+        build_serial(now, serial, sizeof(serial));
         _cleanup_free_ char *desc =
             xasprintf("%s %s %s (%s)", p->release->name, p->release->codename, darch, serial);
         _cleanup_free_ char *key = build_key(p);

@@ -49,6 +49,7 @@ struct image_import_opts {
         const struct kv *properties; /* override (or, for a plain rootfs, make) properties */
         size_t n_properties;
         bool public;
+        const char *filename; /* recorded as its file name; NULL: paths[0]'s base name */
 };
 
 struct image_import_result {

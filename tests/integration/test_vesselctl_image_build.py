@@ -144,7 +144,9 @@ def test_build_cache_hit_and_aliases(store, tmp_path):
     assert out[1:] == ["Alias: deb"]
     check_image(store, fp)
     assert_consistent(store)
-    assert info(store, "deb")["fingerprint"] == fp
+    i = info(store, "deb")
+    assert i["fingerprint"] == fp
+    assert i["filename"] == f"debian-bookworm-amd64-minbase-{i['properties']['serial']}.tar"
 
     # The same parameters again: nothing is built, the alias is given.
     t0 = time.monotonic()

@@ -152,6 +152,8 @@ static void test_metadata(void)
                         shipped |= !strcmp(f->name, t->template);
                 CHECK(shipped);
         }
+        _cleanup_free_ char *fn = build_filename(&p, 1796606625);
+        CHECK_STR(fn, "debian-bookworm-amd64-minbase-20261207_01:23.tar");
         CHECK_STR(md.templates[0].path, "/etc/hostname");
         CHECK_STR(md.templates[1].path, "/etc/hosts");
         CHECK_STR(build_template_files[0].contents, "{{ instance.name }}\n");
