@@ -367,3 +367,21 @@ def test_interrupted_build_cleans_up_at_once(store, sig):
     assert os.listdir(os.path.join(store, "images")) == []
     assert store_mounts(store) == []
     assert images(store) == []
+
+
+def test_templates_render_at_first_start(store, debian_image):
+    """The image's templates give an instance its name in /etc/hostname
+    and /etc/hosts when it first starts (the create trigger)."""
+    import_debian(VESSELCTL, store, debian_image)
+    ctl(store, "launch", "debian", "web-1", timeout=300)
+    try:
+        root = os.path.join(store, "instances", "web-1", "rootfs")
+        with open(os.path.join(root, "etc", "hostname")) as f:
+            assert f.read() == "web-1\n"
+        with open(os.path.join(root, "etc", "hosts")) as f:
+            hosts = f.read().splitlines()
+        assert "127.0.1.1\tweb-1" in hosts and "127.0.0.1\tlocalhost" in hosts, hosts
+        assert "::1\tlocalhost ip6-localhost ip6-loopback" in hosts
+    finally:
+        ctl(store, "delete", "-f", "web-1", timeout=300)
+    assert json.loads(ctl(store, "list", "-f", "json").stdout) == []
