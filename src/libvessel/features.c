@@ -119,6 +119,8 @@ static json_object *linux_json(void)
         json_object_object_add(l, "selinux", enabled_json(false));
         json_object_object_add(l, "intelRdt", enabled_json(false));
         json_object_object_add(ext, "idmap", enabled_json(true));
+        /* vessel's own: "vessel.rw=HIERARCHY" on a cgroup mount. */
+        json_object_object_add(ext, "io.github.vessel.cgroupRw", enabled_json(true));
         json_object_object_add(l, "mountExtensions", ext);
         return l;
 }

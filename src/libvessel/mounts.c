@@ -582,12 +582,44 @@ static void copy_cgroup_links(int tmpdir)
         closedir(d);
 }
 
+/* The "vessel.rw=NAME" options of a cgroup mount: NAME is the hierarchy's
+ * name below /sys/fs/cgroup ("systemd", "memory", "cpu,cpuacct"); the
+ * cgroup2 hierarchy is "unified" wherever the host mounts it. */
+static bool cgroup_hier_rw(char *const *data, const struct cgroup_mount *c)
+{
+        const char *name = c->v2 ? "unified" : c->name;
+
+        for (size_t i = 0; data && data[i]; i++)
+                if (str_has_prefix(data[i], CGROUP_MOUNT_RW_OPT) &&
+                    !strcmp(data[i] + strlen(CGROUP_MOUNT_RW_OPT), name))
+                        return true;
+        return false;
+}
+
+/* Every data option of a cgroup mount must be a "vessel.rw=" (the kernel
+ * takes none from us: the hierarchies are mounted as the host has them). */
+static int cgroup_check_data(char *const *data, vessel_error **err)
+{
+        for (size_t i = 0; data && data[i]; i++) {
+                if (!str_has_prefix(data[i], CGROUP_MOUNT_RW_OPT))
+                        return vessel_error_msg(err, EINVAL,
+                                                "cgroup mount: unknown option \"%s\" (only \"%sNAME\")",
+                                                data[i], CGROUP_MOUNT_RW_OPT);
+                if (!data[i][strlen(CGROUP_MOUNT_RW_OPT)])
+                        return vessel_error_msg(err, EINVAL, "cgroup mount: \"%s\" names no hierarchy",
+                                                data[i]);
+        }
+        return 0;
+}
+
 /* v1 and hybrid: a tmpfs holding one mount per hierarchy, named as on the
- * host (cgroup2 at "unified"). */
+ * host (cgroup2 at "unified"); the ones named by "vessel.rw=" writable. */
 static int mount_cgroup_tree(const struct mount_ctx *ctx, int targetfd, const struct cgroup_mount *c,
-                             size_t n, uint64_t base, uint64_t ro, vessel_error **err)
+                             size_t n, uint64_t base, uint64_t ro, char *const *data,
+                             vessel_error **err)
 {
         _cleanup_close_ int tmp = -1, dir = -1;
+        bool rw;
         int r;
 
         tmp = fs_new_mount("tmpfs", "tmpfs", (char *[]){"mode=755", NULL}, 0, base, err);
@@ -605,7 +637,8 @@ static int mount_cgroup_tree(const struct mount_ctx *ctx, int targetfd, const st
                 sub = openat(dir, c[i].name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                 if (sub < 0)
                         return vessel_error_sys(err, "open cgroup %s", c[i].name);
-                if ((r = mount_cgroup_hier(ctx, &c[i], sub, base | ro, err)) < 0)
+                rw = cgroup_hier_rw(data, &c[i]);
+                if ((r = mount_cgroup_hier(ctx, &c[i], sub, base | (rw ? 0 : ro), err)) < 0)
                         return r;
         }
         copy_cgroup_links(dir);
@@ -618,7 +651,7 @@ static int mount_cgroup_tree(const struct mount_ctx *ctx, int targetfd, const st
 /* "cgroup": what the host has, as the container should see it: on a v2
  * host one cgroup2 mount, on v1 and hybrid hosts a tree of them.
  * "cgroup2": the cgroup2 hierarchy alone.  Read-only unless the options
- * say "rw". */
+ * say "rw", or "vessel.rw=NAME" for that hierarchy (docs/cgroups.md). */
 static int mount_cgroup(const struct mount_ctx *ctx, int targetfd, const struct vessel_mount *m,
                         vessel_error **err)
 {
@@ -629,18 +662,22 @@ static int mount_cgroup(const struct mount_ctx *ctx, int targetfd, const struct 
         size_t n;
         int r;
 
+        if ((r = cgroup_check_data(m->opts.data, err)) < 0)
+                return r;
         if ((r = cgroup_mounts_self(&c, &n, err)) < 0)
                 return r;
         if (only_v2 || (n == 1 && c[0].v2)) {
                 size_t i = 0;
                 while (i < n && !c[i].v2)
                         i++;
-                if (i < n)
+                if (i < n && cgroup_hier_rw(m->opts.data, &c[i]))
+                        r = mount_cgroup_hier(ctx, &c[i], targetfd, base, err);
+                else if (i < n)
                         r = mount_cgroup_hier(ctx, &c[i], targetfd, base | ro, err);
                 else
                         r = vessel_error_msg(err, ENOENT, "no cgroup2 file system on this host");
         } else {
-                r = mount_cgroup_tree(ctx, targetfd, c, n, base, ro, err);
+                r = mount_cgroup_tree(ctx, targetfd, c, n, base, ro, m->opts.data, err);
         }
         cgroup_mounts_free(c, n);
         return r;

@@ -8,6 +8,11 @@
 #include "resolve.h"
 #include "spec.h"
 
+/* An option of a "cgroup"/"cgroup2" mount, vessel's extension: the
+ * hierarchy named after it ("vessel.rw=systemd", "vessel.rw=unified")
+ * is mounted writable in an otherwise read-only cgroup mount. */
+#define CGROUP_MOUNT_RW_OPT "vessel.rw="
+
 struct mount_ctx {
         int rootfd;            /* O_PATH fd of the rootfs */
         const char *bundle;    /* relative bind sources are relative to it */

@@ -898,6 +898,40 @@ def test_cgroupns_rw_mount_allows_sub_cgroups(cg):
         delete(cg, cid)  # removes the container's own sub-cgroup too
 
 
+def test_cgroupns_mount_rw_per_hierarchy(cg):
+    """vessel.rw=NAME: that hierarchy writable, the others read-only (the
+    mount systemd inside a system container gets)."""
+    mount = dict(CGROUP_MOUNT, options=["nosuid", "noexec", "nodev", "ro", "vessel.rw=systemd",
+                                        "vessel.rw=unified"])
+    rw = "/sys/fs/cgroup" if V2 else "/sys/fs/cgroup/unified"
+    ro = [] if V2 else ["/sys/fs/cgroup/pids", "/sys/fs/cgroup/memory"]
+    if not V2 and os.path.isdir("/sys/fs/cgroup/systemd"):
+        rw += " /sys/fs/cgroup/systemd"
+    script = (f"for d in {rw} {' '.join(ro)}; do mkdir $d/sub 2>/dev/null && echo RW $d "
+              "&& rmdir $d/sub || echo RO $d; done; "
+              + ("" if V2 else "mkdir /sys/fs/cgroup/new 2>/dev/null && echo RW tmpfs; ")
+              + "echo END")
+    cfg = config(cg, script, resources={"pids": {"limit": 50}}, namespaces=NS + ["cgroup"],
+                 mounts=[mount])
+    _, r = run(cg, cfg)
+    assert r.returncode == 0 and r.stdout.endswith("END\n"), r
+    lines = set(r.stdout.splitlines())
+    for d in rw.split():
+        assert f"RW {d}" in lines, r.stdout
+    for d in ro:
+        assert f"RO {d}" in lines, r.stdout
+    assert "RW tmpfs" not in lines, r.stdout
+
+
+@pytest.mark.parametrize("opt", ["vessel.rw=", "size=1m"])
+def test_cgroup_mount_bad_option(cg, opt):
+    mount = dict(CGROUP_MOUNT, options=["ro", opt])
+    cfg = config(cg, "true", namespaces=NS + ["cgroup"], mounts=[mount])
+    cid, r = run(cg, cfg)
+    one_error_line(r, opt)
+    assert not marked_cgroups(), marked_cgroups()
+
+
 # ------------------------------------------------------------ bad input
 
 BAD = [

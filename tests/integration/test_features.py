@@ -248,3 +248,9 @@ def test_what_is_not_implemented_is_refused(env, features):
     r = env.vessel("--systemd-cgroup", "run", "--bundle", env.bundle, "c1")
     assert r.returncode != 0 and "systemd" in r.stderr, r
     assert env.ids() == []
+
+
+def test_cgroup_rw_extension_is_listed(features):
+    """vessel.rw=HIERARCHY on a cgroup mount (test_cgroups.py applies it)."""
+    ext = features["linux"]["mountExtensions"]
+    assert ext["io.github.vessel.cgroupRw"] == {"enabled": True}, ext
