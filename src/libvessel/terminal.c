@@ -14,12 +14,28 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 
+/* The terminal is the container's /dev/console too (runc's and LXC's
+ * console), so that an init such as systemd, which writes its status and
+ * runs its console getty there, finds it: a bind of the pty's peer onto
+ * an empty file, made inside the root. */
+static int bind_console(int rootfd, int slave, vessel_error **err)
+{
+        _cleanup_close_ int target = path_open_in_root(rootfd, "/dev/console", RESOLVE_CREATE_FILE, err);
+        int r;
+
+        if (target < 0)
+                return vessel_error_prefix(err, "process.terminal: /dev/console");
+        if ((r = mount_bind_fd(slave, "", target, false, 0, err)) < 0)
+                return vessel_error_prefix(err, "process.terminal: bind the terminal onto /dev/console");
+        return 0;
+}
+
 int terminal_setup(int rootfd, int console_sock, const struct vessel_process *p,
                    vessel_error **err)
 {
         _cleanup_close_ int ptmx = -1, master = -1, slave = -1;
         char path[64];
-        int unlock = 0;
+        int unlock = 0, r;
 
         if (rootfd >= 0) {
                 ptmx = path_open_in_root(rootfd, "/dev/pts/ptmx", RESOLVE_CREATE_NONE, err);
@@ -57,6 +73,8 @@ int terminal_setup(int rootfd, int console_sock, const struct vessel_process *p,
                 if (sendmsg(console_sock, &mh, MSG_NOSIGNAL) < 0)
                         return vessel_error_sys(err, "send the terminal to the console socket");
         }
+        if (rootfd >= 0 && (r = bind_console(rootfd, slave, err)) < 0)
+                return r;
         if (setsid() < 0 && errno != EPERM)
                 return vessel_error_sys(err, "setsid");
         if (ioctl(slave, TIOCSCTTY, 0) < 0)

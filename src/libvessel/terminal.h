@@ -12,8 +12,9 @@
 #include "spec.h"
 
 /* In the container: open rootfd-relative /dev/pts/ptmx (rootfd < 0: the
- * current root), send the master to console_sock, make the peer the
- * controlling terminal and stdio. */
+ * current root), send the master to console_sock, bind the peer onto the
+ * root's /dev/console (with a root), make it the controlling terminal and
+ * stdio. */
 int terminal_setup(int rootfd, int console_sock, const struct vessel_process *p,
                    vessel_error **err);
 /* A terminal vessel relays itself starts with the size of vessel's own

@@ -692,6 +692,29 @@ def test_console_socket(env):
         srv.close()
 
 
+def test_console_is_dev_console(env):
+    """The terminal is also /dev/console (what systemd writes its status
+    to and runs its console getty on): the same pty, a bind mount."""
+    path = os.path.join(env.tmp, "console.sock")
+    srv = ConsoleServer(path)
+    try:
+        cfg = config_with(env, ["/bin/sh", "-c", "echo via-console > /dev/console; "
+                                "stat -c '%t:%T' /dev/console $(tty); sleep 0.2"])
+        cfg["process"]["terminal"] = True
+        create(env, "c1", None, cfg=cfg, extra=("--console-socket", path))
+        master = srv.master()
+        env.vessel("start", "c1", check=True)
+        # Everything until the process ends (EIO once no one holds the peer).
+        text = read_master(master, b"(never)").decode(errors="replace")
+        assert "via-console" in text, f"terminal output {text!r}"
+        nums = re.findall(r"^([0-9a-f]+:[0-9a-f]+)\s*$", text, re.M)
+        assert len(nums) == 2 and nums[0] == nums[1], f"/dev/console is not the terminal: {text!r}"
+        wait_status(env, "c1", "stopped")
+        env.vessel("delete", "c1", check=True)
+    finally:
+        srv.close()
+
+
 def test_terminal_without_console_socket_fails(env):
     """Detached, nobody could take the terminal: create and run --detach
     refuse (a foreground run relays it itself, see test_terminal_relay)."""
