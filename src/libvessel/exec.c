@@ -38,6 +38,15 @@ struct exec_args {
         struct vessel_bpf seccomp;
 };
 
+/* The inner cgroup the container's init lives in (cgroup-inner.c). */
+static const char *state_inner_cgroup(const struct vessel_state *st)
+{
+        for (size_t i = 0; i < st->n_annotations; i++)
+                if (!strcmp(st->annotations[i].key, CGROUP_INNER_ANNOTATION))
+                        return st->annotations[i].value;
+        return NULL;
+}
+
 static int parse_id(const char *s, uint32_t *out)
 {
         int64_t v;
@@ -358,8 +367,10 @@ static int start_exec(const struct vessel_runtime *rt, const struct vessel_exec_
         if (r < 0)
                 goto out;
         pid = m->value;
-        /* Into the container's cgroup (or --cgroup's sub-cgroup) before it runs. */
-        if ((r = cgroup_join(st.cgroup_path, pid, o->cgroup, err)) < 0)
+        /* Into the container's cgroup (or --cgroup's sub-cgroup, or the one
+         * its init lives in) before it runs. */
+        if ((r = cgroup_join_exec(st.cgroup_path, pid, o->cgroup, state_inner_cgroup(&st), st.pid,
+                                  err)) < 0)
                 goto out;
         /* GO carries the process's pid as we see it: its seccomp listener
          * is told that one, not init's. */

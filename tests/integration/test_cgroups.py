@@ -932,6 +932,89 @@ def test_cgroup_mount_bad_option(cg, opt):
     assert not marked_cgroups(), marked_cgroups()
 
 
+# ------------------------------------------------------------ init below its limits
+
+INNER = "io.github.vessel.cgroup.inner"
+# The hierarchies where init goes below the container's cgroup.
+INNER_HIERS = [m for m, fstype, ctrls in MOUNTS
+               if fstype == "cgroup2" or not (ctrls - {"name=systemd"})
+               or (ctrls & {"cpu", "cpuacct", "memory", "pids", "blkio"}
+                   and not ctrls & {"devices", "freezer", "cpuset"})]
+
+
+def procs_of(path):
+    with open(os.path.join(path, "cgroup.procs")) as f:
+        return f.read().split()
+
+
+def test_inner_cgroup_holds_init_below_the_limits(cg):
+    """The annotation puts init (and the cgroup namespace's root) one level
+    below the container's cgroup where systemd may be given it writable;
+    the limits stay in the container's cgroup; exec joins init's."""
+    path = f"{MARK}-inner{next(_seq)}"
+    mount = dict(CGROUP_MOUNT, options=["ro", "vessel.rw=unified", "vessel.rw=memory"])
+    script = ("cat /proc/self/cgroup; echo LIMIT $(cat /sys/fs/cgroup/" +
+              ("memory.max" if V2 else "memory/memory.limit_in_bytes") + "); " + LOOP)
+    cfg = config(cg, script, resources={"memory": {"limit": 48 * MiB}}, cgroups_path=path,
+                 namespaces=NS + ["cgroup"], mounts=[mount])
+    cfg["annotations"] = {INNER: "payload"}
+    cid = start(cg, cfg)
+    try:
+        pid = json.loads(vf(cg, "state", cid).stdout)["pid"]
+        for mnt, _, _ in MOUNTS:
+            want = os.path.join(mnt, path, "payload") if mnt in INNER_HIERS else \
+                os.path.join(mnt, path)
+            assert str(pid) in procs_of(want), (mnt, want)
+            assert not os.path.isdir(os.path.join(mnt, path, "payload")) or mnt in INNER_HIERS
+        assert cg_read(path, "memory", "memory.limit_in_bytes", "memory.max") == str(48 * MiB)
+        r = vf(cg, "exec", cid, "/bin/sh", "-c", "cat /proc/self/cgroup")
+        assert r.returncode == 0, r
+        paths = [l.split(":", 2)[2] for l in r.stdout.splitlines() if re.match(r"^\d+:", l)]
+        assert paths and all(p == "/" for p in paths), r.stdout
+    finally:
+        delete(cg, cid)
+    assert not any(os.path.exists(os.path.join(m, path)) for m, _, _ in MOUNTS)
+
+
+def test_inner_cgroup_exec_after_init_gave_controllers_away(cg):
+    """On cgroup2, an init that moved itself below its root and enabled
+    controllers there (systemd) leaves no process allowed in its root: exec
+    joins init's own cgroup instead."""
+    if not V2 and hierarchy("hugetlb") != ("/sys/fs/cgroup/unified", True):
+        pytest.skip("no controller in this host's cgroup2 to enable for the children")
+    mount = dict(CGROUP_MOUNT, options=["ro", "vessel.rw=unified"])
+    u = "/sys/fs/cgroup" + ("" if V2 else "/unified")
+    ctrl = "pids" if V2 else "hugetlb"
+    script = (f"mkdir {u}/init.scope && echo $$ > {u}/init.scope/cgroup.procs && "
+              f"echo +{ctrl} > {u}/cgroup.subtree_control && touch /tmp/ready; " + LOOP)
+    # On a hybrid host hugetlb is in cgroup2's subtree_control only when asked for.
+    res = None if V2 else {"hugepageLimits": [{"pageSize": "2MB", "limit": 1 << 30}]}
+    cfg = config(cg, script, resources=res, namespaces=NS + ["cgroup"], mounts=[mount])
+    cfg["annotations"] = {INNER: "payload"}
+    cid = start(cg, cfg)
+    try:
+        assert wait_for(lambda: os.path.exists(os.path.join(cg.rootfs, "tmp/ready"))), \
+            "the container could not enable a controller for its children"
+        r = vf(cg, "exec", cid, "/bin/sh", "-c", "grep ^0:: /proc/self/cgroup")
+        assert r.returncode == 0, r
+        assert r.stdout.strip() == "0::/init.scope", r.stdout
+    finally:
+        delete(cg, cid)
+        try:
+            os.unlink(os.path.join(cg.rootfs, "tmp/ready"))
+        except OSError:
+            pass
+
+
+@pytest.mark.parametrize("name", ["", "a/b", "..", "cgroup.procs"])
+def test_inner_cgroup_bad_name(cg, name):
+    cfg = config(cg, "true")
+    cfg["annotations"] = {INNER: name}
+    r = run(cg, cfg)[1]
+    one_error_line(r, INNER)
+    assert not marked_cgroups(), marked_cgroups()
+
+
 # ------------------------------------------------------------ bad input
 
 BAD = [

@@ -77,8 +77,26 @@ struct vessel_cgroup {
         size_t n_h;
         struct cg_hier *unified; /* into h[], or NULL */
         bool rootless;           /* a non-root caller (no device rules, delegated subtree) */
-        char *deleg; /* create, rootless: the delegation root in cgroup2, relative to its mount */
+        char *deleg;   /* create, rootless: the delegation root in cgroup2, relative to its mount */
+        char *inner;   /* CGROUP_INNER_ANNOTATION, or NULL (cgroup-inner.c) */
+        int *inner_fd; /* per hierarchy: init's cgroup below the container's, or -1 */
 };
+
+/* One write(2) of val to dirfd's file; negative errno. */
+int cg_write_at(int dirfd, const char *file, const char *val);
+
+/* cgroup-inner.c: init one level below the container's cgroup. */
+int cg_inner_validate(const struct vessel_spec *spec, vessel_error **err);
+/* The hierarchies that take the inner cgroup (cgroup2, named, and the
+ * v1 accounting controllers). */
+bool cg_hier_takes_inner(const struct cg_hier *h);
+void cg_inner_plan(struct vessel_cgroup *cg, const struct vessel_spec *spec);
+/* Made once the resources are applied (create), so nothing but the
+ * container's cgroup gets them. */
+int cg_inner_make(struct vessel_cgroup *cg, vessel_error **err);
+/* Where init goes in hierarchy i: the inner cgroup, else the container's. */
+int cg_inner_fd(const struct vessel_cgroup *cg, size_t i);
+void cg_inner_free(struct vessel_cgroup *cg);
 
 /* Read the cgroup mounts of this mount namespace (under /sys/fs/cgroup). */
 int cg_hiers_read(struct cg_hier **out, size_t *n, enum cgroup_layout *layout, vessel_error **err);

@@ -231,6 +231,8 @@ int cgroup_validate(const struct vessel_spec *spec, vessel_error **err)
 
         if ((rc = cgroup_path_normalize(spec->linux_.cgroups_path, "ID", &path, err)) < 0)
                 return rc;
+        if ((rc = cg_inner_validate(spec, err)) < 0)
+                return rc;
         return cgroup_validate_resources(&spec->linux_.resources, err);
 }
 

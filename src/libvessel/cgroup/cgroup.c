@@ -308,7 +308,7 @@ bool cg_has(const struct cg_hier *h, const char *file)
         return faccessat(h->fd, file, F_OK, 0) == 0;
 }
 
-static int write_at(int dirfd, const char *file, const char *val)
+int cg_write_at(int dirfd, const char *file, const char *val)
 {
         _cleanup_close_ int fd = openat(dirfd, file, O_WRONLY | O_CLOEXEC);
         ssize_t n;
@@ -325,7 +325,7 @@ static int write_at(int dirfd, const char *file, const char *val)
 int cg_write(const struct cg_hier *h, const char *what, const char *file, const char *val,
              vessel_error **err)
 {
-        int r = write_at(h->fd, file, val);
+        int r = cg_write_at(h->fd, file, val);
 
         if (r == 0)
                 return 0;
@@ -608,6 +608,7 @@ void cgroup_free(struct vessel_cgroup *cg)
 {
         if (!cg)
                 return;
+        cg_inner_free(cg);
         cg_hiers_free(cg->h, cg->n_h);
         free(cg->path);
         free(cg->deleg);
@@ -1079,6 +1080,7 @@ int cgroup_plan(const struct vessel_spec *spec, const char *id, const char *mana
         cg->own_leaf = !given || !*given;
         for (size_t i = 0; i < cg->n_h; i++)
                 cg->h[i].owned = planned_owned(cg, &cg->h[i], cg->own_leaf);
+        cg_inner_plan(cg, spec);
         *out = cg;
         return 0;
 }
@@ -1095,6 +1097,8 @@ int cgroup_make(struct vessel_cgroup *cg, const struct vessel_spec *spec, vessel
         r = make_all(cg, cg->own_leaf, cg_v2_needed(&spec->linux_.resources), err);
         if (r == 0)
                 r = cg_apply(cg, &spec->linux_.resources, false, err);
+        if (r == 0)
+                r = cg_inner_make(cg, err);
         if (r < 0) {
                 /* Undo: nothing entered the cgroups yet, and nothing that
                  * another container may have put there is killed. */
@@ -1108,7 +1112,7 @@ int cgroup_clone_fd(const struct vessel_cgroup *cg)
 {
         if (!cg || cg->disabled || cg->layout != CGROUP_LAYOUT_V2 || !cg->unified)
                 return -1;
-        return cg->unified->fd;
+        return cg_inner_fd(cg, (size_t)(cg->unified - cg->h));
 }
 
 int cgroup_enter(const struct vessel_cgroup *cg, pid_t pid, vessel_error **err)
@@ -1122,7 +1126,7 @@ int cgroup_enter(const struct vessel_cgroup *cg, pid_t pid, vessel_error **err)
                 int r;
                 if (cg->h[i].fd < 0)
                         continue;
-                if ((r = write_at(cg->h[i].fd, "cgroup.procs", buf)) < 0)
+                if ((r = cg_write_at(cg_inner_fd(cg, i), "cgroup.procs", buf)) < 0)
                         return vessel_error_set(err, -r, "move pid %d into %s (cgroup.procs)",
                                                 (int)pid, cg->h[i].dir);
         }
@@ -1187,7 +1191,7 @@ int cgroup_enter_sub(const struct vessel_cgroup *cg, pid_t pid, const char *sub,
                         if (fd < 0)
                                 return vessel_error_sys(err, "--cgroup %s: %s/%s", sub, h->dir,
                                                         path);
-                        if (pass == 1 && (r = write_at(fd, "cgroup.procs", buf)) < 0)
+                        if (pass == 1 && (r = cg_write_at(fd, "cgroup.procs", buf)) < 0)
                                 return vessel_error_set(err, -r,
                                                         "--cgroup %s: move pid %d into %s/%s", sub,
                                                         (int)pid, h->dir, path);
@@ -1319,7 +1323,7 @@ int cgroup_kill_all(const struct vessel_cgroup *cg, int sig, vessel_error **err)
                 return 0;
         /* cgroup.kill is atomic against forks. */
         if (sig == SIGKILL && cg->layout == CGROUP_LAYOUT_V2 && cg->unified &&
-            cg->unified->fd >= 0 && write_at(cg->unified->fd, "cgroup.kill", "1") == 0)
+            cg->unified->fd >= 0 && cg_write_at(cg->unified->fd, "cgroup.kill", "1") == 0)
                 return 0;
         /* Elsewhere, freeze so that nothing forks between listing and
          * signalling. */

@@ -110,6 +110,20 @@ int cgroup_enter_sub(const struct vessel_cgroup *cg, pid_t pid, const char *sub,
 /* The same from state.json's cgroup path (NULL: no cgroup), for exec. */
 int cgroup_join(const char *state_path, pid_t pid, const char *sub, vessel_error **err);
 
+/* The annotation that puts init (and the cgroup namespace's root) in a
+ * child of the container's cgroup, whose name is its value, in the
+ * hierarchies that may be given to the container writable: cgroup2,
+ * name=systemd and the v1 accounting controllers (cgroup-inner.c,
+ * docs/cgroups.md). */
+#define CGROUP_INNER_ANNOTATION "io.github.vessel.cgroup.inner"
+
+/* exec without --cgroup: cgroup_join, but into the inner cgroup where the
+ * container has one (inner: the annotation's value, or NULL), and on
+ * cgroup2 into init's own cgroup when the target gave its controllers to
+ * its children (an init such as systemd moved itself below its root). */
+int cgroup_join_exec(const char *state_path, pid_t pid, const char *sub, const char *inner,
+                     pid_t init, vessel_error **err);
+
 /* --cgroup-manager disabled, or no handle at all. */
 bool cgroup_is_disabled(const struct vessel_cgroup *cg);
 /* The linux.resources part of cgroup_validate(), for `update`. */
