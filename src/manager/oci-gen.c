@@ -151,6 +151,44 @@ static json_object *mount_json(const char *dst, const char *type, const char *sr
         return m;
 }
 
+/* The cgroups for an init that manages its own (systemd): the runtime
+ * mounts every hierarchy the host has, rooted at the cgroup namespace's
+ * root.  init lives in OCI_GEN_CGROUP_INNER below the instance's cgroup
+ * (gen_cgroup_annotations), in cgroup2, name=systemd and the accounting
+ * controllers: those are writable, so that systemd builds its tree of
+ * units and accounts them, while the limits stay in the parent it cannot
+ * reach.  The others (devices, freezer, cpuset, net_cls, ...) keep init
+ * in the instance's cgroup, where the limits are, and stay read-only.
+ * cpu,cpuacct is named too, for hosts that mount the two together
+ * (docs/manager.md, "systemd inside"). */
+static json_object *gen_cgroup_mount(void)
+{
+        static const char *const opts[] = {"nosuid",
+                                           "noexec",
+                                           "nodev",
+                                           "ro",
+                                           "vessel.rw=systemd",
+                                           "vessel.rw=unified",
+                                           "vessel.rw=cpu",
+                                           "vessel.rw=cpuacct",
+                                           "vessel.rw=cpu,cpuacct",
+                                           "vessel.rw=memory",
+                                           "vessel.rw=pids",
+                                           "vessel.rw=blkio",
+                                           NULL};
+
+        return mount_json("/sys/fs/cgroup", "cgroup", "cgroup", opts);
+}
+
+/* See gen_cgroup_mount. */
+static json_object *gen_cgroup_annotations(void)
+{
+        json_object *a = json_object_new_object();
+
+        add(a, OCI_GEN_CGROUP_INNER_ANNOTATION, J_STR(OCI_GEN_CGROUP_INNER));
+        return a;
+}
+
 static json_object *gen_mounts(void)
 {
         json_object *a = json_object_new_array();
@@ -163,6 +201,8 @@ static json_object *gen_mounts(void)
         static const char *const mq[] = {"nosuid", "noexec", "nodev", NULL};
         static const char *const sys[] = {"nosuid", "noexec", "nodev", "ro", NULL};
         static const char *const run[] = {"nosuid", "nodev", "mode=755", "size=20%", NULL};
+        static const char *const lock[] = {"nosuid",    "nodev",   "noexec",
+                                           "mode=1777", "size=5m", NULL};
 
         json_object_array_add(a, mount_json("/proc", "proc", "proc", proc));
         json_object_array_add(a, mount_json("/dev", "tmpfs", "tmpfs", dev));
@@ -170,7 +210,9 @@ static json_object *gen_mounts(void)
         json_object_array_add(a, mount_json("/dev/shm", "tmpfs", "shm", shm));
         json_object_array_add(a, mount_json("/dev/mqueue", "mqueue", "mqueue", mq));
         json_object_array_add(a, mount_json("/sys", "sysfs", "sysfs", sys));
+        json_object_array_add(a, gen_cgroup_mount());
         json_object_array_add(a, mount_json("/run", "tmpfs", "tmpfs", run));
+        json_object_array_add(a, mount_json("/run/lock", "tmpfs", "tmpfs", lock));
         return a;
 }
 
@@ -399,6 +441,29 @@ int oci_merge_patch(const char *doc, const char *patch, char **out, vessel_error
         return 0;
 }
 
+/* proc as LXC's proc:mixed: /proc/sys read-only but for /proc/sys/net,
+ * which is the instance's own network namespace's.  The children of
+ * /proc/sys are listed one by one because a read-only bind of /proc/sys
+ * would cover net too; the runtime skips those this kernel lacks. */
+static json_object *gen_readonly_paths(void)
+{
+        static const char *const ro[] = {"/proc/sys/abi",
+                                         "/proc/sys/crypto",
+                                         "/proc/sys/debug",
+                                         "/proc/sys/dev",
+                                         "/proc/sys/fs",
+                                         "/proc/sys/kernel",
+                                         "/proc/sys/user",
+                                         "/proc/sys/vm",
+                                         "/proc/sys/sunrpc",
+                                         "/proc/bus",
+                                         "/proc/fs",
+                                         "/proc/irq",
+                                         NULL};
+
+        return strv_json(ro);
+}
+
 static json_object *gen_linux(const struct oci_gen_input *in)
 {
         json_object *l = json_object_new_object();
@@ -410,6 +475,7 @@ static json_object *gen_linux(const struct oci_gen_input *in)
         add(l, "namespaces", gen_namespaces());
         add(l, "cgroupsPath", J_STR(cg));
         add(l, "maskedPaths", strv_json(masked));
+        add(l, "readonlyPaths", gen_readonly_paths());
         return l;
 }
 
@@ -428,6 +494,7 @@ int oci_gen(const struct oci_gen_input *in, char **json, vessel_error **err)
         add(c, "process", gen_process(in));
         add(c, "hostname", J_STR(in->name));
         add(c, "mounts", mounts);
+        add(c, "annotations", gen_cgroup_annotations());
         add(c, "linux", linux_);
         if ((r = gen_limits(in, section(linux_, "resources"), err)) < 0 ||
             (r = gen_devices(in, mounts, linux_, err)) < 0)

@@ -19,6 +19,11 @@
 /* The cgroup sub-tree instances live under when no cgroup_path is given
  * (cgroupsPath /vessel-instances/<name>). */
 #define OCI_GEN_CGROUP_PARENT "vessel-instances"
+/* The child of the instance's cgroup that init lives in, the root of its
+ * cgroup namespace, and the runtime's annotation that says so
+ * (CGROUP_INNER_ANNOTATION in src/libvessel/cgroup/cgroup.h). */
+#define OCI_GEN_CGROUP_INNER "payload"
+#define OCI_GEN_CGROUP_INNER_ANNOTATION "io.github.vessel.cgroup.inner"
 
 struct oci_gen_input {
         const char *name;            /* the instance: hostname and cgroup */

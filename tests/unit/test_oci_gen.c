@@ -77,7 +77,41 @@ static void test_defaults(void)
         CHECK_STR(str(o, "mounts.0.destination"), "/proc");
         CHECK_STR(str(o, "mounts.5.destination"), "/sys");
         CHECK(array_has(at(o, "mounts.5.options"), "ro"));
-        CHECK_STR(str(o, "mounts.6.destination"), "/run");
+        CHECK_STR(str(o, "mounts.7.destination"), "/run");
+        CHECK_STR(str(o, "mounts.8.destination"), "/run/lock");
+        CHECK(array_has(at(o, "mounts.8.options"), "mode=1777"));
+        json_object_put(o);
+}
+
+/* What systemd inside needs (docs/manager.md, "systemd inside"). */
+static void test_systemd_inside(void)
+{
+        struct confset c = {0};
+        vessel_error *err = NULL;
+        json_object *o = gen(&c, &err), *cg, *ro;
+
+        CHECK(o);
+        CHECK_STR(str(o, "mounts.6.destination"), "/sys/fs/cgroup");
+        CHECK_STR(str(o, "mounts.6.type"), "cgroup");
+        cg = at(o, "mounts.6.options");
+        CHECK(array_has(cg, "ro"));
+        /* Writable: where init lives below the limits. */
+        CHECK(array_has(cg, "vessel.rw=systemd") && array_has(cg, "vessel.rw=unified"));
+        CHECK(array_has(cg, "vessel.rw=memory") && array_has(cg, "vessel.rw=cpuacct"));
+        CHECK(array_has(cg, "vessel.rw=cpu,cpuacct"));
+        /* Not: the runtime's, which init stays out of. */
+        CHECK(!array_has(cg, "vessel.rw=devices") && !array_has(cg, "vessel.rw=freezer") &&
+              !array_has(cg, "vessel.rw=cpuset"));
+        CHECK(
+            json_object_object_get_ex(at(o, "annotations"), "io.github.vessel.cgroup.inner", &cg) &&
+            !strcmp(json_object_get_string(cg), "payload"));
+        /* proc:mixed: /proc/sys read-only but for net. */
+        ro = at(o, "linux.readonlyPaths");
+        CHECK(array_has(ro, "/proc/sys/kernel") && array_has(ro, "/proc/sys/vm") &&
+              array_has(ro, "/proc/sys/fs"));
+        CHECK(!array_has(ro, "/proc/sys/net") && !array_has(ro, "/proc/sys"));
+        CHECK(array_has(at(o, "process.env"), "container=vessel"));
+        CHECK(json_object_get_boolean(at(o, "process.terminal")));
         CHECK(at(o, "linux.resources.devices.0.allow") &&
               !json_object_get_boolean(at(o, "linux.resources.devices.0.allow")));
         CHECK(!at(o, "linux.resources.memory"));
@@ -162,9 +196,9 @@ static void test_devices(void)
                                       "0600", NULL});
         o = gen(&c, &err);
         CHECK(o);
-        CHECK_STR(str(o, "mounts.7.destination"), "/mnt/srv");
-        CHECK_STR(str(o, "mounts.7.source"), "/srv");
-        CHECK(array_has(at(o, "mounts.7.options"), "ro"));
+        CHECK_STR(str(o, "mounts.9.destination"), "/mnt/srv");
+        CHECK_STR(str(o, "mounts.9.source"), "/srv");
+        CHECK(array_has(at(o, "mounts.9.options"), "ro"));
         CHECK_STR(str(o, "linux.devices.0.path"), "/dev/null2");
         CHECK(num(o, "linux.devices.0.major") == 1 && num(o, "linux.devices.0.minor") == 3);
         CHECK_STR(str(o, "linux.devices.1.type"), "b");
@@ -216,6 +250,7 @@ static void test_raw_oci(void)
 int main(void)
 {
         test_defaults();
+        test_systemd_inside();
         test_host_caps();
         test_keys();
         test_devices();
