@@ -5,6 +5,7 @@
 #include "cgroup-bpf.h"
 #include "cgroup-values.h"
 #include "cgroup.h"
+#include "cgroup-internal.h"
 #include "util.h"
 
 #include "check.h"
@@ -602,6 +603,45 @@ static bool invalid(const struct vessel_resources *r, const char *words)
         return ok;
 }
 
+/* cgroup-inner.c: where init goes below its limits, and the name. */
+static void test_inner(void)
+{
+        struct cg_hier h = {0};
+        struct vessel_kv kv = {CGROUP_INNER_ANNOTATION, "payload"};
+        struct vessel_spec spec = {.annotations = &kv, .n_annotations = 1};
+        const char *bad[] = {"", "a/b", "..", ".", "cgroup.procs"};
+
+        h.v2 = true;
+        CHECK(cg_hier_takes_inner(&h)); /* cgroup2 */
+        h.v2 = false;
+        CHECK(cg_hier_takes_inner(&h)); /* a named one (name=systemd) */
+        h.mask = CG_BIT(CG_MEMORY);
+        CHECK(cg_hier_takes_inner(&h));
+        h.mask = CG_BIT(CG_CPU) | CG_BIT(CG_CPUACCT);
+        CHECK(cg_hier_takes_inner(&h));
+        h.mask = CG_BIT(CG_DEVICES);
+        CHECK(!cg_hier_takes_inner(&h));
+        h.mask = CG_BIT(CG_FREEZER);
+        CHECK(!cg_hier_takes_inner(&h));
+        h.mask = CG_BIT(CG_CPUSET);
+        CHECK(!cg_hier_takes_inner(&h));
+        h.mask = CG_BIT(CG_NET_CLS) | CG_BIT(CG_NET_PRIO);
+        CHECK(!cg_hier_takes_inner(&h));
+        h.mask = CG_BIT(CG_MEMORY) | CG_BIT(CG_DEVICES); /* co-mounted with the runtime's */
+        CHECK(!cg_hier_takes_inner(&h));
+
+        CHECK(cg_inner_validate(&spec, NULL) == 0);
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                vessel_error *err = NULL;
+                kv.value = (char *)bad[i];
+                CHECK(cg_inner_validate(&spec, &err) == -EINVAL);
+                CHECK(err && strstr(err->msg, CGROUP_INNER_ANNOTATION));
+                vessel_error_free(&err);
+        }
+        spec.n_annotations = 0;
+        CHECK(cg_inner_validate(&spec, NULL) == 0);
+}
+
 static void test_validate(void)
 {
         struct vessel_resources r = {0};
@@ -655,5 +695,6 @@ int main(void)
         test_bpf_shape();
         test_bpf_semantics();
         test_validate();
+        test_inner();
         return check_report("test_cgroup");
 }
