@@ -25,8 +25,11 @@ case "$vessel" in "$repo"/*) ;; *) fail "$vessel must be inside $repo, the direc
 [ -x "$vm" ] || fail "the cgroup v2 VM script $vm is missing (set CGV2_VM)"
 [ "$(id -u)" = 0 ] || fail "the VM and the tests need root"
 
-echo "check-cgroupv2: running tests/integration/test_cgroups.py, test_rootless_cgroups.py and vesselctl lifecycle tests in a cgroup v2 VM ($vm)"
+echo "check-cgroupv2: running tests/integration/test_cgroups.py, test_rootless_cgroups.py, vesselctl lifecycle tests and test_systemd_boot.py in a cgroup v2 VM ($vm)"
 start=$(date +%s)
+# vesselctl (and its monitor) beside vessel; the Debian rootfs that
+# test_systemd_boot.py boots is read from the host's cache (the guest's /
+# is the host's, read-only).
 "$vm" --share "$repo" --timeout "$timeout" -e VESSEL="$vessel" -e VESSELCTL="$(dirname "$vessel")/vesselctl" -e PYTEST_ARGS="${PYTEST_ARGS:-}" \
         -- "$here/guest.sh"
 rc=$?
