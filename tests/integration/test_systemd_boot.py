@@ -6,10 +6,8 @@ and stops on SIGRTMIN+3.  A busybox /sbin/init boots too.  The same boot
 runs on pure cgroup v2 in tests/integration/cgroupv2/ (test_boot_v2.py
 there imports this file).
 
-The Debian rootfs is built once per machine with mmdebstrap from the
-host's apt sources and cached in $VESSEL_TEST_CACHE (default
-/var/cache/vessel-tests)."""
-import fcntl
+The Debian image is `vesselctl image build debian/12`'s, built once per
+machine and cached (conftest.py's debian_image, debian_image.py)."""
 import json
 import os
 import re
@@ -19,26 +17,11 @@ import time
 
 import pytest
 
+from debian_image import import_debian
 from test_vesselctl_image import VESSELCTL, ctl, make_image_dir, store  # noqa: F401
 
-CACHE = os.environ.get("VESSEL_TEST_CACHE", "/var/cache/vessel-tests")
-DEBIAN_TAR = os.path.join(CACHE, "boot-debian12.tar")
 # Emulated CPUs (the cgroup v2 VM) boot several times slower.
 BOOT_TIMEOUT = float(os.environ.get("VESSEL_BOOT_TIMEOUT", "60"))
-
-
-def debian_rootfs():
-    """The cached Debian 12 rootfs tarball, built on first use."""
-    os.makedirs(CACHE, exist_ok=True)
-    with open(os.path.join(CACHE, ".boot-debian12.lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not os.path.exists(DEBIAN_TAR):
-            tmp = DEBIAN_TAR + ".part.tar"
-            subprocess.run(["mmdebstrap", "--quiet", "--variant=minbase",
-                            "--include=systemd-sysv,dbus", "bookworm", tmp],
-                           check=True, timeout=1800)
-            os.rename(tmp, DEBIAN_TAR)
-    return DEBIAN_TAR
 
 
 def in_inst(store, name, *cmd, check=True, timeout=60):
@@ -87,8 +70,8 @@ def cgroup_dirs(path):
 
 
 @pytest.fixture
-def debian(store):
-    ctl(store, "image", "import", debian_rootfs(), "--arch", "x86_64", "--alias", "debian")
+def debian(store, debian_image):
+    import_debian(VESSELCTL, store, debian_image)
     ctl(store, "init", "debian", "deb1", "-c", "limits.memory=512MiB")
     yield store
     ctl(store, "delete", "-f", "deb1", check=False)
@@ -110,6 +93,8 @@ def test_debian_boots_to_running(debian):
         analyze = in_inst(debian, "deb1", "systemd-analyze").stdout.splitlines()[0]
         print(f"\nboot: {analyze.strip()}; vesselctl start to running: {wall:.2f} s")
         assert re.match(r"Startup finished in .*\(userspace\)", analyze), analyze
+        # systemd set the hostname from /etc/hostname, the image's template.
+        assert in_inst(debian, "deb1", "hostname").stdout.strip() == "deb1"
         # The console is /dev/console: systemd's status lines and the getty.
         end, log = time.monotonic() + 20, ""
         while time.monotonic() < end and "login:" not in log:
