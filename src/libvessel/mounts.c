@@ -602,21 +602,21 @@ static int cgroup_check_data(char *const *data, vessel_error **err)
 {
         for (size_t i = 0; data && data[i]; i++) {
                 if (!str_has_prefix(data[i], CGROUP_MOUNT_RW_OPT))
-                        return vessel_error_msg(err, EINVAL,
-                                                "cgroup mount: unknown option \"%s\" (only \"%sNAME\")",
-                                                data[i], CGROUP_MOUNT_RW_OPT);
+                        return vessel_error_msg(
+                            err, EINVAL, "cgroup mount: unknown option \"%s\" (only \"%sNAME\")",
+                            data[i], CGROUP_MOUNT_RW_OPT);
                 if (!data[i][strlen(CGROUP_MOUNT_RW_OPT)])
-                        return vessel_error_msg(err, EINVAL, "cgroup mount: \"%s\" names no hierarchy",
-                                                data[i]);
+                        return vessel_error_msg(err, EINVAL,
+                                                "cgroup mount: \"%s\" names no hierarchy", data[i]);
         }
         return 0;
 }
 
 /* v1 and hybrid: a tmpfs holding one mount per hierarchy, named as on the
  * host (cgroup2 at "unified"); the ones named by "vessel.rw=" writable. */
-static int mount_cgroup_tree(const struct mount_ctx *ctx, int targetfd, const struct cgroup_mount *c,
-                             size_t n, uint64_t base, uint64_t ro, char *const *data,
-                             vessel_error **err)
+static int mount_cgroup_tree(const struct mount_ctx *ctx, int targetfd,
+                             const struct cgroup_mount *c, size_t n, uint64_t base, uint64_t ro,
+                             char *const *data, vessel_error **err)
 {
         _cleanup_close_ int tmp = -1, dir = -1;
         bool rw;

@@ -20,13 +20,15 @@
  * an empty file, made inside the root. */
 static int bind_console(int rootfd, int slave, vessel_error **err)
 {
-        _cleanup_close_ int target = path_open_in_root(rootfd, "/dev/console", RESOLVE_CREATE_FILE, err);
+        _cleanup_close_ int target =
+            path_open_in_root(rootfd, "/dev/console", RESOLVE_CREATE_FILE, err);
         int r;
 
         if (target < 0)
                 return vessel_error_prefix(err, "process.terminal: /dev/console");
         if ((r = mount_bind_fd(slave, "", target, false, 0, err)) < 0)
-                return vessel_error_prefix(err, "process.terminal: bind the terminal onto /dev/console");
+                return vessel_error_prefix(err,
+                                           "process.terminal: bind the terminal onto /dev/console");
         return 0;
 }
 
