@@ -43,6 +43,7 @@ build: deps $(BUILD)/build.ninja
 
 demo: build
 	./scripts/demo.sh $(BUILD)/vessel
+	./scripts/demo-system.sh $(BUILD)/vesselctl
 
 check-unit: build
 	meson test -C $(BUILD) --print-errorlogs

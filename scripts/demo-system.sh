@@ -14,7 +14,13 @@ say vesselctl image build debian/12 --alias debian/12
 say vesselctl launch debian/12 "$name"
 "$ctl" launch debian/12 "$name"
 say vesselctl exec "$name" -- systemctl is-system-running --wait
-state=$(timeout 120 "$ctl" exec "$name" -T -- systemctl is-system-running --wait || true)
+# Retried while systemd's own socket is not up yet (the first moments).
+state=
+for _ in $(seq 600); do
+	state=$("$ctl" exec "$name" -T -- systemctl is-system-running --wait 2>/dev/null || true)
+	case $state in running|degraded|maintenance|stopping) break ;; esac
+	sleep 0.1
+done
 echo "$state"
 case $state in
 running) ;;

@@ -624,8 +624,11 @@ int instance_stats(struct vessel_store *s, const char *name, struct instance_sta
                                         name);
         }
         /* runc's format: swap.usage is memory and swap together; the page
-         * cache is raw.cache on v1, raw.file on v2. */
-        cache = jget(d, "memory.raw.cache");
+         * cache is raw.total_cache on v1 (init sits in a child cgroup: see
+         * cgroup-inner.c), raw.file on v2. */
+        cache = jget(d, "memory.raw.total_cache"); /* v1, with the inner cgroup's */
+        if (cache < 0)
+                cache = jget(d, "memory.raw.cache");
         if (cache < 0)
                 cache = jget(d, "memory.raw.file");
         *out = (struct instance_stats){
