@@ -22,7 +22,7 @@ DEBS = meson ninja-build pkg-config gcc libc6-dev libjson-c-dev libseccomp-dev \
        busybox-static python3-pytest iproute2 util-linux mount passwd uidmap procps kmod \
        golang-github-containers-common zstd xz-utils python3-yaml scdoc mmdebstrap
 
-.PHONY: all deps build demo check check-unit check-integration check-cgroupv2 check-fresh check-asan e2e fuzz bench clean
+.PHONY: all deps build demo check check-unit check-integration check-cgroupv2 check-fresh check-asan e2e fuzz bench bench-manager clean
 
 all: build
 
@@ -110,9 +110,14 @@ e2e: build
 	$(E2E_DIR)/podman-e2e.sh $(abspath $(BUILD)/vessel)
 	$(E2E_DIR)/containerd-smoke.sh $(abspath $(BUILD)/vessel)
 
-# vessel vs crun vs runc, side by side (bench/README.md); not part of check.
+# vessel vs crun vs runc, then vesselctl vs LXC 5, side by side
+# (bench/README.md); not part of check.
 bench: deps
 	./bench/bench.sh
+
+# only the manager rows: vesselctl vs LXC 5 (bench/results-manager.md)
+bench-manager: deps
+	BENCH_SUITES=manager ./bench/bench.sh
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN) build-fuzz
