@@ -774,12 +774,16 @@ def sweep(work, cgparent, vesselctl):
     run = "/run/vesselctl/" + key
     if os.path.isdir(run) and not (vesselctl and Vesselctl("", vesselctl, store).monitors()):
         for d, dirs, files in os.walk(run, topdown=False):
-            for x in files + [x for x in dirs if os.path.islink(os.path.join(d, x))]:
-                os.unlink(os.path.join(d, x))
-            for x in dirs:
-                if not os.path.islink(os.path.join(d, x)):
-                    os.rmdir(os.path.join(d, x))
-        os.rmdir(run)
+            for x in files + dirs:
+                p = os.path.join(d, x)
+                try:
+                    os.unlink(p) if x in files or os.path.islink(p) else os.rmdir(p)
+                except OSError as e:
+                    report.append(f"{p}: {e.strerror}")
+        try:
+            os.rmdir(run)
+        except OSError as e:
+            report.append(f"{run}: {e.strerror}")
     report += cg_sweep("vessel/" + key, kill=False)
     for p in ("lxc", "lxc-nohooks", "lxc-fifty"):
         path = os.path.join(work, p)
