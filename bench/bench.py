@@ -1144,7 +1144,8 @@ class Bench:
         L.append("# vessel vs crun vs runc: benchmark results")
         L.append("")
         L.append("Produced by `make bench` (bench/bench.sh, bench/bench.py); see bench/README.md "
-                 "for the method and for where vessel's time goes.")
+                 "for the method and for where vessel's time goes.  The manager rows (vesselctl "
+                 "against LXC 5) are in [results-manager.md](results-manager.md).")
         L.append("")
         L.append(f"- date: {self.extra['date']}")
         L.append(f"- kernel: {platform.release()} ({platform.machine()})")
