@@ -20,8 +20,9 @@
 #   BENCH_MGR_ROUNDS=12      measured rounds of start/exec/stop (2 warm-up before)
 #   BENCH_MGR_INSTANCES=50   instances per tool in the list and monitor-RSS row
 #   BENCH_MGR_TOOLS=vesselctl,lxc,lxc-nohooks
-#   BENCH_MGR_IMAGE=/var/cache/vessel-tests/boot-debian12.tar  Debian 12 rootfs
-#                            tarball with systemd (built with mmdebstrap if missing)
+#   BENCH_MGR_IMAGE=/var/cache/vessel-bench/debian-12-systemd.tar  a Debian 12
+#                            rootfs tarball with systemd (this default is built
+#                            with mmdebstrap when missing)
 #   BENCH_MGR_OUT=bench/results-manager.md
 #   BENCH_MGR_NOTE="..."     a line for the report (e.g. "smoke run, machine busy")
 #   BENCH_MGR_ARGS="..."     more manager.py options (e.g. "--exec-n 20 --list-n 30")
@@ -70,16 +71,23 @@ fi
 VESSEL=$(realpath "$VESSEL")
 # vesselctl runs the vessel and vesselctl-monitor beside it
 VESSELCTL=${VESSELCTL:-$(dirname "$VESSEL")/vesselctl}
-MGR_IMAGE=${BENCH_MGR_IMAGE:-/var/cache/vessel-tests/boot-debian12.tar}
-if [ -n "$MANAGER" ] && [ ! -r "$MGR_IMAGE" ]; then
-	# the image the integration tests use (Debian 12 minbase with systemd),
-	# until `vesselctl image build debian/12` can make it
-	echo "bench: building $MGR_IMAGE with mmdebstrap"
+MGR_IMAGE=${BENCH_MGR_IMAGE:-/var/cache/vessel-bench/debian-12-systemd.tar}
+if [ -n "$MANAGER" ] && [ ! -f "$MGR_IMAGE" ]; then
+	# The bench's own image, built once: Debian 12 minbase with systemd, as
+	# the integration tests' boot image (never written into their cache).
+	# The temporary name ends in .tar so that mmdebstrap writes a tarball.
+	echo "bench: building $MGR_IMAGE with mmdebstrap (once)"
 	command -v mmdebstrap >/dev/null ||
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends mmdebstrap </dev/null
 	mkdir -p "$(dirname "$MGR_IMAGE")"
-	mmdebstrap --variant=minbase --include=systemd-sysv,dbus bookworm "$MGR_IMAGE.tmp" &&
-		mv "$MGR_IMAGE.tmp" "$MGR_IMAGE"
+	tmp="$MGR_IMAGE.$$.tmp.tar"
+	if mmdebstrap --variant=minbase --include=systemd-sysv,dbus bookworm "$tmp" && [ -f "$tmp" ]; then
+		mv "$tmp" "$MGR_IMAGE"
+	else
+		rm -rf "$tmp"
+		echo "bench.sh: could not build $MGR_IMAGE" >&2
+		exit 1
+	fi
 fi
 
 PYTHON=${PYTHON:-/usr/bin/python3}

@@ -285,6 +285,14 @@ def pss_kib(pid):
     return None
 
 
+def cg_parent_of(work):
+    """The cgroup parent of a run's LXC containers: named after its work
+    directory, and always starting with vessel-bench-mgr, so that a sweep
+    never kills in a cgroup that is not the bench's."""
+    base = os.path.basename(os.path.abspath(work))
+    return base if base.startswith("vessel-bench-mgr.") else "vessel-bench-mgr." + base
+
+
 def cg_sweep(parent, kill=True):
     """Kill what is left in the run's LXC cgroup subtree on every
     hierarchy (with kill), then remove it bottom-up."""
@@ -325,7 +333,9 @@ class Manager:
     def __init__(self, a):
         self.a = a
         self.work = a.workdir
-        self.cgparent = "vessel-bench-mgr-" + os.path.basename(self.work.rstrip("/"))
+        # the LXC containers' cgroups: /vessel-bench-mgr.PID (the work
+        # directory's name) on every hierarchy
+        self.cgparent = cg_parent_of(self.work)
         self.tools = {}
         self.res = {}      # row -> tool -> [values]
         self.states = {}   # tool -> {state reached: count} in the start row
@@ -810,7 +820,7 @@ def sweep(work, cgparent, vesselctl):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--vesselctl", help="vesselctl binary (vessel and vesselctl-monitor beside it)")
-    ap.add_argument("--tarball", default="/var/cache/vessel-tests/boot-debian12.tar",
+    ap.add_argument("--tarball", default="/var/cache/vessel-bench/debian-12-systemd.tar",
                     help="Debian rootfs tarball with systemd, for both tools")
     ap.add_argument("--tools", default="vesselctl,lxc,lxc-nohooks")
     ap.add_argument("--rows", default="rounds,fifty")
@@ -823,7 +833,9 @@ def main():
     ap.add_argument("--boot-timeout", type=float, default=20.0)
     ap.add_argument("--settle-timeout", type=float, default=180.0,
                     help="seconds to wait for systemd in all instances of the list row")
-    ap.add_argument("--workdir", default=f"/var/tmp/vessel-bench-mgr.{os.getpid()}")
+    ap.add_argument("--workdir", default=f"/var/tmp/vessel-bench-mgr.{os.getpid()}",
+                    help="created by the run and removed at its end; its name is also the LXC "
+                         "containers' cgroup parent")
     ap.add_argument("--out", help="write the markdown report here")
     ap.add_argument("--note", help="a line for the report (e.g. 'smoke run, machine busy')")
     ap.add_argument("--sweep", metavar="WORKDIR", help="only remove what a run left in WORKDIR")
@@ -831,7 +843,7 @@ def main():
     if os.geteuid() != 0:
         sys.exit("manager.py: run as root")
     if a.sweep:
-        cgp = "vessel-bench-mgr-" + os.path.basename(a.sweep.rstrip("/"))
+        cgp = cg_parent_of(a.sweep)
         for r in sweep(a.sweep, cgp, a.vesselctl):
             print("manager sweep: WARNING: " + r, file=sys.stderr)
         return 0
