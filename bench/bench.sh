@@ -20,9 +20,9 @@
 #   BENCH_MGR_ROUNDS=12      measured rounds of start/exec/stop (2 warm-up before)
 #   BENCH_MGR_INSTANCES=50   instances per tool in the list and monitor-RSS row
 #   BENCH_MGR_TOOLS=vesselctl,lxc,lxc-nohooks
-#   BENCH_MGR_IMAGE=/var/cache/vessel-bench/debian-12-systemd.tar  a Debian 12
-#                            rootfs tarball with systemd (this default is built
-#                            with mmdebstrap when missing)
+#   BENCH_MGR_IMAGE=TARBALL  a Debian 12 image with systemd: a plain rootfs
+#                            tarball or a unified image; default: `vesselctl
+#                            image build debian/12`, cached in /var/cache/vessel-bench
 #   BENCH_MGR_OUT=bench/results-manager.md
 #   BENCH_MGR_NOTE="..."     a line for the report (e.g. "smoke run, machine busy")
 #   BENCH_MGR_ARGS="..."     more manager.py options (e.g. "--exec-n 20 --list-n 30")
@@ -42,8 +42,9 @@ case ",$SUITES," in *,manager,*) MANAGER=1 ;; *) MANAGER= ;; esac
 PKGS="crun runc gcc libc6-dev python3 busybox-static util-linux strace"
 # LXC 5 from Debian without its recommends (no AppArmor, no bridge set-up),
 # but with lxcfs (its hooks are part of what lxc-stop costs on Debian) and
-# lxc-templates (debian.common.conf, which the containers include)
-[ -z "$MANAGER" ] || PKGS="$PKGS lxc lxcfs lxc-templates"
+# lxc-templates (debian.common.conf, which the containers include); and
+# mmdebstrap for `vesselctl image build`
+[ -z "$MANAGER" ] || PKGS="$PKGS lxc lxcfs lxc-templates mmdebstrap"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
@@ -71,22 +72,19 @@ fi
 VESSEL=$(realpath "$VESSEL")
 # vesselctl runs the vessel and vesselctl-monitor beside it
 VESSELCTL=${VESSELCTL:-$(dirname "$VESSEL")/vesselctl}
-MGR_IMAGE=${BENCH_MGR_IMAGE:-/var/cache/vessel-bench/debian-12-systemd.tar}
-if [ -n "$MANAGER" ] && [ ! -f "$MGR_IMAGE" ]; then
-	# The bench's own image, built once: Debian 12 minbase with systemd, as
-	# the integration tests' boot image (never written into their cache).
-	# The temporary name ends in .tar so that mmdebstrap writes a tarball.
-	echo "bench: building $MGR_IMAGE with mmdebstrap (once)"
-	command -v mmdebstrap >/dev/null ||
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends mmdebstrap </dev/null
-	mkdir -p "$(dirname "$MGR_IMAGE")"
-	tmp="$MGR_IMAGE.$$.tmp.tar"
-	if mmdebstrap --variant=minbase --include=systemd-sysv,dbus bookworm "$tmp" && [ -f "$tmp" ]; then
-		mv "$tmp" "$MGR_IMAGE"
-	else
-		rm -rf "$tmp"
-		echo "bench.sh: could not build $MGR_IMAGE" >&2
-		exit 1
+MGR_IMAGE=${BENCH_MGR_IMAGE:-}
+if [ -n "$MANAGER" ] && [ -z "$MGR_IMAGE" ]; then
+	# The Debian 12 image `vesselctl image build debian/12` makes (mmdebstrap
+	# minbase with systemd-sysv and dbus), built once into the bench's own
+	# store and cached there, exported as the tarball both tools start from.
+	cache=/var/cache/vessel-bench
+	fp=$("$VESSELCTL" --store "$cache/store" image build debian/12 --alias bench-deb -q)
+	MGR_IMAGE=$(ls "$cache/export/$fp".tar* 2>/dev/null | head -n 1)
+	if [ -z "$MGR_IMAGE" ]; then
+		rm -rf "$cache/export"
+		mkdir -p "$cache/export"
+		"$VESSELCTL" --store "$cache/store" image export bench-deb "$cache/export" >/dev/null
+		MGR_IMAGE=$(ls "$cache/export/$fp".tar* | head -n 1)
 	fi
 fi
 

@@ -79,8 +79,9 @@ class Vesselctl:
     def cmd(self, *a):
         return [self.exe, "--store", self.store] + list(a)
 
-    def import_image(self, tarball):
-        subprocess.run(self.cmd("image", "import", tarball, "--arch", "x86_64", "--alias", ALIAS),
+    def import_image(self, tarball, unified):
+        extra = [] if unified else ["--arch", "x86_64"]
+        subprocess.run(self.cmd("image", "import", tarball, *extra, "--alias", ALIAS),
                        check=True, stdout=subprocess.DEVNULL, cwd="/")
 
     def create(self, inst, **_):
@@ -367,13 +368,19 @@ class Manager:
             self.fifty["lxc"] = Lxc("lxc", os.path.join(self.work, "lxc-fifty"), self.cgparent, True, logs)
         t = time.time()
         print("manager: importing the image into vesselctl's store, unpacking it for LXC ...", flush=True)
+        # a plain rootfs tarball, or an image in Incus's unified format
+        # (metadata.yaml and rootfs/: what `vesselctl image export` writes)
+        unified = subprocess.run(["tar", "-tf", self.a.tarball, "metadata.yaml"], capture_output=True,
+                                 cwd="/").returncode == 0
+        self.extra["unified"] = unified
         if "vesselctl" in self.tools:
-            vc.import_image(self.a.tarball)
+            vc.import_image(self.a.tarball, unified)
         self.lxc_rootfs = os.path.join(self.work, "lxc-rootfs")
         if any(x.kind == "lxc" for x in self.tools.values()):
             os.makedirs(self.lxc_rootfs)
+            sub = ["--strip-components=1", "rootfs"] if unified else []
             subprocess.run(["tar", "-xf", self.a.tarball, "-C", self.lxc_rootfs, "--numeric-owner",
-                            "--xattrs", "--xattrs-include=*"], check=True)
+                            "--xattrs", "--xattrs-include=*"] + sub, check=True)
             for x in self.tools.values():
                 if x.kind == "lxc":
                     os.makedirs(x.path, exist_ok=True)
@@ -650,7 +657,9 @@ class Manager:
                  f"{v['lxcfs']}" + ("" if os.path.exists(LXCFS_CONF) else " (its hooks are not installed)"))
         lxcfs_up = os.path.isdir("/var/lib/lxcfs/proc")
         L.append(f"- lxcfs daemon: {'running (/var/lib/lxcfs mounted)' if lxcfs_up else 'not running (its mount hook binds nothing; its post-stop hook still sleeps)'}")
-        L.append(f"- image: `{a.tarball}`, the same tarball for both tools")
+        L.append(f"- image: `{a.tarball}`"
+                 f"{' (unified: metadata.yaml and rootfs/)' if self.extra.get('unified') else ' (a plain rootfs tarball)'}"
+                 ", the same tarball for both tools")
         L.append(f"- rounds: {a.rounds} measured after {a.warmup} warm-up; exec: {a.exec_n} per round "
                  f"and tool; list: {a.list_n} with {a.instances} instances per tool running; "
                  f"poll interval {a.poll * 1000:.0f} ms; whole run {self.extra.get('elapsed', 0):.0f} s")
@@ -820,8 +829,10 @@ def sweep(work, cgparent, vesselctl):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--vesselctl", help="vesselctl binary (vessel and vesselctl-monitor beside it)")
-    ap.add_argument("--tarball", default="/var/cache/vessel-bench/debian-12-systemd.tar",
-                    help="Debian rootfs tarball with systemd, for both tools")
+    ap.add_argument("--tarball", required=False,
+                    help="a Debian image with systemd, for both tools: a plain rootfs tarball or a "
+                         "unified image (metadata.yaml and rootfs/; bench.sh exports the one "
+                         "`vesselctl image build debian/12` makes)")
     ap.add_argument("--tools", default="vesselctl,lxc,lxc-nohooks")
     ap.add_argument("--rows", default="rounds,fifty")
     ap.add_argument("--rounds", type=int, default=12, help="measured rounds of start/exec/stop")
@@ -853,7 +864,7 @@ def main():
     for tool in ("lxc-start", "lxc-attach", "lxc-stop", "lxc-ls", "lxc-info"):
         if not shutil.which(tool):
             sys.exit(f"manager.py: {tool} not found (Debian's lxc package)")
-    if not os.path.exists(a.tarball):
+    if not a.tarball or not os.path.isfile(a.tarball):
         sys.exit(f"manager.py: no image tarball at {a.tarball}")
     if os.path.exists(a.workdir):
         sys.exit(f"manager.py: {a.workdir} exists")
