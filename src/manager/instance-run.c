@@ -270,9 +270,11 @@ int instance_start(struct vessel_store *s, const char *name, vessel_error **err)
         if (rundir_monitor_alive(&c.rd))
                 return vessel_error_msg(err, EBUSY, "instance \"%s\": is already running", name);
         /* What a crashed monitor may have left in the runtime. */
-        runtime(&c.t, &c.rd, "delete", (const char *const[]){"delete", "--force", name, NULL},
-                NULL);
         _cleanup_free_ char *pidf = xasprintf("%s/init.pid", c.rd.inst);
+        _cleanup_free_ char *left = xasprintf("%s/%s", c.rd.runtime, name);
+        if (access(left, F_OK) == 0)
+                runtime(&c.t, &c.rd, "delete",
+                        (const char *const[]){"delete", "--force", name, NULL}, NULL);
         unlink(pidf);
         /* The pending create/copy/rename templates, then the start ones. */
         _cleanup_free_ char *rootfs = xasprintf("%s/instances/%s/rootfs", s->root, name);
