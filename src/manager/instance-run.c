@@ -276,6 +276,8 @@ int instance_start(struct vessel_store *s, const char *name, vessel_error **err)
                 runtime(&c.t, &c.rd, "delete",
                         (const char *const[]){"delete", "--force", name, NULL}, NULL);
         unlink(pidf);
+        _cleanup_free_ char *paused = xasprintf("%s/paused", c.rd.inst);
+        unlink(paused);
         /* The pending create/copy/rename templates, then the start ones. */
         _cleanup_free_ char *rootfs = xasprintf("%s/instances/%s/rootfs", s->root, name);
         if (instance_templates_apply(s, name, rootfs, TRIGGER_START, err) < 0)
@@ -386,9 +388,11 @@ int instance_stop(struct vessel_store *s, const char *name, int timeout_s, bool 
                 return vessel_error_msg(err, EINVAL, "instance \"%s\": is not running", name);
         }
         /* A frozen init cannot act on a signal: thaw it first. */
+        _cleanup_free_ char *paused = xasprintf("%s/paused", c.rd.inst);
         if (!strcmp(c.i.state, "frozen") &&
             runtime(&c.t, &c.rd, "resume", (const char *const[]){"resume", name, NULL}, err) < 0)
                 return vessel_error_prefix(err, "instance \"%s\"", name);
+        unlink(paused);
         sig = force ? SIGKILL : halt_signal(s, &c, err);
         if (sig < 0)
                 return vessel_error_prefix(err, "instance \"%s\"", name);
@@ -415,9 +419,17 @@ int instance_pause(struct vessel_store *s, const char *name, bool pause, vessel_
         if (!strcmp(c.i.state, pause ? "frozen" : "running"))
                 return vessel_error_msg(err, EINVAL, "instance \"%s\": is %s already", name,
                                         pause ? "paused" : "running");
+        _cleanup_free_ char *marker = xasprintf("%s/paused", c.rd.inst);
         if (runtime(&c.t, &c.rd, verb, (const char *const[]){verb, name, NULL}, err) < 0 ||
             db_set_run_state(s, name, pause ? "frozen" : "running", false, err) < 0)
                 return vessel_error_prefix(err, "instance \"%s\"", name);
+        if (pause) {
+                int fd = open(marker, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+                if (fd >= 0)
+                        close(fd);
+        } else {
+                unlink(marker);
+        }
         return 0;
 }
 
@@ -489,21 +501,24 @@ int instance_live_state(struct vessel_store *s, const char *name, const char *db
         return 0;
 }
 
-int instance_exec_argv(struct vessel_store *s, const char *name, const struct instance_exec_opts *o,
-                       char ***argv, vessel_error **err)
+int instance_exec_argv(const char *store_root, const char *name,
+                       const struct instance_exec_opts *o, char ***argv, vessel_error **err)
 {
         _cleanup_run_ctx_ struct run_ctx c = {.oplock = -1};
         _cleanup_strv_ char **v = NULL;
         const char *term = getenv("TERM");
 
-        if (instance_get(s, name, &c.i, err) < 0)
-                return vessel_error_ret(*err);
-        if (rundir_open(s, name, &c.rd, err) < 0 || run_tools_find(&c.t, err) < 0)
-                return vessel_error_prefix(err, "instance \"%s\"", name);
+        /* The monitor's lock and the run directory say all exec needs;
+         * the catalogue is not opened (an exec costs what the runtime's
+         * does, plus little). */
+        rundir_at(store_root, name, &c.rd);
         if (!rundir_monitor_alive(&c.rd))
-                return vessel_error_msg(err, EINVAL, "instance \"%s\": is not running", name);
-        if (!strcmp(c.i.state, "frozen"))
+                return vessel_error_msg(err, ESRCH, "instance \"%s\": is not running", name);
+        _cleanup_free_ char *paused = xasprintf("%s/paused", c.rd.inst);
+        if (access(paused, F_OK) == 0)
                 return vessel_error_msg(err, EINVAL, "instance \"%s\": is paused", name);
+        if (run_tools_find(&c.t, err) < 0)
+                return vessel_error_prefix(err, "instance \"%s\"", name);
         v = strv_append(v, c.t.runtime);
         v = strv_append(v, "--root");
         v = strv_append(v, c.rd.runtime);

@@ -481,6 +481,7 @@ static int finish(struct monitor *m)
         close(m->listenfd);
         unlinkat(m->dirfd, "monitor", 0);
         unlinkat(m->dirfd, "init.pid", 0);
+        unlinkat(m->dirfd, "paused", 0);
         r = runtime_run(m, (const char *const[]){"delete", "--force", m->o->name, NULL}, errbuf,
                         sizeof(errbuf));
         if (r != 0)

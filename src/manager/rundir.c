@@ -34,17 +34,23 @@ static char *inst_path(const char *store_root, const char *name)
         return xasprintf(RUNDIR_BASE "/%s/%s", key, name);
 }
 
-int rundir_open(struct vessel_store *s, const char *name, struct rundir *rd, vessel_error **err)
+void rundir_at(const char *store_root, const char *name, struct rundir *rd)
 {
         char key[13];
-        _cleanup_free_ char *link = NULL;
 
-        rundir_store_key(s->root, key);
+        rundir_store_key(store_root, key);
         *rd = (struct rundir){
             .base = xasprintf(RUNDIR_BASE "/%s", key),
             .runtime = xasprintf(RUNDIR_BASE "/%s/runtime", key),
             .inst = xasprintf(RUNDIR_BASE "/%s/%s", key, name),
         };
+}
+
+int rundir_open(struct vessel_store *s, const char *name, struct rundir *rd, vessel_error **err)
+{
+        _cleanup_free_ char *link = NULL;
+
+        rundir_at(s->root, name, rd);
         if (mkdir_p(rd->runtime, 0700, err) < 0 || mkdir_p(rd->inst, 0700, err) < 0) {
                 rundir_free(rd);
                 return vessel_error_prefix(err, "instance \"%s\": run directory", name);

@@ -11,6 +11,7 @@
  *       monitor                   the monitor's unix socket (console, log)
  *       console                   where the runtime sends the pty (start only)
  *       init.pid                  the instance's init, as the host sees it
+ *       paused                    present while the instance is paused
  *
  * /run is a tmpfs: after a host reboot nothing here claims that an
  * instance runs.  Not /run/vessel: that is the runtime's default root,
@@ -34,6 +35,8 @@ struct rundir {
 /* The store's run directory and the instance's (created, 0700). */
 int rundir_open(struct vessel_store *s, const char *name, struct rundir *rd, vessel_error **err);
 void rundir_free(struct rundir *rd);
+/* The paths alone (nothing is created): for readers. */
+void rundir_at(const char *store_root, const char *name, struct rundir *rd);
 /* The per-store key, also used in the instances' cgroup path. */
 void rundir_store_key(const char *store_root, char key[13]);
 

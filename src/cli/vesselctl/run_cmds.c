@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "instance-run.h"
+#include "instance.h"
 #include "util.h"
 #include "vesselctl.h"
 
@@ -201,7 +202,7 @@ int cli_exec(struct ctl *c, int argc, char **argv)
         _cleanup_strv_ char **env = NULL, **args = NULL;
         struct instance_exec_opts o = {.uid = -1, .gid = -1};
         vessel_error *err = NULL;
-        int opt, tty = -1;
+        int opt, tty = -1, r;
         const char *name;
 
         /* Options before and after the name ("+": they end at the first
@@ -256,11 +257,22 @@ int cli_exec(struct ctl *c, int argc, char **argv)
         o.env = env;
         o.cmd = argv + optind;
         o.tty = tty >= 0 ? tty : isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
-        STORE_OR_FAIL(c, s, err);
-        if (instance_exec_argv(s, name, &o, &args, &err) < 0)
+        const char *root = store_root_choose(c->store_dir);
+        _cleanup_free_ char *abs = root[0] == '/' ? xstrdup(root) : realpath(root, NULL);
+        r = abs ? instance_exec_argv(abs, name, &o, &args, &err) : -ESRCH;
+        if (r == -ESRCH) {
+                /* Not running: the catalogue says whether it exists at all. */
+                struct instance i;
+                vessel_error_free(&err);
+                STORE_OR_FAIL(c, s, err);
+                if (instance_get(s, name, &i, &err) < 0)
+                        return ctl_fail(&err);
+                instance_free(&i);
+                fprintf(stderr, "vesselctl: instance \"%s\": is not running\n", name);
+                return 1;
+        }
+        if (r < 0)
                 return ctl_fail(&err);
-        store_close(s);
-        s = NULL;
         execv(args[0], args);
         fprintf(stderr, "vesselctl: instance \"%s\": exec %s: %s\n", name, args[0],
                 strerror(errno));
