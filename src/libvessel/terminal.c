@@ -32,8 +32,7 @@ static int bind_console(int rootfd, int slave, vessel_error **err)
         return 0;
 }
 
-int terminal_setup(int rootfd, int console_sock, const struct vessel_process *p,
-                   vessel_error **err)
+int terminal_setup(int rootfd, int console_sock, const struct vessel_process *p, vessel_error **err)
 {
         _cleanup_close_ int ptmx = -1, master = -1, slave = -1;
         char path[64];
@@ -42,7 +41,8 @@ int terminal_setup(int rootfd, int console_sock, const struct vessel_process *p,
         if (rootfd >= 0) {
                 ptmx = path_open_in_root(rootfd, "/dev/pts/ptmx", RESOLVE_CREATE_NONE, err);
                 if (ptmx < 0)
-                        return vessel_error_prefix(err, "process.terminal needs a devpts mount at /dev/pts");
+                        return vessel_error_prefix(
+                            err, "process.terminal needs a devpts mount at /dev/pts");
                 snprintf(path, sizeof(path), "/proc/self/fd/%d", ptmx);
         } else {
                 snprintf(path, sizeof(path), "/dev/pts/ptmx");
@@ -65,7 +65,9 @@ int terminal_setup(int rootfd, int console_sock, const struct vessel_process *p,
                 char name[] = "/dev/ptmx";
                 char cbuf[CMSG_SPACE(sizeof(int))] = {0};
                 struct iovec iov = {name, sizeof(name) - 1};
-                struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+                struct msghdr mh = {.msg_iov = &iov,
+                                    .msg_iovlen = 1,
+                                    .msg_control = cbuf,
                                     .msg_controllen = sizeof(cbuf)};
                 struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
                 c->cmsg_level = SOL_SOCKET;
@@ -104,7 +106,8 @@ int terminal_connect(const char *path, vessel_error **err)
         int fd;
 
         if (strlen(path) >= sizeof(sa.sun_path))
-                return vessel_error_msg(err, ENAMETOOLONG, "--console-socket %s: path too long", path);
+                return vessel_error_msg(err, ENAMETOOLONG, "--console-socket %s: path too long",
+                                        path);
         strcpy(sa.sun_path, path);
         fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (fd < 0)
@@ -119,24 +122,12 @@ int terminal_connect(const char *path, vessel_error **err)
 
 int terminal_recv_master(int sock, vessel_error **err)
 {
-        char buf[64];
-        char cbuf[CMSG_SPACE(sizeof(int))];
-        struct iovec iov = {buf, sizeof(buf)};
-        struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
-                            .msg_controllen = sizeof(cbuf)};
-        struct cmsghdr *c;
-        ssize_t n;
-        int fd;
+        int fd = fd_recv(sock);
 
-        do
-                n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
-        while (n < 0 && errno == EINTR);
-        if (n < 0)
-                return vessel_error_sys(err, "receive the container's terminal");
-        c = CMSG_FIRSTHDR(&mh);
-        if (n == 0 || !c || c->cmsg_type != SCM_RIGHTS)
+        if (fd == -EPIPE || fd == -EPROTO)
                 return vessel_error_msg(err, EPROTO, "the container did not send its terminal");
-        memcpy(&fd, CMSG_DATA(c), sizeof(int));
+        if (fd < 0)
+                return vessel_error_set(err, -fd, "receive the container's terminal");
         return fd;
 }
 
@@ -196,11 +187,13 @@ int terminal_supervise(pid_t pid, int master, int *status, vessel_error **err)
                         break;
                 }
                 /* EOF or EIO: every user of the terminal closed it; wait for the exit. */
-                if (master >= 0 && (pf[1].revents & (POLLIN | POLLHUP | POLLERR)) && !pump(master, 1))
+                if (master >= 0 && (pf[1].revents & (POLLIN | POLLHUP | POLLERR)) &&
+                    !pump(master, 1))
                         master = -1;
                 if (pf[2].revents & (POLLIN | POLLHUP | POLLERR)) {
                         if (!pump(0, master))
-                                stdin_open = false; /* keep the pty open: the process may still write */
+                                stdin_open =
+                                    false; /* keep the pty open: the process may still write */
                 }
                 if (!(pf[0].revents & POLLIN))
                         continue;
@@ -212,7 +205,8 @@ int terminal_supervise(pid_t pid, int master, int *status, vessel_error **err)
                         bool done = false;
                         while ((w = waitpid(-1, &st, WNOHANG)) > 0) {
                                 if (w == pid) {
-                                        *status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+                                        *status =
+                                            WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
                                         done = true;
                                 }
                         }

@@ -1,5 +1,7 @@
 #include "util.h"
 
+#include <sys/socket.h>
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -334,8 +336,76 @@ char *passwd_field(FILE *f, uid_t uid, int field)
                 rest[strcspn(rest, "\n")] = '\0';
                 for (int i = 0; i < 7 && rest; i++)
                         fields[i] = strsep(&rest, ":");
-                if (fields[field] && fields[2] && parse_int64(fields[2], &id) == 0 && id == (int64_t)uid)
+                if (fields[field] && fields[2] && parse_int64(fields[2], &id) == 0 &&
+                    id == (int64_t)uid)
                         return xstrdup(fields[field]);
         }
         return NULL;
+}
+
+int fd_send(int sock, int fd)
+{
+        char byte = '1', cbuf[CMSG_SPACE(sizeof(int))] = {0};
+        struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+        struct msghdr msg = {
+            .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
+        struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+        ssize_t n;
+
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(c), &fd, sizeof(int));
+        do
+                n = sendmsg(sock, &msg, MSG_NOSIGNAL);
+        while (n < 0 && errno == EINTR);
+        return n < 0 ? -errno : 0;
+}
+
+int fd_recv(int sock)
+{
+        char buf[64], cbuf[CMSG_SPACE(sizeof(int))];
+        struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
+        struct msghdr msg = {
+            .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
+        struct cmsghdr *c;
+        ssize_t n;
+        int fd;
+
+        do
+                n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+        while (n < 0 && errno == EINTR);
+        if (n < 0)
+                return -errno;
+        if (n == 0)
+                return -EPIPE;
+        c = CMSG_FIRSTHDR(&msg);
+        if (!c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS ||
+            c->cmsg_len != CMSG_LEN(sizeof(int)))
+                return -EPROTO;
+        memcpy(&fd, CMSG_DATA(c), sizeof(int));
+        return fd;
+}
+
+size_t sorted_find(const void *base, size_t n, size_t size, size_t key_offset, const char *key,
+                   bool *found)
+{
+        size_t lo = 0, hi = n;
+
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                const char *k;
+                memcpy(&k, (const char *)base + mid * size + key_offset, sizeof(k));
+                int c = strcmp(k, key);
+                if (c == 0) {
+                        *found = true;
+                        return mid;
+                }
+                if (c < 0)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        *found = false;
+        return lo;
 }

@@ -81,6 +81,18 @@ int rm_rf_at(int dirfd, const char *name);
 int parse_int64(const char *s, int64_t *out);
 bool str_has_prefix(const char *s, const char *prefix);
 
+/* Pass one fd over a unix socket with SCM_RIGHTS (one byte of payload);
+ * fd_recv returns the fd (close-on-exec) or -errno (-EPROTO when the
+ * message carried none, -EPIPE at end of file). */
+int fd_send(int sock, int fd);
+int fd_recv(int sock);
+
+/* The index of key among n elements of size bytes at base, sorted by the
+ * string (const char *) at key_offset in each; *found says whether it is
+ * there, else the index is where it would go. */
+size_t sorted_find(const void *base, size_t n, size_t size, size_t key_offset, const char *key,
+                   bool *found);
+
 /* Close every fd >= from except those in keep[] (sorted or not). */
 int close_fds_from(int from, const int *keep, size_t nkeep);
 

@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 #include <strings.h>
 #include <json-c/json.h>
@@ -15,22 +16,8 @@
 
 static size_t kvlist_find(const struct kvlist *l, const char *key, bool *found)
 {
-        size_t lo = 0, hi = l->n;
-
-        while (lo < hi) {
-                size_t mid = (lo + hi) / 2;
-                int c = strcmp(l->v[mid].key, key);
-                if (c == 0) {
-                        *found = true;
-                        return mid;
-                }
-                if (c < 0)
-                        lo = mid + 1;
-                else
-                        hi = mid;
-        }
-        *found = false;
-        return lo;
+        return sorted_find(l->v, l->n, sizeof(l->v[0]), offsetof(__typeof__(l->v[0]), key), key,
+                           found);
 }
 
 const char *kvlist_get(const struct kvlist *l, const char *key)

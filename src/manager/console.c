@@ -40,24 +40,6 @@ static int connect_monitor(const struct rundir *rd, const char *name, vessel_err
         return fd;
 }
 
-static int recv_fd(int sock)
-{
-        char byte, cbuf[CMSG_SPACE(sizeof(int))];
-        struct iovec iov = {.iov_base = &byte, .iov_len = 1};
-        struct msghdr msg = {
-            .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
-        struct cmsghdr *c;
-        int fd;
-
-        if (recvmsg(sock, &msg, MSG_CMSG_CLOEXEC) <= 0)
-                return -EPIPE;
-        c = CMSG_FIRSTHDR(&msg);
-        if (!c || c->cmsg_type != SCM_RIGHTS)
-                return -EBADMSG;
-        memcpy(&fd, CMSG_DATA(c), sizeof(int));
-        return fd;
-}
-
 static int running_rundir(struct vessel_store *s, const char *name, struct rundir *rd,
                           vessel_error **err)
 {
@@ -177,7 +159,7 @@ int instance_console_attach(struct vessel_store *s, const char *name, vessel_err
         rundir_free(&rd);
         if (sock < 0)
                 return sock;
-        if (write_all(sock, "attach\n", 7) < 0 || (master = recv_fd(sock)) < 0)
+        if (write_all(sock, "attach\n", 7) < 0 || (master = fd_recv(sock)) < 0)
                 return vessel_error_msg(err, EPIPE,
                                         "instance \"%s\": its monitor refused the console", name);
         if (tty) {

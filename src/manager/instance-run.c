@@ -333,8 +333,7 @@ static int halt_signal(struct vessel_store *s, const struct run_ctx *c, vessel_e
                 ssize_t n = readlink(exe, target, sizeof(target) - 1);
                 target[n > 0 ? n : 0] = '\0';
                 const char *base = strrchr(target, '/');
-                if (read_file_at(AT_FDCWD, p, &comm, NULL, NULL) == 0 &&
-                    !strcmp(comm, "systemd\n"))
+                if (read_file_at(AT_FDCWD, p, &comm, NULL, NULL) == 0 && !strcmp(comm, "systemd\n"))
                         sig = SIGRTMIN + 3;
                 else if (base && !strcmp(base, "/busybox") &&
                          read_file_at(AT_FDCWD, cl, &cmdline, NULL, NULL) == 0 &&
@@ -501,8 +500,8 @@ int instance_live_state(struct vessel_store *s, const char *name, const char *db
         return 0;
 }
 
-int instance_exec_argv(const char *store_root, const char *name,
-                       const struct instance_exec_opts *o, char ***argv, vessel_error **err)
+int instance_exec_argv(const char *store_root, const char *name, const struct instance_exec_opts *o,
+                       char ***argv, vessel_error **err)
 {
         _cleanup_run_ctx_ struct run_ctx c = {.oplock = -1};
         _cleanup_strv_ char **v = NULL;

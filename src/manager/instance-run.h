@@ -64,8 +64,8 @@ struct instance_exec_opts {
  * so the exit status is the command's), from the run directory alone:
  * store_root is the store's absolute path.  -ESRCH when it does not run
  * (or does not exist: the caller asks the catalogue which). */
-int instance_exec_argv(const char *store_root, const char *name,
-                       const struct instance_exec_opts *o, char ***argv, vessel_error **err);
+int instance_exec_argv(const char *store_root, const char *name, const struct instance_exec_opts *o,
+                       char ***argv, vessel_error **err);
 
 /* console.c: attach the calling terminal (Ctrl-a q detaches); the log:
  * the monitor's ring buffer while it runs, else console.log. */

@@ -390,8 +390,7 @@ static int delete_instance(struct vessel_store *s, const char *name, bool force,
         bool busy;
         int moved;
 
-        if (!by_monitor && instance_orphaned(s, name) &&
-            instance_stop(s, name, 0, true, err) < 0)
+        if (!by_monitor && instance_orphaned(s, name) && instance_stop(s, name, 0, true, err) < 0)
                 return vessel_error_ret(*err);
         if (!by_monitor && instance_monitor_alive(s, name)) {
                 if (!force)
@@ -408,8 +407,7 @@ static int delete_instance(struct vessel_store *s, const char *name, bool force,
         busy = !by_monitor && strcmp(i.state, "stopped") && instance_monitor_alive(s, name);
         instance_free(&i);
         if (busy)
-                return vessel_error_msg(err, EBUSY, "instance \"%s\": was started meanwhile",
-                                        name);
+                return vessel_error_msg(err, EBUSY, "instance \"%s\": was started meanwhile", name);
         moved = store_delete_begin(s->instances_fd, name, hidden, sizeof(hidden), &fd, err);
         if (moved < 0)
                 return vessel_error_prefix(err, "instance \"%s\"", name);

@@ -11,7 +11,6 @@
 #include "yaml-out.h"
 #include "util.h"
 
-
 static int emit(yaml_emitter_t *e, yaml_event_t *ev)
 {
         return yaml_emitter_emit(e, ev) ? 0 : -EIO;

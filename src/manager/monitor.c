@@ -158,39 +158,6 @@ static int runtime_run(struct monitor *m, const char *const *args, char *errbuf,
         return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-static int recv_master(int sock)
-{
-        char byte, cbuf[CMSG_SPACE(sizeof(int))];
-        struct iovec iov = {.iov_base = &byte, .iov_len = 1};
-        struct msghdr msg = {
-            .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
-        struct cmsghdr *c;
-        int fd;
-
-        if (recvmsg(sock, &msg, MSG_CMSG_CLOEXEC) < 0)
-                return -errno;
-        c = CMSG_FIRSTHDR(&msg);
-        if (!c || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int)))
-                return -EBADMSG;
-        memcpy(&fd, CMSG_DATA(c), sizeof(int));
-        return fd;
-}
-
-static int send_fd(int sock, int fd)
-{
-        char byte = '1', cbuf[CMSG_SPACE(sizeof(int))] = {0};
-        struct iovec iov = {.iov_base = &byte, .iov_len = 1};
-        struct msghdr msg = {
-            .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
-        struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-
-        c->cmsg_level = SOL_SOCKET;
-        c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(c), &fd, sizeof(int));
-        return sendmsg(sock, &msg, MSG_NOSIGNAL) < 0 ? -errno : 0;
-}
-
 static void log_open(struct monitor *m)
 {
         _cleanup_free_ char *old = xasprintf("%s.1", m->o->log);
@@ -283,7 +250,7 @@ static void client_request(struct monitor *m, size_t i)
                 return;
         }
         *nl = '\0';
-        if (!strcmp(c->line, "attach") && send_fd(c->fd, m->master) == 0) {
+        if (!strcmp(c->line, "attach") && fd_send(c->fd, m->master) == 0) {
                 c->kind = CLIENT_ATTACH;
                 /* Bytes typed after the request line go to the console. */
                 size_t rest = c->n - (size_t)(nl + 1 - c->line);
@@ -404,8 +371,9 @@ static int start_container(struct monitor *m)
                 goto fail;
         }
         c = accept4(m->consfd, NULL, NULL, SOCK_CLOEXEC);
-        if (c < 0 || (m->master = recv_master(c)) < 0) {
-                report("ERR the runtime sent no console (%s)", strerror(c < 0 ? errno : -m->master));
+        if (c < 0 || (m->master = fd_recv(c)) < 0) {
+                report("ERR the runtime sent no console (%s)",
+                       strerror(c < 0 ? errno : -m->master));
                 goto fail;
         }
         close(c);

@@ -467,8 +467,9 @@ static json_object *gen_readonly_paths(void)
 static json_object *gen_linux(const struct oci_gen_input *in)
 {
         json_object *l = json_object_new_object();
-        _cleanup_free_ char *cg = in->cgroup_path ? xstrdup(in->cgroup_path)
-                                                  : xasprintf("/%s/%s", OCI_GEN_CGROUP_PARENT, in->name);
+        _cleanup_free_ char *cg = in->cgroup_path
+                                      ? xstrdup(in->cgroup_path)
+                                      : xasprintf("/%s/%s", OCI_GEN_CGROUP_PARENT, in->name);
         static const char *const masked[] = {"/proc/kcore", "/proc/sysrq-trigger",
                                              "/proc/timer_list", "/sys/firmware", NULL};
 

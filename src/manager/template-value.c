@@ -2,6 +2,7 @@
 #include "template.h"
 
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "util.h"
@@ -13,22 +14,8 @@ void tpl_map_init(struct tpl_value *map)
 
 static size_t map_find(const struct tpl_value *map, const char *key, bool *found)
 {
-        size_t lo = 0, hi = map->n;
-
-        while (lo < hi) {
-                size_t mid = (lo + hi) / 2;
-                int c = strcmp(map->v[mid].key, key);
-                if (c == 0) {
-                        *found = true;
-                        return mid;
-                }
-                if (c < 0)
-                        lo = mid + 1;
-                else
-                        hi = mid;
-        }
-        *found = false;
-        return lo;
+        return sorted_find(map->v, map->n, sizeof(map->v[0]), offsetof(__typeof__(map->v[0]), key),
+                           key, found);
 }
 
 /* The slot of key in map, emptied (or new). */
