@@ -16,6 +16,7 @@ import time
 import pytest
 
 from conftest import REPO, base_rootfs
+from vesselctl_store import cleanup_store
 
 VESSELCTL = os.environ.get("VESSELCTL", os.path.join(REPO, "build", "vesselctl"))
 
@@ -33,7 +34,9 @@ templates:
 
 @pytest.fixture
 def store(tmp_path):
-    return str(tmp_path / "store")
+    s = str(tmp_path / "store")
+    yield s
+    cleanup_store(VESSELCTL, s)
 
 
 def ctl(store, *args, check=True, **kw):

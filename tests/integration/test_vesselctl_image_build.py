@@ -14,6 +14,8 @@ import time
 
 import pytest
 
+from vesselctl_store import cleanup_store
+
 from conftest import REPO
 from debian_image import import_debian
 
@@ -25,7 +27,9 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="image build needs roo
 
 @pytest.fixture
 def store(tmp_path):
-    return str(tmp_path / "store")
+    s = str(tmp_path / "store")
+    yield s
+    cleanup_store(VESSELCTL, s)
 
 
 def ctl(store, *args, check=True, timeout=120, **kw):

@@ -19,34 +19,12 @@ import pytest
 
 from conftest import base_rootfs
 from test_vesselctl_image import VESSELCTL, ctl, fail
+from vesselctl_store import cleanup_store, monitors, rundir, store_key  # noqa: F401
 
 INITTAB = """::sysinit:/bin/echo vessel-test booted
 ::askfirst:-/bin/sh
 ::shutdown:/bin/echo vessel-test going down
 """
-
-
-def store_key(store):
-    return hashlib.sha256(os.path.abspath(store).encode()).hexdigest()[:12]
-
-
-def rundir(store, name=None):
-    base = f"/run/vesselctl/{store_key(store)}"
-    return base if name is None else f"{base}/{name}"
-
-
-def monitors(store):
-    """Pids of the monitors of this store."""
-    out = []
-    for p in glob.glob("/proc/[0-9]*/cmdline"):
-        try:
-            with open(p, "rb") as f:
-                args = f.read().split(b"\0")
-        except OSError:
-            continue
-        if args and args[0].endswith(b"vesselctl-monitor") and store.encode() in args:
-            out.append(int(p.split("/")[2]))
-    return out
 
 
 def make_boot_image(tmp_path, init=None, name="bootimg"):
@@ -69,39 +47,7 @@ def make_boot_image(tmp_path, init=None, name="bootimg"):
 def store(tmp_path):
     s = str(tmp_path / "store")
     yield s
-    # The monitors' own messages (an ASan/UBSan build's reports go there).
-    reports = []
-    for log in glob.glob(os.path.join(s, "instances", "*", "monitor.log")):
-        with open(log, errors="replace") as f:
-            text = f.read()
-        if "Sanitizer" in text or "runtime error:" in text:
-            reports.append(f"{log}:\n{text}")
-    # Whatever a test left: deleted, and nothing of it may remain.
-    r = subprocess.run([VESSELCTL, "--store", s, "list", "-f", "csv", "-c", "n"],
-                       capture_output=True, text=True)
-    for name in r.stdout.split():
-        subprocess.run([VESSELCTL, "--store", s, "delete", "-f", name], capture_output=True)
-    left = monitors(s)
-    for pid in left:
-        os.kill(pid, signal.SIGKILL)
-    # The instances' cgroups must be gone; their parent, shared by the
-    # store's instances, stays when the runtime that made it did not
-    # remove it last.
-    cg = [d for d in glob.glob(f"/sys/fs/cgroup/*/vessel/{store_key(s)}/*") +
-          glob.glob(f"/sys/fs/cgroup/vessel/{store_key(s)}/*") if os.path.isdir(d)]
-    for d in glob.glob(f"/sys/fs/cgroup/*/vessel/{store_key(s)}") + \
-            glob.glob(f"/sys/fs/cgroup/vessel/{store_key(s)}"):
-        try:
-            os.rmdir(d)
-        except OSError:
-            pass
-    rt = os.path.join(rundir(s), "runtime")
-    left_state = os.listdir(rt) if os.path.isdir(rt) else []
-    shutil.rmtree(rundir(s), ignore_errors=True)
-    assert not reports, "\n".join(reports)
-    assert not left, f"monitors left running: {left}"
-    assert not cg, f"cgroups left: {cg}"
-    assert not left_state, f"runtime state left: {left_state}"
+    cleanup_store(VESSELCTL, s)
 
 
 @pytest.fixture
