@@ -14,13 +14,13 @@ PYTEST     ?= /usr/bin/python3 -m pytest
 # (tar --zstd/--xz for the image tests), python3-yaml (the vesselctl tests
 # read its YAML output), scdoc (the man pages from docs/man/*.scd, and
 # test_docs.py builds them), mmdebstrap (`vesselctl image build` makes
-# Debian images with it; the tests build theirs once per machine).
-# libc6-dev brings
+# Debian images with it; the tests build theirs once per machine), man-db
+# (test_docs.py renders the man pages with man -l).  libc6-dev brings
 # linux-libc-dev, whose asm/unistd_64.h test_seccomp reads.
 DEBS = meson ninja-build pkg-config gcc libc6-dev libjson-c-dev libseccomp-dev \
        libsqlite3-dev libarchive-dev libyaml-dev nettle-dev \
        busybox-static python3-pytest iproute2 util-linux mount passwd uidmap procps kmod \
-       golang-github-containers-common zstd xz-utils python3-yaml scdoc mmdebstrap
+       golang-github-containers-common zstd xz-utils python3-yaml man-db scdoc mmdebstrap
 
 .PHONY: all deps build demo check check-unit check-integration check-cgroupv2 check-fresh check-asan e2e fuzz bench bench-manager clean
 
