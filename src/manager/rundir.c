@@ -156,8 +156,10 @@ int rundir_monitor_wait(const struct rundir *rd, int timeout_ms, vessel_error **
                         return 0;
                 int left = timeout_ms < 0 ? -1 : (int)((deadline - now) / 1000000) + 1;
                 if (pfd >= 0) {
-                        /* The exited monitor may have exec'd the exit recorder, which
-                         * holds the lock on: then poll the lock for it. */
+                        /* The pidfd fires when the process exits, which is after
+                         * the exit recorder it exec'd has finished; the loop then
+                         * sees the lock free.  A pidfd that fired without the lock
+                         * being free (another holder) falls back to polling. */
                         struct pollfd pl = {.fd = pfd, .events = POLLIN};
                         if (poll(&pl, 1, left) > 0) {
                                 close(pfd);
