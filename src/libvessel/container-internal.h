@@ -47,6 +47,9 @@ struct init_args {
         int preserve_fds;          /* fds from 3 that survive: max(--preserve-fds, listen_fds) */
         struct vessel_bpf seccomp; /* compiled by the runtime, installed by init */
         int *source_fds;           /* per mount: its bind source, cloned by the runtime, or -1 */
+        int rootfs_idmapped;       /* the idmapped clone of the rootfs (rootfs.h), or -1 */
+        int userns_uid, userns_gid; /* USERNS_OWNER_ANNOTATION: who creates the user namespace,
+                                       or -1 (the runtime) */
         int dev_nodes;  /* user namespace: device nodes the host lacks (devices.h), or -1 */
         bool two_stage; /* fork once more after joining/unsharing */
         bool want_created_state; /* the "created" state is needed (startContainer hooks, seccomp

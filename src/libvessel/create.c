@@ -294,7 +294,7 @@ static int load_bundle(const struct vessel_create_opts *o, struct created *c, ch
  * program and its listener, the bind sources, the console. */
 static int prepare_init(const struct vessel_runtime *rt, const struct vessel_create_opts *o,
                         struct created *c, struct init_args *a, const char *bundle,
-                        vessel_error **err)
+                        const char *rootfs, vessel_error **err)
 {
         _cleanup_free_ char *cache = xasprintf("%s/.seccomp-cache", rt->root);
         int r, pair[2];
@@ -305,7 +305,9 @@ static int prepare_init(const struct vessel_runtime *rt, const struct vessel_cre
         c->want_created_state =
             c->spec->hooks.n[VESSEL_HOOK_START_CONTAINER] || a->seccomp.listener >= 0;
         a->want_created_state = c->want_created_state;
-        if ((r = mounts_prepare_sources(c->spec, bundle, &a->source_fds, err)) < 0 ||
+        if ((r = idmap_userns_owner(c->spec, &a->userns_uid, &a->userns_gid, err)) < 0 ||
+            (r = mounts_prepare_sources(c->spec, bundle, &a->source_fds, err)) < 0 ||
+            (r = rootfs_prepare_idmap(c->spec, rootfs, &a->rootfs_idmapped, err)) < 0 ||
             (r = devices_prepare_host(c->spec, &a->dev_nodes, err)) < 0)
                 return r;
         if (o->console_socket) {
@@ -426,8 +428,11 @@ static int spawn_init(const struct vessel_create_opts *o, struct created *c, str
         a->dirfd = c->dirfd;
         a->listen_fds = process_listen_fds();
         a->preserve_fds = o->preserve_fds > a->listen_fds ? o->preserve_fds : a->listen_fds;
+        /* A user namespace owned by its root's host ids is unshared by
+         * the intermediate process once it is them. */
         a->two_stage = (lx->ns[VESSEL_NS_USER].present && lx->ns[VESSEL_NS_USER].path) ||
-                       (lx->ns[VESSEL_NS_PID].present && lx->ns[VESSEL_NS_PID].path);
+                       (lx->ns[VESSEL_NS_PID].present && lx->ns[VESSEL_NS_PID].path) ||
+                       a->userns_uid >= 0;
         if (!a->two_stage)
                 for (int t = 0; t < VESSEL_NS_COUNT; t++)
                         if (lx->ns[t].present && !lx->ns[t].path && t != VESSEL_NS_TIME &&
@@ -489,7 +494,8 @@ int create_container(const struct vessel_runtime *rt, const struct vessel_create
 {
         _cleanup_free_ char *bundle = NULL, *rootfs = NULL;
         struct init_args a = {
-            .console = -1, .fifo = -1, .reply = -1, .sock = -1, .parent_sock = -1, .dev_nodes = -1};
+            .console = -1, .fifo = -1, .reply = -1, .sock = -1, .parent_sock = -1, .dev_nodes = -1,
+            .rootfs_idmapped = -1, .userns_uid = -1, .userns_gid = -1};
         int socks[2] = {-1, -1}, r;
         size_t len = 0;
 
@@ -505,7 +511,7 @@ int create_container(const struct vessel_runtime *rt, const struct vessel_create
         if (c->spec->linux_.ns[VESSEL_NS_USER].present && !c->spec->linux_.ns[VESSEL_NS_USER].path)
                 idmap_default(&c->spec->linux_);
         if ((r = validate(c->spec, o, a.ns_fds, err)) < 0 ||
-            (r = prepare_init(rt, o, c, &a, bundle, err)) < 0 || (r = plan_cgroup(o, c, err)) < 0 ||
+            (r = prepare_init(rt, o, c, &a, bundle, rootfs, err)) < 0 || (r = plan_cgroup(o, c, err)) < 0 ||
             (r = publish_state(rt, o, c, bundle, rootfs, err)) < 0)
                 goto out;
         /* From here on, a failure removes the state directory again. */
@@ -527,6 +533,7 @@ out:
         closep(&a.fifo);
         closep(&a.reply);
         closep(&a.dev_nodes);
+        closep(&a.rootfs_idmapped);
         closep(&a.console);
         closep(&socks[0]);
         closep(&socks[1]);

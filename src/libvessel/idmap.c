@@ -259,3 +259,43 @@ void idmap_default(struct vessel_linux *lx)
         if (!lx->n_gid_mappings)
                 lx->n_gid_mappings = default_map("/etc/subgid", name, getegid(), &lx->gid_mappings);
 }
+
+int idmap_userns_owner(const struct vessel_spec *spec, int *uid, int *gid, vessel_error **err)
+{
+        const struct vessel_linux *lx = &spec->linux_;
+        const char *v = NULL;
+        int64_t u, g;
+
+        *uid = *gid = -1;
+        for (size_t i = 0; i < spec->n_annotations; i++)
+                if (!strcmp(spec->annotations[i].key, USERNS_OWNER_ANNOTATION))
+                        v = spec->annotations[i].value;
+        if (!v)
+                return 0;
+        if (strcmp(v, "mapped-root"))
+                return vessel_error_msg(err, EINVAL, "annotations[\"%s\"]: \"%s\" is not mapped-root",
+                                        USERNS_OWNER_ANNOTATION, v);
+        if (!lx->ns[VESSEL_NS_USER].present || lx->ns[VESSEL_NS_USER].path)
+                return vessel_error_msg(err, EINVAL,
+                                        "annotations[\"%s\"]: needs a new user namespace",
+                                        USERNS_OWNER_ANNOTATION);
+        for (int t = 0; t < VESSEL_NS_COUNT; t++)
+                if (lx->ns[t].present && lx->ns[t].path)
+                        return vessel_error_msg(err, EINVAL,
+                                                "annotations[\"%s\"]: not with a %s namespace "
+                                                "joined by path (joining takes the host's "
+                                                "privilege)",
+                                                USERNS_OWNER_ANNOTATION, vessel_ns_name(t));
+        if (geteuid() != 0)
+                return 0; /* rootless: the namespace is the caller's anyway */
+        u = idmap_to_host(lx->uid_mappings, lx->n_uid_mappings, 0);
+        g = idmap_to_host(lx->gid_mappings, lx->n_gid_mappings, 0);
+        if (u <= 0 || g <= 0)
+                return vessel_error_msg(err, EINVAL,
+                                        "annotations[\"%s\"]: the container's root must map to "
+                                        "a host uid and gid other than 0",
+                                        USERNS_OWNER_ANNOTATION);
+        *uid = (int)u;
+        *gid = (int)g;
+        return 1;
+}

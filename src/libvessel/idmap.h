@@ -27,3 +27,14 @@ int idmap_subid_find(const char *text, const char *name, uint32_t id, uint32_t *
  * caller's own id as root of the container, and the caller's subordinate
  * range (from /etc/subuid, /etc/subgid) from id 1 on, when it has one. */
 void idmap_default(struct vessel_linux *lx);
+
+/* The annotation that asks for the user namespace to be created by the
+ * host ids its root maps to ("mapped-root"), not by the runtime's root:
+ * the kernel charges per-user counts of the host (inotify instances and
+ * watches, user namespaces, ...) to a user namespace's owner, so
+ * containers made by one root would share them.  Only for a new user
+ * namespace made by a root runtime, with no namespace joined by path. */
+#define USERNS_OWNER_ANNOTATION "io.github.vessel.userns.owner"
+
+/* 1 with *uid, *gid when spec asks for it, 0 when not, or an error. */
+int idmap_userns_owner(const struct vessel_spec *spec, int *uid, int *gid, vessel_error **err);

@@ -21,6 +21,7 @@
 #include "util.h"
 
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -158,8 +159,9 @@ static int setup_rootfs(struct init_args *a, bool userns, vessel_error **err)
         _cleanup_close_ int rootfd = -1;
         int r;
 
-        rootfd = mntns ? rootfs_prepare(spec, a->rootfs, err)
+        rootfd = mntns ? rootfs_prepare(spec, a->rootfs, a->rootfs_idmapped, err)
                        : open(a->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        closep(&a->rootfs_idmapped); /* attached */
         if (rootfd < 0)
                 return mntns ? rootfd : vessel_error_sys(err, "open rootfs %s", a->rootfs);
         if (mntns && (r = mount_rootfs(a, userns, rootfd, err)) < 0)
@@ -202,7 +204,7 @@ static int setup_rootfs(struct init_args *a, bool userns, vessel_error **err)
 static void init_close_fds(struct init_args *a)
 {
         _cleanup_free_ int *keep =
-            xmalloc0(sizeof(int) * (VESSEL_NS_COUNT + 6 + a->spec->n_mounts));
+            xmalloc0(sizeof(int) * (VESSEL_NS_COUNT + 7 + a->spec->n_mounts));
         size_t nkeep = 0;
 
         keep[nkeep++] = a->sock;
@@ -214,6 +216,8 @@ static void init_close_fds(struct init_args *a)
                 keep[nkeep++] = a->console;
         if (a->dev_nodes >= 0)
                 keep[nkeep++] = a->dev_nodes;
+        if (a->rootfs_idmapped >= 0)
+                keep[nkeep++] = a->rootfs_idmapped;
         for (int t = 0; t < VESSEL_NS_COUNT; t++)
                 if (a->ns_fds[t] >= 0)
                         keep[nkeep++] = a->ns_fds[t];
@@ -254,6 +258,21 @@ static int init_two_stage(struct init_args *a, vessel_error **err)
                 return -1;
         if (lx->ns[VESSEL_NS_USER].present && !new_user && become_ns_root(err) < 0)
                 return -1;
+        if (new_user && a->userns_uid >= 0) {
+                /* A user namespace owned by the host ids its root maps to
+                 * (USERNS_OWNER_ANNOTATION): the host's per-user counts
+                 * (inotify instances and watches, ...) are charged to them,
+                 * not to the runtime's root, so that containers do not share
+                 * them.  Nothing after this needs the host's privilege. */
+                if (setgroups(0, NULL) < 0 ||
+                    setresgid((gid_t)a->userns_gid, (gid_t)a->userns_gid, (gid_t)a->userns_gid) < 0 ||
+                    setresuid((uid_t)a->userns_uid, (uid_t)a->userns_uid, (uid_t)a->userns_uid) < 0)
+                        return vessel_error_sys(err, "become host uid %d gid %d to own the user "
+                                                     "namespace",
+                                                a->userns_uid, a->userns_gid);
+                if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
+                        return vessel_error_sys(err, "prctl PR_SET_DUMPABLE");
+        }
         if (new_user) {
                 if (unshare(CLONE_NEWUSER) < 0)
                         return vessel_error_sys(err, "unshare user namespace");

@@ -1,4 +1,5 @@
 #include "rootfs.h"
+#include "idmap.h"
 #include "mounts.h"
 #include "util.h"
 
@@ -9,7 +10,55 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
-int rootfs_prepare(const struct vessel_spec *spec, const char *rootfs, vessel_error **err)
+static bool wants_idmap(const struct vessel_spec *spec)
+{
+        for (size_t i = 0; i < spec->n_annotations; i++)
+                if (!strcmp(spec->annotations[i].key, ROOTFS_IDMAP_ANNOTATION))
+                        return !strcmp(spec->annotations[i].value, "true");
+        return false;
+}
+
+int rootfs_prepare_idmap(const struct vessel_spec *spec, const char *rootfs, int *out,
+                         vessel_error **err)
+{
+        const struct vessel_linux *lx = &spec->linux_;
+        struct mount_attr attr = {.attr_set = MOUNT_ATTR_IDMAP};
+        _cleanup_close_ int fd = -1, userns = -1;
+        int r;
+
+        *out = -1;
+        if (!wants_idmap(spec))
+                return 0;
+        if (!lx->ns[VESSEL_NS_USER].present || !lx->n_uid_mappings || !lx->n_gid_mappings)
+                return vessel_error_msg(err, EINVAL,
+                                        "annotations[\"%s\"]: an idmapped rootfs needs a user "
+                                        "namespace with uidMappings and gidMappings",
+                                        ROOTFS_IDMAP_ANNOTATION);
+        fd = open_tree(AT_FDCWD, rootfs, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+        if (fd < 0)
+                return vessel_error_sys(err, "idmapped rootfs: clone %s", rootfs);
+        userns = idmap_userns_fd(lx->uid_mappings, lx->n_uid_mappings, lx->gid_mappings,
+                                 lx->n_gid_mappings, err);
+        if (userns < 0)
+                return vessel_error_prefix(err, "idmapped rootfs");
+        attr.userns_fd = (uint64_t)userns;
+        if (mount_setattr(fd, "", AT_EMPTY_PATH, &attr, sizeof(attr)) < 0)
+                return vessel_error_sys(err,
+                                        "idmapped rootfs: mount_setattr on %s (does its file "
+                                        "system support idmapped mounts?)",
+                                        rootfs);
+        /* A clone is a peer of its source: nothing mounted in the container
+         * may propagate back (as rootfs_prepare's slave tree). */
+        r = mount_set_attr(fd, 0, 0,
+                           lx->rootfs_propagation & MS_PRIVATE ? MS_PRIVATE : MS_SLAVE, false);
+        if (r < 0)
+                return vessel_error_set(err, -r, "idmapped rootfs: propagation of %s", rootfs);
+        *out = steal_fd(&fd);
+        return 0;
+}
+
+int rootfs_prepare(const struct vessel_spec *spec, const char *rootfs, int idmapped,
+                   vessel_error **err)
 {
         unsigned long prop = spec->linux_.rootfs_propagation;
         int fd;
@@ -21,6 +70,19 @@ int rootfs_prepare(const struct vessel_spec *spec, const char *rootfs, vessel_er
         prop = MS_REC | ((prop & MS_PRIVATE) ? MS_PRIVATE : MS_SLAVE);
         if (mount(NULL, "/", NULL, prop, NULL) < 0)
                 return vessel_error_sys(err, "make / %s", (prop & MS_PRIVATE) ? "private" : "slave");
+        /* The idmapped clone goes on top of "/" of our (new) mount tree:
+         * its root's path may not be traversable by the container's root,
+         * which init already is, and pivot_root needs it attached, not at
+         * a particular place.  Lookups from our root still see the old
+         * tree below it until pivot_root stacks that on the new one. */
+        if (idmapped >= 0) {
+                if (move_mount(idmapped, "", AT_FDCWD, "/", MOVE_MOUNT_F_EMPTY_PATH) < 0)
+                        return vessel_error_sys(err, "attach the idmapped rootfs %s", rootfs);
+                fd = fcntl(idmapped, F_DUPFD_CLOEXEC, 3);
+                if (fd < 0)
+                        return vessel_error_sys(err, "dup the idmapped rootfs %s", rootfs);
+                return fd;
+        }
         if (mount(rootfs, rootfs, NULL, MS_BIND | MS_REC, NULL) < 0)
                 return vessel_error_sys(err, "bind mount rootfs %s", rootfs);
         fd = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);

@@ -5,9 +5,22 @@
 #include <stdbool.h>
 #include "spec.h"
 
+/* The annotation that asks for the rootfs to be idmapped through the
+ * container's user namespace ("true"): files owned by host root show as
+ * owned by the container's root, with no chown of the tree. */
+#define ROOTFS_IDMAP_ANNOTATION "io.github.vessel.rootfs.idmap"
+
+/* The runtime's half, before the container exists (idmapping takes
+ * privilege over the rootfs's file system, which init in its user
+ * namespace lacks): *out is a detached idmapped clone of the rootfs, or -1
+ * when the annotation does not ask for one. */
+int rootfs_prepare_idmap(const struct vessel_spec *spec, const char *rootfs, int *out,
+                         vessel_error **err);
 /* Make the mount tree a slave of the host (or what rootfsPropagation asks)
- * and bind the rootfs onto itself.  Returns an O_PATH fd of the new root. */
-int rootfs_prepare(const struct vessel_spec *spec, const char *rootfs, vessel_error **err);
+ * and bind the rootfs onto itself, or attach idmapped (the clone above,
+ * or -1).  Returns an O_PATH fd of the new root. */
+int rootfs_prepare(const struct vessel_spec *spec, const char *rootfs, int idmapped,
+                   vessel_error **err);
 /* Create process.cwd, then apply maskedPaths, readonlyPaths and
  * root.readonly, all resolved inside rootfd. */
 int rootfs_protect(int rootfd, const struct vessel_spec *spec, vessel_error **err);

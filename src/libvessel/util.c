@@ -19,6 +19,22 @@ void *xmalloc0(size_t n)
         return p;
 }
 
+void *xrealloc(void *p, size_t n)
+{
+        p = realloc(p, n ? n : 1);
+        if (!p)
+                abort();
+        return p;
+}
+
+char *xstrndup(const char *s, size_t n)
+{
+        char *r = strndup(s, n);
+        if (!r)
+                abort();
+        return r;
+}
+
 char *xstrdup(const char *s)
 {
         char *r;

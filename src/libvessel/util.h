@@ -56,6 +56,8 @@ static inline void *steal_ptr(void *pp)
 
 void *xmalloc0(size_t n);     /* aborts on OOM: the runtime cannot continue */
 char *xstrdup(const char *s); /* NULL-safe */
+void *xrealloc(void *p, size_t n);
+char *xstrndup(const char *s, size_t n);
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 size_t strv_len(char *const *v);

@@ -1,6 +1,7 @@
 /* config.c: key/value lists, the known keys and their validators, and the
  * expansion of profiles and instance keys (Incus's precedence). */
 #include "config.h"
+#include "idrange.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -441,6 +442,58 @@ static int v_trigger(const char *s)
         return !strcmp(s, "create") || !strcmp(s, "copy") || !strcmp(s, "rename") ? 0 : -EINVAL;
 }
 
+/* security.idmap.size: a positive multiple of 65536. */
+static int v_idmap_size(const char *s)
+{
+        long long v;
+        return parse_uint(s, &v) < 0 || v < 1 || v % 65536 || v > UINT32_MAX ? -EINVAL : 0;
+}
+
+static int v_host_id(const char *s)
+{
+        long long v;
+        return parse_uint(s, &v) < 0 || v < 1 || v >= UINT32_MAX ? -EINVAL : 0;
+}
+
+static int v_raw_idmap(const char *s)
+{
+        _cleanup_free_ struct raw_idmap *m = NULL;
+        vessel_error *e = NULL;
+        size_t n;
+        int r = idrange_raw_parse(s, &m, &n, &e);
+
+        vessel_error_free(&e);
+        return r < 0 ? -EINVAL : 0;
+}
+
+int config_parse_rlimit(const char *s, uint64_t *soft, uint64_t *hard)
+{
+        const char *colon = strchr(s, ':');
+        _cleanup_free_ char *a = colon ? strndup(s, (size_t)(colon - s)) : strdup(s);
+        const char *b = colon ? colon + 1 : s;
+        long long v;
+
+        if (!strcmp(a, "unlimited"))
+                *soft = UINT64_MAX;
+        else if (parse_uint(a, &v) == 0)
+                *soft = (uint64_t)v;
+        else
+                return -EINVAL;
+        if (!strcmp(b, "unlimited"))
+                *hard = UINT64_MAX;
+        else if (parse_uint(b, &v) == 0)
+                *hard = (uint64_t)v;
+        else
+                return -EINVAL;
+        return *soft <= *hard ? 0 : -EINVAL;
+}
+
+static int v_rlimit(const char *s)
+{
+        uint64_t a, b;
+        return config_parse_rlimit(s, &a, &b);
+}
+
 static int v_any(const char *s)
 {
         (void)s;
@@ -466,6 +519,16 @@ static const struct key_type known_keys[] = {
     {"boot.host_shutdown_timeout", v_uint, "a number of seconds"},
     {"boot.stop.signal", v_signal, "a signal (like SIGRTMIN+3, SIGPWR or 15)"},
     {"security.privileged", v_bool, "a boolean (true or false)"},
+    {"security.idmap.size", v_idmap_size, "a positive multiple of 65536"},
+    {"security.idmap.base", v_host_id, "a host id (a positive integer below 2^32-1)"},
+    {"security.idmap.isolated", v_bool, "a boolean (true or false)"},
+    {"raw.idmap", v_raw_idmap, "lines of \"uid|gid|both HOST[-HOST] CONTAINER[-CONTAINER]\""},
+#define RLIMIT_KEY(n) {"limits.kernel." n, v_rlimit, "a limit (N, unlimited, or SOFT:HARD)"}
+    RLIMIT_KEY("as"), RLIMIT_KEY("core"), RLIMIT_KEY("cpu"), RLIMIT_KEY("data"),
+    RLIMIT_KEY("fsize"), RLIMIT_KEY("locks"), RLIMIT_KEY("memlock"), RLIMIT_KEY("msgqueue"),
+    RLIMIT_KEY("nice"), RLIMIT_KEY("nofile"), RLIMIT_KEY("nproc"), RLIMIT_KEY("rss"),
+    RLIMIT_KEY("rtprio"), RLIMIT_KEY("rttime"), RLIMIT_KEY("sigpending"), RLIMIT_KEY("stack"),
+#undef RLIMIT_KEY
     {"raw.oci", v_json_object, "a JSON object"},
     {"volatile.apply_template", v_trigger, "a template trigger (create, copy or rename)"},
     {"environment.", v_any, NULL},

@@ -70,6 +70,8 @@ void config_expand(const struct confset *profiles, size_t n, const struct confse
 /* The value parsers behind the validators, for the manager that will
  * apply the keys: 0 on success, -EINVAL otherwise. */
 int config_parse_bool(const char *s, bool *out);
+/* limits.kernel.*: "N", "unlimited" or "SOFT:HARD" (UINT64_MAX: unlimited). */
+int config_parse_rlimit(const char *s, uint64_t *soft, uint64_t *hard);
 /* Bytes ("512MiB", "1GB", "1024"), or a percentage ("50%": *percent). */
 int config_parse_size(const char *s, long long *bytes, bool *percent);
 int config_parse_signal(const char *s, int *sig);

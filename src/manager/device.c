@@ -77,6 +77,7 @@ static const struct dev_key disk_keys[] = {
     {"source", v_abs_path, "an absolute host path"},
     {"path", v_abs_path, "an absolute path"},
     {"readonly", v_bool, "a boolean (true or false)"},
+    {"shift", v_bool, "a boolean (true or false)"},
     {0},
 };
 

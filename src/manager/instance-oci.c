@@ -18,11 +18,13 @@ int instance_oci_config(struct vessel_store *s, const char *name, char **json, v
 {
         struct instance i = {0};
         struct confset c = {0};
+        struct instance_idmap m = {0};
         int r;
 
         if ((r = instance_get(s, name, &i, err)) < 0)
                 return r;
-        if ((r = instance_expand(s, &i, &c, err)) == 0) {
+        if ((r = instance_expand(s, &i, &c, err)) == 0 &&
+            (r = idrange_ensure(s, i.id, name, &c, &m, err)) == 0) {
                 _cleanup_free_ char *rootfs = xasprintf("%s/instances/%s/rootfs", s->root, name);
                 _cleanup_free_ char *cgroup = instance_cgroup_path(s, name);
                 struct oci_gen_input in = {.name = name,
@@ -30,10 +32,12 @@ int instance_oci_config(struct vessel_store *s, const char *name, char **json, v
                                            .cgroup_path = cgroup,
                                            .conf = &c,
                                            .host_memory_bytes = host_memory(),
-                                           .host_caps = oci_gen_host_caps()};
+                                           .host_caps = oci_gen_host_caps(),
+                                           .idmap = &m};
                 if ((r = oci_gen(&in, json, err)) < 0)
                         vessel_error_prefix(err, "instance %s", name);
         }
+        instance_idmap_free(&m);
         confset_free(&c);
         instance_free(&i);
         return r;

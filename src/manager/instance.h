@@ -45,6 +45,8 @@ struct instance {
         char **profiles;                  /* in order; never NULL */
         struct confset conf;              /* its own keys, devices, description */
         size_t n_snapshots;
+        bool privileged; /* security.privileged of the expanded configuration (set by
+                            the list and info commands) */
         /* Filled by instance_refresh (instance-run.h), else 0. */
         int init_pid;
         bool have_stats;

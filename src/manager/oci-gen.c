@@ -1,5 +1,6 @@
 /* oci-gen.c: config.json for `vessel` from an instance's expanded
  * configuration (see oci-gen.h). */
+#include <ctype.h>
 #include <errno.h>
 #include <json-c/json.h>
 #include <linux/capability.h>
@@ -106,6 +107,38 @@ static json_object *caps_json(uint64_t have)
         return a;
 }
 
+static bool unprivileged(const struct oci_gen_input *in)
+{
+        return in->idmap && !in->idmap->privileged;
+}
+
+/* limits.kernel.NAME as process.rlimits RLIMIT_NAME (the validator
+ * accepted names and values). */
+static void add_rlimits(json_object *p, const struct kvlist *l)
+{
+        json_object *a = NULL;
+
+        for (size_t i = 0; i < l->n; i++) {
+                const char *k = l->v[i].key;
+                uint64_t soft, hard;
+                if (strncmp(k, "limits.kernel.", 14) ||
+                    config_parse_rlimit(l->v[i].value, &soft, &hard) < 0)
+                        continue;
+                _cleanup_free_ char *type = xasprintf("RLIMIT_%s", k + 14);
+                for (char *c = type; *c; c++)
+                        *c = (char)toupper((unsigned char)*c);
+                json_object *r = json_object_new_object();
+                add(r, "type", J_STR(type));
+                add(r, "soft", json_object_new_uint64(soft));
+                add(r, "hard", json_object_new_uint64(hard));
+                if (!a)
+                        a = json_object_new_array();
+                json_object_array_add(a, r);
+        }
+        if (a)
+                add(p, "rlimits", a);
+}
+
 static json_object *gen_process(const struct oci_gen_input *in)
 {
         json_object *p = json_object_new_object(), *env = json_object_new_array();
@@ -136,6 +169,7 @@ static json_object *gen_process(const struct oci_gen_input *in)
         add(c, "permitted", caps_json(in->host_caps));
         add(p, "capabilities", c);
         add(p, "noNewPrivileges", J_BOOL(0));
+        add_rlimits(p, l);
         return p;
 }
 
@@ -181,11 +215,15 @@ static json_object *gen_cgroup_mount(void)
 }
 
 /* See gen_cgroup_mount. */
-static json_object *gen_cgroup_annotations(void)
+static json_object *gen_annotations(const struct oci_gen_input *in)
 {
         json_object *a = json_object_new_object();
 
         add(a, OCI_GEN_CGROUP_INNER_ANNOTATION, J_STR(OCI_GEN_CGROUP_INNER));
+        if (unprivileged(in)) {
+                add(a, OCI_GEN_ROOTFS_IDMAP_ANNOTATION, J_STR("true"));
+                add(a, OCI_GEN_USERNS_OWNER_ANNOTATION, J_STR("mapped-root"));
+        }
         return a;
 }
 
@@ -216,15 +254,29 @@ static json_object *gen_mounts(void)
         return a;
 }
 
-static json_object *gen_namespaces(void)
+static json_object *gen_namespaces(bool userns)
 {
-        static const char *const ns[] = {"pid", "network", "ipc", "uts", "mount", "cgroup"};
+        static const char *const ns[] = {"pid", "network", "ipc", "uts", "mount", "cgroup", "user"};
         json_object *a = json_object_new_array();
 
-        for (size_t i = 0; i < ARRAY_SIZE(ns); i++) {
+        for (size_t i = 0; i < ARRAY_SIZE(ns) - !userns; i++) {
                 json_object *n = json_object_new_object();
                 add(n, "type", J_STR(ns[i]));
                 json_object_array_add(a, n);
+        }
+        return a;
+}
+
+static json_object *idmap_json(const struct vessel_idmap *m, size_t n)
+{
+        json_object *a = json_object_new_array();
+
+        for (size_t i = 0; i < n; i++) {
+                json_object *e = json_object_new_object();
+                add(e, "containerID", J_INT(m[i].container_id));
+                add(e, "hostID", J_INT(m[i].host_id));
+                add(e, "size", J_INT(m[i].size));
+                json_object_array_add(a, e);
         }
         return a;
 }
@@ -325,16 +377,26 @@ static int gen_limits(const struct oci_gen_input *in, json_object *res, vessel_e
         return gen_cpu(l, res, err);
 }
 
-static json_object *gen_disk(const struct device *d)
+/* A host directory: with shift=true in an unprivileged instance, an
+ * idmapped bind through the instance's maps, so that host uid N is uid N
+ * inside (Incus's shift). */
+static json_object *gen_disk(const struct oci_gen_input *in, const struct device *d)
 {
-        const char *ro = kvlist_get(&d->cfg, "readonly");
-        bool readonly = false;
-        const char *rw[] = {"rbind", "rprivate", NULL}, *rdo[] = {"rbind", "rprivate", "ro", NULL};
+        const char *ro = kvlist_get(&d->cfg, "readonly"), *sh = kvlist_get(&d->cfg, "shift");
+        bool readonly = false, shift = false;
+        const char *opts[5] = {"rbind", "rprivate"};
+        size_t n = 2;
 
         if (ro)
                 config_parse_bool(ro, &readonly);
+        if (sh)
+                config_parse_bool(sh, &shift);
+        if (readonly)
+                opts[n++] = "ro";
+        if (shift && unprivileged(in))
+                opts[n++] = "ridmap";
         return mount_json(kvlist_get(&d->cfg, "path"), "bind", kvlist_get(&d->cfg, "source"),
-                          readonly ? rdo : rw);
+                          opts);
 }
 
 static int gen_unix(const struct device *d, json_object *devs, json_object *rules,
@@ -384,7 +446,7 @@ static int gen_devices(const struct oci_gen_input *in, json_object *mounts, json
         for (size_t i = 0; i < dl->n; i++) {
                 const struct device *d = &dl->v[i];
                 if (!strcmp(d->type, "disk"))
-                        json_object_array_add(mounts, gen_disk(d));
+                        json_object_array_add(mounts, gen_disk(in, d));
                 else if ((r = gen_unix(d, devs, rules, err)) < 0)
                         return r;
         }
@@ -473,7 +535,11 @@ static json_object *gen_linux(const struct oci_gen_input *in)
         static const char *const masked[] = {"/proc/kcore", "/proc/sysrq-trigger",
                                              "/proc/timer_list", "/sys/firmware", NULL};
 
-        add(l, "namespaces", gen_namespaces());
+        add(l, "namespaces", gen_namespaces(unprivileged(in)));
+        if (unprivileged(in)) {
+                add(l, "uidMappings", idmap_json(in->idmap->uids, in->idmap->n_uids));
+                add(l, "gidMappings", idmap_json(in->idmap->gids, in->idmap->n_gids));
+        }
         add(l, "cgroupsPath", J_STR(cg));
         add(l, "maskedPaths", strv_json(masked));
         add(l, "readonlyPaths", gen_readonly_paths());
@@ -495,7 +561,7 @@ int oci_gen(const struct oci_gen_input *in, char **json, vessel_error **err)
         add(c, "process", gen_process(in));
         add(c, "hostname", J_STR(in->name));
         add(c, "mounts", mounts);
-        add(c, "annotations", gen_cgroup_annotations());
+        add(c, "annotations", gen_annotations(in));
         add(c, "linux", linux_);
         if ((r = gen_limits(in, section(linux_, "resources"), err)) < 0 ||
             (r = gen_devices(in, mounts, linux_, err)) < 0)

@@ -7,14 +7,17 @@
  * (environment.*, limits.*), then the devices, then raw.oci merged last
  * as an RFC 7386 JSON merge patch.
  *
- * Privileged for now: no user namespace and no id mapping (issue 12
- * brings the unprivileged default). */
+ * Unprivileged unless idmap says privileged (or is NULL): a user
+ * namespace with the instance's maps, the rootfs idmapped by the runtime
+ * (ROOTFS_IDMAP_ANNOTATION), disk devices with shift=true idmapped
+ * too. */
 #pragma once
 
 #include <stdint.h>
 
 #include "config.h"
 #include "error.h"
+#include "idrange.h"
 
 /* The cgroup sub-tree instances live under when no cgroup_path is given
  * (cgroupsPath /vessel-instances/<name>). */
@@ -24,6 +27,12 @@
  * (CGROUP_INNER_ANNOTATION in src/libvessel/cgroup/cgroup.h). */
 #define OCI_GEN_CGROUP_INNER "payload"
 #define OCI_GEN_CGROUP_INNER_ANNOTATION "io.github.vessel.cgroup.inner"
+/* ROOTFS_IDMAP_ANNOTATION in src/libvessel/rootfs.h. */
+#define OCI_GEN_ROOTFS_IDMAP_ANNOTATION "io.github.vessel.rootfs.idmap"
+/* USERNS_OWNER_ANNOTATION in src/libvessel/idmap.h: the user namespace is
+ * owned by the host uid its root maps to, so the host's per-user counts
+ * (inotify instances: 128 by default) are each instance's own. */
+#define OCI_GEN_USERNS_OWNER_ANNOTATION "io.github.vessel.userns.owner"
 
 struct oci_gen_input {
         const char *name;            /* the instance: hostname and cgroup */
@@ -33,6 +42,7 @@ struct oci_gen_input {
         const struct confset *conf;  /* expanded */
         long long host_memory_bytes; /* for limits.memory=N% */
         uint64_t host_caps;          /* the bounding set to stay in; 0: no limit */
+        const struct instance_idmap *idmap; /* NULL or privileged: no user namespace */
 };
 
 /* The bounding set of the calling process (/proc/self/status CapBnd). */

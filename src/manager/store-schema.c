@@ -131,8 +131,21 @@ static const char migration_1[] =
     ");"
     "INSERT INTO profiles (name, description) VALUES ('default', 'Default profile');";
 
+/* The host id range of each unprivileged instance (idrange.h): base and
+ * size in both /etc/subuid and /etc/subgid; isolated 0 for the one shared
+ * range.  Freed with the instance's row. */
+static const char migration_2[] =
+    "CREATE TABLE idmaps ("
+    "  instance_id INTEGER PRIMARY KEY REFERENCES instances (id) ON DELETE CASCADE,"
+    "  base INTEGER NOT NULL CHECK (base > 0),"
+    "  size INTEGER NOT NULL CHECK (size > 0),"
+    "  isolated INTEGER NOT NULL DEFAULT 1 CHECK (isolated IN (0, 1))"
+    ");"
+    "CREATE INDEX idmaps_base ON idmaps (base);";
+
 static const char *const migrations[] = {
     migration_1,
+    migration_2,
 };
 
 int store_schema_latest(void)

@@ -80,8 +80,20 @@ def test_generated_defaults(inst):
     parts = cfg["linux"]["cgroupsPath"].split("/")
     assert parts[:2] == ["", "vessel"] and len(parts[2]) == 12 and parts[3:] == ["r1"]
     assert oci(inst)["linux"]["cgroupsPath"] == cfg["linux"]["cgroupsPath"]
+    # Unprivileged by default: a user namespace of its own, owned by the
+    # host ids its root maps to, on an idmapped rootfs.
+    assert {n["type"] for n in cfg["linux"]["namespaces"]} == {
+        "pid", "network", "ipc", "uts", "mount", "cgroup", "user"}
+    assert cfg["annotations"]["io.github.vessel.rootfs.idmap"] == "true"
+    assert cfg["annotations"]["io.github.vessel.userns.owner"] == "mapped-root"
+    root = [m for m in cfg["linux"]["uidMappings"] if m["containerID"] == 0][0]
+    assert root["hostID"] > 0 and root["size"] == 65536
+    ctl(inst, "config", "set", "r1", "security.privileged=true")
+    cfg = oci(inst)
     assert {n["type"] for n in cfg["linux"]["namespaces"]} == {
         "pid", "network", "ipc", "uts", "mount", "cgroup"}
+    assert "uidMappings" not in cfg["linux"]
+    assert "io.github.vessel.rootfs.idmap" not in cfg["annotations"]
 
 
 def test_runs_under_the_runtime(inst, tmp_path):

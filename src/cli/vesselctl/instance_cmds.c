@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "idrange.h"
 #include "image.h"
 #include "instance-run.h"
 #include "instance.h"
@@ -216,8 +217,8 @@ static int status_code(const char *state)
 
 static char *type_cell(const struct instance *i)
 {
-        return xasprintf("%s%s", !strcmp(i->type, "container") ? "CONTAINER" : i->type,
-                         i->ephemeral ? " (EPHEMERAL)" : "");
+        return xasprintf("%s%s%s", !strcmp(i->type, "container") ? "CONTAINER" : i->type,
+                         i->ephemeral ? " (EPHEMERAL)" : "", i->privileged ? " (PRIVILEGED)" : "");
 }
 
 static const char *st_title_or(const struct instance *i)
@@ -458,6 +459,7 @@ static void list_print(struct vessel_store *s, struct instance *v, size_t n, cha
                 instance_refresh(s, &v[k], stats);
                 if (instance_expand(s, &v[k], &x, NULL) == 0 &&
                     instance_matches(&v[k], &x, terms)) {
+                        v[k].privileged = idrange_privileged(&x);
                         _cleanup_free_ char **row = xmalloc0(nc * sizeof(char *));
                         json_object_array_add(arr, instance_json(&v[k], &x));
                         for (size_t c = 0; c < nc; c++)
@@ -489,6 +491,28 @@ int cli_list(struct ctl *c, int argc, char **argv)
         return 0;
 }
 
+/* The instance's id range (idrange.h), as the catalogue holds it. */
+static void info_print_idmap(struct vessel_store *s, const struct instance *i)
+{
+        uint64_t base, size;
+        bool isolated, found = false;
+
+        if (i->privileged) {
+                printf("Privileged: yes (no user namespace: the instance's root is the host's "
+                       "root)\n");
+                return;
+        }
+        printf("Privileged: no\n");
+        if (idrange_get(s, i->id, &base, &size, &isolated, &found, NULL) < 0 || !found) {
+                printf("ID map: none yet (allocated at its first start)\n");
+                return;
+        }
+        printf("ID map: 0-%llu -> host %llu-%llu (uid and gid, %s)\n",
+               (unsigned long long)size - 1, (unsigned long long)base,
+               (unsigned long long)(base + size - 1),
+               isolated ? "its own" : "shared: security.idmap.isolated=false");
+}
+
 static void info_print(struct vessel_store *s, const struct instance *i)
 {
         _cleanup_free_ char *state = state_upper(i->state), *created = c_created(i);
@@ -514,8 +538,7 @@ static void info_print(struct vessel_store *s, const struct instance *i)
         printf("Snapshots: %zu\n", i->n_snapshots);
         if (i->init_pid > 0)
                 printf("PID: %d\n", i->init_pid);
-        /* Privileged until issue 12's id ranges. */
-        printf("ID map: none (privileged: container root is host root)\n");
+        info_print_idmap(s, i);
         if (i->have_stats) {
                 _cleanup_free_ char *mem = out_size(i->stats.memory),
                                     *nocache = out_size(i->stats.memory_nocache),
@@ -551,17 +574,19 @@ int cli_info(struct ctl *c, int argc, char **argv)
         if (instance_get(s, argv[optind], &i, &err) < 0)
                 return ctl_fail(&err);
         instance_refresh(s, &i, true);
+        struct confset x = {0};
+        if (instance_expand(s, &i, &x, &err) < 0) {
+                instance_free(&i);
+                return ctl_fail(&err);
+        }
+        i.privileged = idrange_privileged(&x);
         if (fmt == OUT_JSON || fmt == OUT_YAML) {
-                struct confset x = {0};
-                if (instance_expand(s, &i, &x, &err) < 0) {
-                        instance_free(&i);
-                        return ctl_fail(&err);
-                }
                 json_object *o = instance_json(&i, &x);
                 out_print_value(stdout, o, fmt);
                 json_object_put(o);
                 confset_free(&x);
         } else {
+                confset_free(&x);
                 info_print(s, &i);
         }
         instance_free(&i);

@@ -18,8 +18,10 @@
  * container's cgroup holds no process, so its controllers are enabled for
  * NAME, and NAME is the container's to enable for its own children (once
  * it moved its processes out of its root, as systemd does). */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +29,7 @@
 #include <unistd.h>
 
 #include "cgroup-internal.h"
+#include "idmap.h"
 #include "util.h"
 
 static const char *inner_annotation(const struct vessel_spec *spec)
@@ -66,9 +69,48 @@ bool cg_hier_takes_inner(const struct cg_hier *h)
 
 void cg_inner_plan(struct vessel_cgroup *cg, const struct vessel_spec *spec)
 {
+        const struct vessel_linux *lx = &spec->linux_;
         const char *n = inner_annotation(spec);
 
         cg->inner = n ? xstrdup(n) : NULL;
+        cg->inner_uid = cg->inner_gid = -1;
+        if (n && lx->ns[VESSEL_NS_USER].present && lx->n_uid_mappings && lx->n_gid_mappings) {
+                cg->inner_uid = idmap_to_host(lx->uid_mappings, lx->n_uid_mappings, 0);
+                cg->inner_gid = idmap_to_host(lx->gid_mappings, lx->n_gid_mappings, 0);
+        }
+}
+
+/* In a user namespace the inner cgroup is handed to the container's root:
+ * the directory and every file in it, as LXC and systemd's Delegate= do,
+ * so that an init there (systemd) makes its own cgroups and moves its
+ * processes.  The container's cgroup above, with the limits, stays the
+ * host's. */
+static int give_inner(const struct vessel_cgroup *cg, const struct cg_hier *h, int fd,
+                      vessel_error **err)
+{
+        _cleanup_close_ int dfd = -1;
+        DIR *d;
+        struct dirent *e;
+        int r = 0;
+
+        if (cg->inner_uid < 0 || cg->inner_gid < 0)
+                return 0;
+        if (fchown(fd, (uid_t)cg->inner_uid, (gid_t)cg->inner_gid) < 0)
+                return vessel_error_sys(err, "chown %s/%s to %" PRId64 ":%" PRId64, h->dir,
+                                        cg->inner, cg->inner_uid, cg->inner_gid);
+        dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0 || !(d = fdopendir(dfd)))
+                return vessel_error_sys(err, "open %s/%s", h->dir, cg->inner);
+        dfd = -1;
+        while ((e = readdir(d)))
+                if (e->d_type == DT_REG &&
+                    fchownat(dirfd(d), e->d_name, (uid_t)cg->inner_uid, (gid_t)cg->inner_gid,
+                             AT_SYMLINK_NOFOLLOW) < 0) {
+                        r = vessel_error_sys(err, "chown %s/%s/%s", h->dir, cg->inner, e->d_name);
+                        break;
+                }
+        closedir(d);
+        return r;
 }
 
 /* cgroup2: every controller the container's cgroup has, for its child. */
@@ -109,6 +151,8 @@ int cg_inner_make(struct vessel_cgroup *cg, vessel_error **err)
                 cg->inner_fd[i] = openat(h->fd, cg->inner, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
                 if (cg->inner_fd[i] < 0)
                         return vessel_error_sys(err, "open %s/%s", h->dir, cg->inner);
+                if ((r = give_inner(cg, h, cg->inner_fd[i], err)) < 0)
+                        return r;
         }
         return 0;
 }

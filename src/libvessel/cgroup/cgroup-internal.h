@@ -80,6 +80,8 @@ struct vessel_cgroup {
         char *deleg;   /* create, rootless: the delegation root in cgroup2, relative to its mount */
         char *inner;   /* CGROUP_INNER_ANNOTATION, or NULL (cgroup-inner.c) */
         int *inner_fd; /* per hierarchy: init's cgroup below the container's, or -1 */
+        int64_t inner_uid, inner_gid; /* user namespace: the host ids of its root, who gets the
+                                         inner cgroup (-1: none) */
 };
 
 /* One write(2) of val to dirfd's file; negative errno. */
