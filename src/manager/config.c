@@ -466,6 +466,8 @@ static const struct key_type known_keys[] = {
     {"boot.host_shutdown_timeout", v_uint, "a number of seconds"},
     {"boot.stop.signal", v_signal, "a signal (like SIGRTMIN+3, SIGPWR or 15)"},
     {"security.privileged", v_bool, "a boolean (true or false)"},
+    {"security.fuse", v_bool, "a boolean (true or false)"},
+    {"security.lxcfs", v_bool, "a boolean (true or false)"},
     {"raw.oci", v_json_object, "a JSON object"},
     {"volatile.apply_template", v_trigger, "a template trigger (create, copy or rename)"},
     {"environment.", v_any, NULL},

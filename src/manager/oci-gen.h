@@ -5,7 +5,8 @@
  * it gives no major/minor: expanded config in, JSON text out.  The order
  * is the design's: the defaults of a system container, then the keys
  * (environment.*, limits.*), then the devices, then raw.oci merged last
- * as an RFC 7386 JSON merge patch.
+ * as an RFC 7386 JSON merge patch.  With lxcfs_dir, the binds of lxcfs's
+ * files follow the /proc and /sys mounts (lxcfs.h).
  *
  * Privileged for now: no user namespace and no id mapping (issue 12
  * brings the unprivileged default). */
@@ -33,6 +34,7 @@ struct oci_gen_input {
         const struct confset *conf;  /* expanded */
         long long host_memory_bytes; /* for limits.memory=N% */
         uint64_t host_caps;          /* the bounding set to stay in; 0: no limit */
+        const char *lxcfs_dir;       /* a live lxcfs to bind /proc files from; NULL: none */
 };
 
 /* The bounding set of the calling process (/proc/self/status CapBnd). */
