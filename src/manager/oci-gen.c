@@ -434,16 +434,16 @@ static int gen_devices(const struct oci_gen_input *in, json_object *mounts, json
 
         add(linux_, "devices", devs);
         add(section(linux_, "resources"), "devices", rules);
-        if (wants_fuse(in)) {
-                json_object_array_add(devs, fuse_device());
-                json_object_array_add(rules, dev_rule(true, 'c', FUSE_MAJOR, FUSE_MINOR, "rwm"));
-        }
         for (size_t i = 0; i < dl->n; i++) {
                 const struct device *d = &dl->v[i];
                 if (!strcmp(d->type, "disk"))
                         json_object_array_add(mounts, gen_disk(d));
                 else if ((r = gen_unix(d, devs, rules, err)) < 0)
                         return r;
+        }
+        if (wants_fuse(in)) {
+                json_object_array_add(devs, fuse_device());
+                json_object_array_add(rules, dev_rule(true, 'c', FUSE_MAJOR, FUSE_MINOR, "rwm"));
         }
         return 0;
 }
