@@ -387,8 +387,9 @@ static char *ensure_locked(const char *dir)
                 return NULL;
         }
         if (start_lxcfs(bin, dir, &err) < 0) {
-                fprintf(stderr, "vesselctl: cannot start lxcfs: %s: /proc in the instance shows "
-                                "the host's\n",
+                fprintf(stderr,
+                        "vesselctl: cannot start lxcfs: %s: /proc in the instance shows "
+                        "the host's\n",
                         err->msg);
                 vessel_error_free(&err);
                 return NULL;
@@ -409,8 +410,9 @@ void lxcfs_ensure(char **out)
         }
         if (mkdir_p(LXCFS_RUN_DIR, 0700, NULL) < 0 ||
             (fd = take_lock(lock, 2 * (LXCFS_PROBE_TIMEOUT_MS * 2 + LXCFS_MOUNT_TIMEOUT_MS))) < 0) {
-                fprintf(stderr, "vesselctl: cannot take %s: /proc in the instance shows the "
-                                "host's\n",
+                fprintf(stderr,
+                        "vesselctl: cannot take %s: /proc in the instance shows the "
+                        "host's\n",
                         lock);
                 return;
         }
