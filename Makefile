@@ -11,8 +11,12 @@ PYTEST     ?= /usr/bin/python3 -m pytest
 # tests), kmod (modprobe loop, when a blkio test has no disk) and
 # golang-github-containers-common (podman's seccomp profile,
 # /usr/share/containers/seccomp.json, for test_seccomp), zstd and xz-utils
-# (tar --zstd/--xz for the image tests), python3-yaml (the vesselctl tests
-# read its YAML output), scdoc (the man pages from docs/man/*.scd, and
+# (tar --zstd/--xz for the image tests), lxcfs (vesselctl starts it, when
+# it is not running, for /proc and /sys files that show the instance's
+# limits; test_vesselctl_lxcfs.py), fuse3 (fusermount3, libfuse3: FUSE
+# inside instances), squashfuse and squashfs-tools (mksquashfs: the FUSE
+# test mounts a squashfs image inside an instance), python3-yaml (the
+# vesselctl tests read its YAML output), scdoc (the man pages from docs/man/*.scd, and
 # test_docs.py builds them), mmdebstrap (`vesselctl image build` makes
 # Debian images with it; the tests build theirs once per machine), man-db
 # (test_docs.py renders the man pages with man -l).  libc6-dev brings
@@ -20,7 +24,8 @@ PYTEST     ?= /usr/bin/python3 -m pytest
 DEBS = meson ninja-build pkg-config gcc libc6-dev libjson-c-dev libseccomp-dev \
        libsqlite3-dev libarchive-dev libyaml-dev nettle-dev \
        busybox-static python3-pytest iproute2 util-linux mount passwd uidmap procps kmod \
-       golang-github-containers-common zstd xz-utils python3-yaml man-db scdoc mmdebstrap
+       golang-github-containers-common zstd xz-utils python3-yaml man-db scdoc mmdebstrap \
+       lxcfs fuse3 squashfuse squashfs-tools
 
 .PHONY: all deps build demo check check-unit check-integration check-cgroupv2 check-fresh check-asan e2e fuzz bench bench-manager clean
 

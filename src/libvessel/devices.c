@@ -70,13 +70,18 @@ static void node_name(size_t i, char buf[24])
 
 /* ---------------------------------------------------- the runtime's half */
 
-/* Can the container bind the host's node at the same path? */
+/* Can the container bind the host's node at the same path?  Not when
+ * the config asks for another mode than the host's node has (the host's
+ * /dev/fuse is 0600 without udev, and a fileMode of 0666 would be
+ * ignored): the runtime makes its own node then, as for one the host
+ * lacks.  The device cgroup decides the access either way. */
 static bool host_has_node(const struct vessel_device *d)
 {
         struct stat st;
 
         return stat(d->path, &st) == 0 && (st.st_mode & S_IFMT) == node_type(d) &&
-               st.st_rdev == makedev((unsigned)d->major, (unsigned)d->minor);
+               st.st_rdev == makedev((unsigned)d->major, (unsigned)d->minor) &&
+               (!d->has_file_mode || (st.st_mode & 07777) == (d->file_mode & 07777));
 }
 
 static int make_host_node(int tmpfs, size_t i, const struct vessel_device *d,

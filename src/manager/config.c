@@ -529,6 +529,8 @@ static const struct key_type known_keys[] = {
     RLIMIT_KEY("nice"), RLIMIT_KEY("nofile"), RLIMIT_KEY("nproc"), RLIMIT_KEY("rss"),
     RLIMIT_KEY("rtprio"), RLIMIT_KEY("rttime"), RLIMIT_KEY("sigpending"), RLIMIT_KEY("stack"),
 #undef RLIMIT_KEY
+    {"security.fuse", v_bool, "a boolean (true or false)"},
+    {"security.lxcfs", v_bool, "a boolean (true or false)"},
     {"raw.oci", v_json_object, "a JSON object"},
     {"volatile.apply_template", v_trigger, "a template trigger (create, copy or rename)"},
     {"environment.", v_any, NULL},

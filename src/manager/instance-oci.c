@@ -3,6 +3,7 @@
 #include <sys/sysinfo.h>
 
 #include "instance.h"
+#include "lxcfs.h"
 #include "oci-gen.h"
 #include "rundir.h"
 #include "util.h"
@@ -14,7 +15,26 @@ static long long host_memory(void)
         return sysinfo(&si) == 0 ? (long long)si.totalram * si.mem_unit : 0;
 }
 
-int instance_oci_config(struct vessel_store *s, const char *name, char **json, vessel_error **err)
+/* security.lxcfs (default true): the live lxcfs directory, started
+ * first when start says so. */
+static char *lxcfs_for(const struct confset *c, bool start)
+{
+        const char *v = kvlist_get(&c->config, "security.lxcfs");
+        bool on = true;
+        char *dir = NULL;
+
+        if (v)
+                config_parse_bool(v, &on);
+        if (!on)
+                return NULL;
+        if (!start)
+                return lxcfs_live_dir();
+        lxcfs_ensure(&dir);
+        return dir;
+}
+
+static int oci_config(struct vessel_store *s, const char *name, bool start, char **json,
+                      vessel_error **err)
 {
         struct instance i = {0};
         struct confset c = {0};
@@ -27,13 +47,15 @@ int instance_oci_config(struct vessel_store *s, const char *name, char **json, v
             (r = idrange_ensure(s, i.id, name, &c, &m, err)) == 0) {
                 _cleanup_free_ char *rootfs = xasprintf("%s/instances/%s/rootfs", s->root, name);
                 _cleanup_free_ char *cgroup = instance_cgroup_path(s, name);
+                _cleanup_free_ char *lxcfs = lxcfs_for(&c, start);
                 struct oci_gen_input in = {.name = name,
                                            .rootfs = rootfs,
                                            .cgroup_path = cgroup,
                                            .conf = &c,
                                            .host_memory_bytes = host_memory(),
                                            .host_caps = oci_gen_host_caps(),
-                                           .idmap = &m};
+                                           .idmap = &m,
+                                           .lxcfs_dir = lxcfs};
                 if ((r = oci_gen(&in, json, err)) < 0)
                         vessel_error_prefix(err, "instance %s", name);
         }
@@ -41,6 +63,17 @@ int instance_oci_config(struct vessel_store *s, const char *name, char **json, v
         confset_free(&c);
         instance_free(&i);
         return r;
+}
+
+int instance_oci_config(struct vessel_store *s, const char *name, char **json, vessel_error **err)
+{
+        return oci_config(s, name, false, json, err);
+}
+
+int instance_oci_config_start(struct vessel_store *s, const char *name, char **json,
+                              vessel_error **err)
+{
+        return oci_config(s, name, true, json, err);
 }
 
 /* /vessel/<store key>/<name>: under vessel's own sub-tree, apart for

@@ -282,7 +282,7 @@ int instance_start(struct vessel_store *s, const char *name, vessel_error **err)
         _cleanup_free_ char *rootfs = xasprintf("%s/instances/%s/rootfs", s->root, name);
         if (instance_templates_apply(s, name, rootfs, TRIGGER_START, err) < 0)
                 return vessel_error_ret(*err);
-        if (instance_oci_config(s, name, &json, err) < 0)
+        if (instance_oci_config_start(s, name, &json, err) < 0)
                 return vessel_error_ret(*err);
         cfg = xasprintf("%s/config.json", c.rd.inst);
         if (write_file_atomic(cfg, json, strlen(json), 0600, err) < 0)

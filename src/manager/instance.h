@@ -86,8 +86,12 @@ int instance_rename(struct vessel_store *s, const char *from, const char *to, ve
 int instance_expand(struct vessel_store *s, const struct instance *i, struct confset *out,
                     vessel_error **err);
 /* instance-oci.c: the OCI config.json that the runtime runs it with
- * (oci-gen.h). */
+ * (oci-gen.h), with the binds of an lxcfs that lives now (lxcfs.h). */
 int instance_oci_config(struct vessel_store *s, const char *name, char **json, vessel_error **err);
+/* The same for a start: lxcfs is started first when it is installed but
+ * not running (unless security.lxcfs=false), saying so on stderr. */
+int instance_oci_config_start(struct vessel_store *s, const char *name, char **json,
+                              vessel_error **err);
 /* The cgroupsPath it runs under: /vessel/<store key>/<name>. */
 char *instance_cgroup_path(struct vessel_store *s, const char *name);
 /* Apply e to the instance's own configuration, validate, store, rewrite

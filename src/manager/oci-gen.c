@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
+#include "lxcfs.h"
 #include "oci-gen.h"
 #include "util.h"
 
@@ -254,6 +255,19 @@ static json_object *gen_mounts(void)
         return a;
 }
 
+/* lxcfs's files over /proc's and /sys's, after those (lxcfs.h).  Read-only:
+ * nothing there takes a write. */
+static void gen_lxcfs_mounts(const char *dir, json_object *mounts)
+{
+        static const char *const opts[] = {"bind", "nosuid", "nodev", "noexec", "ro", NULL};
+        struct lxcfs_bind b[LXCFS_BINDS_MAX];
+        size_t n = lxcfs_binds(dir, b, ARRAY_SIZE(b));
+
+        for (size_t i = 0; i < n; i++)
+                json_object_array_add(mounts,
+                                      mount_json(b[i].destination, "bind", b[i].source, opts));
+}
+
 static json_object *gen_namespaces(bool userns)
 {
         static const char *const ns[] = {"pid", "network", "ipc", "uts", "mount", "cgroup", "user"};
@@ -296,6 +310,45 @@ static json_object *dev_rule(bool allow, char type, long long major, long long m
                 add(r, "minor", J_INT(minor));
         add(r, "access", J_STR(access));
         return r;
+}
+
+/* /dev/fuse, so that FUSE file systems (squashfuse, sshfs, lxcfs nested)
+ * mount inside: in a user namespace the kernel lets its root mount FUSE
+ * without the setuid fusermount.  security.fuse=false drops it. */
+#define FUSE_MAJOR 10
+#define FUSE_MINOR 229
+
+static bool wants_fuse(const struct oci_gen_input *in)
+{
+        const char *v = kvlist_get(&in->conf->config, "security.fuse");
+        const struct devlist *dl = &in->conf->devices;
+        bool on = true;
+
+        if (v)
+                config_parse_bool(v, &on);
+        /* A unix-char device of the instance's own at /dev/fuse wins. */
+        for (size_t i = 0; on && i < dl->n; i++) {
+                const char *path = kvlist_get(&dl->v[i].cfg, "path");
+                const char *src = kvlist_get(&dl->v[i].cfg, "source");
+                if (!strcmp(dl->v[i].type, "unix-char") &&
+                    !strcmp(path ? path : src ? src : "", "/dev/fuse"))
+                        on = false;
+        }
+        return on;
+}
+
+static json_object *fuse_device(void)
+{
+        json_object *o = json_object_new_object();
+
+        add(o, "path", J_STR("/dev/fuse"));
+        add(o, "type", J_STR("c"));
+        add(o, "major", J_INT(FUSE_MAJOR));
+        add(o, "minor", J_INT(FUSE_MINOR));
+        add(o, "fileMode", J_INT(0666));
+        add(o, "uid", J_INT(0));
+        add(o, "gid", J_INT(0));
+        return o;
 }
 
 /* Deny everything, then what a system container needs: the default
@@ -450,6 +503,10 @@ static int gen_devices(const struct oci_gen_input *in, json_object *mounts, json
                 else if ((r = gen_unix(d, devs, rules, err)) < 0)
                         return r;
         }
+        if (wants_fuse(in)) {
+                json_object_array_add(devs, fuse_device());
+                json_object_array_add(rules, dev_rule(true, 'c', FUSE_MAJOR, FUSE_MINOR, "rwm"));
+        }
         return 0;
 }
 
@@ -560,6 +617,8 @@ int oci_gen(const struct oci_gen_input *in, char **json, vessel_error **err)
         add(c, "root", root);
         add(c, "process", gen_process(in));
         add(c, "hostname", J_STR(in->name));
+        if (in->lxcfs_dir)
+                gen_lxcfs_mounts(in->lxcfs_dir, mounts);
         add(c, "mounts", mounts);
         add(c, "annotations", gen_annotations(in));
         add(c, "linux", linux_);

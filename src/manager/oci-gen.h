@@ -5,7 +5,8 @@
  * it gives no major/minor: expanded config in, JSON text out.  The order
  * is the design's: the defaults of a system container, then the keys
  * (environment.*, limits.*), then the devices, then raw.oci merged last
- * as an RFC 7386 JSON merge patch.
+ * as an RFC 7386 JSON merge patch.  With lxcfs_dir, the binds of lxcfs's
+ * files follow the /proc and /sys mounts (lxcfs.h).
  *
  * Unprivileged unless idmap says privileged (or is NULL): a user
  * namespace with the instance's maps, the rootfs idmapped by the runtime
@@ -43,6 +44,7 @@ struct oci_gen_input {
         long long host_memory_bytes; /* for limits.memory=N% */
         uint64_t host_caps;          /* the bounding set to stay in; 0: no limit */
         const struct instance_idmap *idmap; /* NULL or privileged: no user namespace */
+        const char *lxcfs_dir;       /* a live lxcfs to bind /proc files from; NULL: none */
 };
 
 /* The bounding set of the calling process (/proc/self/status CapBnd). */

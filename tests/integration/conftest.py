@@ -27,6 +27,53 @@ os.environ.pop("NOTIFY_SOCKET", None)
 _ROOTFS_CACHE = None
 CGROUP_PARENT = "vessel-test"
 
+# The lxcfs of the session's instances (vesselctl binds its /proc files,
+# src/manager/lxcfs.h): one of the session's own, in a directory of its
+# own, started here and stopped at the end, so that the suite neither
+# leaves a daemon and a mount at the host's /var/lib/lxcfs nor depends on
+# one; and started before any test, so that no `vesselctl start` says it
+# started one (the tests that read its stderr).  A VESSEL_LXCFS_DIR of the
+# caller's is left alone.  test_vesselctl_lxcfs.py runs its own.
+_LXCFS = None  # (Popen, directory)
+
+
+def _lxcfs_mounted(d):
+    with open("/proc/self/mountinfo") as f:
+        return any(l.split()[4] == d and " - fuse.lxcfs " in l for l in f)
+
+
+def pytest_sessionstart(session):
+    global _LXCFS
+    if os.environ.get("VESSEL_LXCFS_DIR") or not os.access("/usr/bin/lxcfs", os.X_OK) or \
+            os.geteuid() != 0:
+        return
+    d = tempfile.mkdtemp(prefix="vessel-lxcfs-")
+    mnt = os.path.join(d, "mnt")
+    os.mkdir(mnt)
+    with open(os.path.join(d, "log"), "w") as log:
+        p = subprocess.Popen(["/usr/bin/lxcfs", "-f", "-p", os.path.join(d, "pid"), mnt],
+                             stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                             start_new_session=True)
+    _LXCFS = (p, d)
+    os.environ["VESSEL_LXCFS_DIR"] = mnt
+    end = time.time() + 5
+    while not _lxcfs_mounted(mnt) and p.poll() is None and time.time() < end:
+        time.sleep(0.02)
+
+
+def _lxcfs_stop():
+    p, d = _LXCFS
+    p.terminate()
+    try:
+        p.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+    mnt = os.path.join(d, "mnt")
+    if _lxcfs_mounted(mnt):
+        subprocess.run(["umount", "-l", mnt], capture_output=True)
+    shutil.rmtree(d, ignore_errors=True)
+
 
 def _cgroup_parents():
     """The test cgroup parent on every mounted hierarchy."""
@@ -48,6 +95,8 @@ def pytest_sessionfinish(session, exitstatus):
     parents; a non-empty one is a leak."""
     if _ROOTFS_CACHE is not None:
         shutil.rmtree(os.path.dirname(_ROOTFS_CACHE), ignore_errors=True)
+    if _LXCFS is not None:
+        _lxcfs_stop()
     if _VTOOL is not None:
         shutil.rmtree(os.path.dirname(_VTOOL), ignore_errors=True)
     for parent in _cgroup_parents():

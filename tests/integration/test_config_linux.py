@@ -357,6 +357,23 @@ def test_device_char(env):
     assert lines[1] == "WROTE" and lines[2].strip() == "0", r
 
 
+def test_device_in_userns_gets_its_file_mode(env):
+    """In a user namespace the host's node is bound where one exists, but
+    not when the config asks for another mode (the host's /dev/fuse is
+    0600 without udev; vesselctl asks 0666): the runtime makes its own."""
+    userns(env)
+    env.config["linux"]["devices"] = [{"path": "/dev/zero", "type": "c", "major": 1,
+                                       "minor": 5, "fileMode": 0o640, "uid": 0, "gid": 0},
+                                      {"path": "/dev/full", "type": "c", "major": 1,
+                                       "minor": 7, "fileMode": os.stat("/dev/full").st_mode & 0o7777,
+                                       "uid": 0, "gid": 0}]
+    r = env.sh("stat -c '%a' /dev/zero /dev/full; head -c 2 /dev/zero | od -An -tx1")
+    lines = ok(r).splitlines()
+    assert lines[0] == "640", r
+    assert lines[1] == "%o" % (os.stat("/dev/full").st_mode & 0o777), r
+    assert lines[2].split() == ["00"] * 2, r
+
+
 def test_device_mode_uid_gid_in_subdir(env):
     env.config["linux"]["devices"] = [{"path": "/dev/sub/dir/myzero", "type": "c", "major": 1,
                                        "minor": 5, "fileMode": 0o600, "uid": 1000, "gid": 2000}]

@@ -695,3 +695,32 @@ def test_tmpcopyup(env):
         assert f.read() == "aaa\n", "writing in the tmpcopyup tmpfs changed the rootfs"
     assert not os.path.exists(os.path.join(data, "new.txt"))
     assert os.path.exists(os.path.join(data, "sub", "b.txt"))
+
+
+# ------------------------------------ binds over procfs and sysfs (lxcfs's way)
+
+@pytest.mark.parametrize("user_ns", [False, True], ids=["host-ids", "userns"])
+def test_bind_files_over_proc_and_sys(env, user_ns):
+    """What vesselctl does with lxcfs (src/manager/lxcfs.c): regular files
+    bound over files of the container's own /proc, a directory over
+    /sys/devices/system/cpu, after the proc and sysfs mounts; with and
+    without a user namespace (procfs and sysfs are the container's)."""
+    if user_ns:
+        userns(env)
+    d = host_dir(env, "fakeproc", {"meminfo": "MemTotal: 1234 kB\n", "uptime": "42.00 1.00\n",
+                                   "cpu/online": "0\n"})
+    os.chmod(os.path.dirname(d), 0o755)
+    for name in ("meminfo", "uptime"):
+        add_mount(env, {"destination": f"/proc/{name}", "type": "bind",
+                        "source": os.path.join(d, name),
+                        "options": ["bind", "nosuid", "nodev", "noexec", "ro"]})
+    add_mount(env, {"destination": "/sys/devices/system/cpu", "type": "bind",
+                    "source": os.path.join(d, "cpu"),
+                    "options": ["bind", "nosuid", "nodev", "noexec", "ro"]})
+    out, mi, r = run_with_mountinfo(
+        env, "cat /proc/meminfo /proc/uptime /sys/devices/system/cpu/online; "
+             "head -c 3 /proc/stat; echo")
+    assert out == "MemTotal: 1234 kB\n42.00 1.00\n0\ncpu\n", r
+    for p in ("/proc/meminfo", "/proc/uptime", "/sys/devices/system/cpu"):
+        assert "ro" in mount_at(mi, p)["opts"], p
+    assert mount_at(mi, "/proc")["fstype"] == "proc"

@@ -213,6 +213,91 @@ static void test_devices(void)
         confset_free(&c);
 }
 
+static bool has_mount(json_object *o, const char *dst)
+{
+        json_object *m = at(o, "mounts");
+
+        for (size_t i = 0; m && i < json_object_array_length(m); i++)
+                if (!strcmp(str(json_object_array_get_idx(m, i), "destination"), dst))
+                        return true;
+        return false;
+}
+
+/* /dev/fuse by default; security.fuse=false or a device of the
+ * instance's own at /dev/fuse leave it out. */
+static void test_fuse(void)
+{
+        struct confset c = {0};
+        vessel_error *err = NULL;
+        json_object *o = gen(&c, &err), *rules;
+        size_t n;
+
+        CHECK(o);
+        CHECK_STR(str(o, "linux.devices.0.path"), "/dev/fuse");
+        CHECK(num(o, "linux.devices.0.major") == 10 && num(o, "linux.devices.0.minor") == 229);
+        CHECK(num(o, "linux.devices.0.fileMode") == 0666);
+        rules = at(o, "linux.resources.devices");
+        n = json_object_array_length(rules);
+        CHECK(num(o, "linux.resources.devices.10.major") == 10);
+        CHECK(num(o, "linux.resources.devices.10.minor") == 229);
+        CHECK(n == 11);
+        json_object_put(o);
+        kvlist_set(&c.config, "security.fuse", "false");
+        o = gen(&c, &err);
+        CHECK(o && json_object_array_length(at(o, "linux.devices")) == 0);
+        CHECK(o && json_object_array_length(at(o, "linux.resources.devices")) == 10);
+        json_object_put(o);
+        kvlist_unset(&c.config, "security.fuse");
+        add_dev(&c, "fuse", "unix-char",
+                (const char *const[]){"source", "/dev/null", "path", "/dev/fuse", NULL});
+        o = gen(&c, &err);
+        CHECK(o && json_object_array_length(at(o, "linux.devices")) == 1);
+        CHECK(num(o, "linux.devices.0.major") == 1);
+        json_object_put(o);
+        confset_free(&c);
+}
+
+/* The binds of lxcfs's files, after /proc and /sys, only of those it has. */
+static void test_lxcfs(void)
+{
+        char dir[] = "/tmp/test-oci-lxcfs-XXXXXX";
+        struct confset c = {0};
+        vessel_error *err = NULL;
+        struct oci_gen_input in = {.name = "c1", .rootfs = "/r", .conf = &c};
+        char *text = NULL;
+        json_object *o;
+
+        CHECK(mkdtemp(dir));
+        _cleanup_free_ char *cpu = xasprintf("%s/sys/devices/system/cpu", dir);
+        _cleanup_free_ char *proc = xasprintf("%s/proc", dir);
+        _cleanup_free_ char *mem = xasprintf("%s/proc/meminfo", dir);
+        CHECK(mkdir_p(cpu, 0755, NULL) == 0 && mkdir_p(proc, 0755, NULL) == 0);
+        FILE *f = fopen(mem, "w");
+        CHECK(f);
+        if (f)
+                fclose(f);
+        in.lxcfs_dir = dir;
+        CHECK(oci_gen(&in, &text, &err) == 0);
+        o = json_tokener_parse(text);
+        free(text);
+        CHECK(o);
+        CHECK_STR(str(o, "mounts.9.destination"), "/proc/meminfo");
+        CHECK_STR(str(o, "mounts.9.type"), "bind");
+        CHECK_STR(str(o, "mounts.9.source"), mem);
+        CHECK(array_has(at(o, "mounts.9.options"), "ro"));
+        CHECK_STR(str(o, "mounts.10.destination"), "/sys/devices/system/cpu");
+        CHECK(!has_mount(o, "/proc/cpuinfo"));
+        json_object_put(o);
+        /* None without lxcfs_dir. */
+        o = gen(&c, &err);
+        CHECK(o && !has_mount(o, "/proc/meminfo"));
+        json_object_put(o);
+
+        _cleanup_free_ char *cmd = xasprintf("rm -rf '%s'", dir);
+        CHECK(system(cmd) == 0);
+        confset_free(&c);
+}
+
 static void test_raw_oci(void)
 {
         struct confset c = {0};
@@ -255,5 +340,7 @@ int main(void)
         test_keys();
         test_devices();
         test_raw_oci();
+        test_fuse();
+        test_lxcfs();
         return check_report("test_oci_gen");
 }

@@ -317,6 +317,8 @@ static const char config_keys_help[] =
     "  boot.host_shutdown_timeout  seconds to wait for it to stop\n"
     "  boot.stop.signal            the halt signal (SIGRTMIN+3, SIGPWR, 15)\n"
     "  security.privileged         true or false\n"
+    "  security.fuse               /dev/fuse in the instance (default true)\n"
+    "  security.lxcfs              lxcfs's /proc and /sys files (default true)\n"
     "  raw.oci                     a JSON object merged into the OCI config\n"
     "  user.NAME                   free-form\n"
     "  volatile.apply_template     the templates' trigger pending for the next start\n"
