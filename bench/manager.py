@@ -142,6 +142,20 @@ class Vesselctl:
         return report
 
 
+class VesselctlPrivileged(Vesselctl):
+    """The same store and image, the instance security.privileged=true: no
+    user namespace, no idmapped rootfs.  Beside the default (unprivileged)
+    one, it shows what the id range, the idmapped rootfs and the owned user
+    namespace cost a start (issue 12: at most 10 %)."""
+
+    def create(self, inst, **_):
+        subprocess.run(self.cmd("init", ALIAS, inst, "-c", "security.privileged=true"), check=True,
+                       stdout=subprocess.DEVNULL, cwd="/")
+
+    def launch_argv(self, inst):
+        return self.cmd("launch", ALIAS, inst, "-c", "security.privileged=true")
+
+
 class Lxc:
     kind = "lxc"
 
@@ -352,12 +366,15 @@ class Manager:
         os.makedirs(logs)
         vc = Vesselctl("vesselctl", self.a.vesselctl, os.path.join(self.work, "store"))
         known = {"vesselctl": vc,
+                 "vesselctl-privileged": VesselctlPrivileged("vesselctl-privileged", self.a.vesselctl,
+                                                             os.path.join(self.work, "store")),
                  "lxc": Lxc("lxc", os.path.join(self.work, "lxc"), self.cgparent, True, logs),
                  "lxc-nohooks": Lxc("lxc-nohooks", os.path.join(self.work, "lxc-nohooks"), self.cgparent,
                                     False, logs)}
         for t in self.a.tools.split(","):
             if t not in known:
-                raise B.BenchError(f"unknown tool {t} (vesselctl, lxc, lxc-nohooks)")
+                raise B.BenchError(f"unknown tool {t} (vesselctl, vesselctl-privileged, lxc, "
+                                   "lxc-nohooks)")
             self.tools[t] = known[t]
         self.names = list(self.tools)
         # the fifty live in a store and an lxcpath of their own
@@ -386,7 +403,8 @@ class Manager:
                     os.makedirs(x.path, exist_ok=True)
         self.inst = {}
         for name, tool in self.tools.items():
-            inst = "bench-" + {"vesselctl": "vc", "lxc": "lxc", "lxc-nohooks": "lxcn"}[name]
+            inst = "bench-" + {"vesselctl": "vc", "vesselctl-privileged": "vcp", "lxc": "lxc",
+                               "lxc-nohooks": "lxcn"}[name]
             tool.create(inst, rootfs_src=self.lxc_rootfs)
             self.inst[name] = inst
         print(f"manager:   {time.time() - t:.0f}s", flush=True)
@@ -833,7 +851,7 @@ def main():
                     help="a Debian image with systemd, for both tools: a plain rootfs tarball or a "
                          "unified image (metadata.yaml and rootfs/; bench.sh exports the one "
                          "`vesselctl image build debian/12` makes)")
-    ap.add_argument("--tools", default="vesselctl,lxc,lxc-nohooks")
+    ap.add_argument("--tools", default="vesselctl,vesselctl-privileged,lxc,lxc-nohooks")
     ap.add_argument("--rows", default="rounds,fifty")
     ap.add_argument("--rounds", type=int, default=12, help="measured rounds of start/exec/stop")
     ap.add_argument("--warmup", type=int, default=2, help="rounds dropped (also in the list row)")

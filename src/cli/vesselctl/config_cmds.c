@@ -316,7 +316,13 @@ static const char config_keys_help[] =
     "  boot.stop.priority          an integer (higher stops first)\n"
     "  boot.host_shutdown_timeout  seconds to wait for it to stop\n"
     "  boot.stop.signal            the halt signal (SIGRTMIN+3, SIGPWR, 15)\n"
-    "  security.privileged         true or false\n"
+    "  security.privileged         true: no user namespace (default false)\n"
+    "  security.idmap.size         the host id range's size (multiple of 65536)\n"
+    "  security.idmap.base         a fixed start of the range (a host id)\n"
+    "  security.idmap.isolated     false: share one range (default true)\n"
+    "  raw.idmap                   \"uid|gid|both HOST CONTAINER\" lines mapped through\n"
+    "  limits.kernel.NAME          an rlimit of init (nofile, nproc, ...): N,\n"
+    "                              unlimited or SOFT:HARD\n"
     "  security.fuse               /dev/fuse in the instance (default true)\n"
     "  security.lxcfs              lxcfs's /proc and /sys files (default true)\n"
     "  raw.oci                     a JSON object merged into the OCI config\n"
@@ -326,7 +332,8 @@ static const char config_keys_help[] =
 
 static const char config_devices_help[] =
     "\nDevice types and keys:\n"
-    "  disk        source (host path, required), path (required), readonly\n"
+    "  disk        source (host path, required), path (required), readonly,\n"
+    "              shift (idmapped: host uid N is uid N inside)\n"
     "  unix-char   source (a host node) or major and minor; path (required\n"
     "  unix-block    without source), mode (0660), uid, gid\n"
     "  nic and proxy devices come with networks (not yet).\n";

@@ -23,6 +23,14 @@ export PYTHONDONTWRITEBYTECODE=1 TMPDIR=/tmp VESSEL_BOOT_TIMEOUT=${VESSEL_BOOT_T
 /usr/bin/python3 -m pytest -q -p no:cacheprovider --basetemp=/tmp/pytest-cgroupv2-ctl \
         ${PYTEST_ARGS:-} tests/integration/test_vesselctl_lifecycle.py \
         -k "limits_hold or launch_exec_stop or restart_pause_resume or exit_recorded" || exit
+# Unprivileged instances: their id ranges, the idmapped rootfs, the owned
+# user namespace and the inner cgroup handed to the instance's root.
+# shellcheck disable=SC2086
+/usr/bin/python3 -m pytest -q -p no:cacheprovider --basetemp=/tmp/pytest-cgroupv2-idmap \
+        ${PYTEST_ARGS:-} tests/integration/test_vesselctl_idmap.py \
+        -k "unprivileged or disjoint or shared or bad_input or nproc" || exit
+# Four parallel boots, not thirty: the VM emulates its CPU.
+export VESSEL_PARALLEL_BOOTS=${VESSEL_PARALLEL_BOOTS:-4}
 # Debian with systemd boots to "running" (about 15 s a boot in the VM);
 # -s shows the boot times measured.
 # shellcheck disable=SC2086
