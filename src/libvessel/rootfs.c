@@ -23,36 +23,45 @@ int rootfs_prepare_idmap(const struct vessel_spec *spec, const char *rootfs, int
 {
         const struct vessel_linux *lx = &spec->linux_;
         struct mount_attr attr = {.attr_set = MOUNT_ATTR_IDMAP};
-        _cleanup_close_ int fd = -1, userns = -1;
+        bool idmap = wants_idmap(spec), userns = lx->ns[VESSEL_NS_USER].present;
+        _cleanup_close_ int fd = -1, uns = -1;
         int r;
 
         *out = -1;
-        if (!wants_idmap(spec))
+        if (!idmap && !userns)
                 return 0;
-        if (!lx->ns[VESSEL_NS_USER].present || !lx->n_uid_mappings || !lx->n_gid_mappings)
+        if (idmap && (!userns || !lx->n_uid_mappings || !lx->n_gid_mappings))
                 return vessel_error_msg(err, EINVAL,
                                         "annotations[\"%s\"]: an idmapped rootfs needs a user "
                                         "namespace with uidMappings and gidMappings",
                                         ROOTFS_IDMAP_ANNOTATION);
-        fd = open_tree(AT_FDCWD, rootfs, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+        /* In a user namespace, the rootfs is cloned here too (as a bind
+         * source, mounts.c): init, already the container's root, may not
+         * traverse the path to it.  Without the privilege to clone
+         * (rootless), init binds it by its path, which the caller reaches. */
+        fd = open_tree(AT_FDCWD, rootfs, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+        if (fd < 0 && errno == EPERM && !idmap)
+                return 0;
         if (fd < 0)
-                return vessel_error_sys(err, "idmapped rootfs: clone %s", rootfs);
-        userns = idmap_userns_fd(lx->uid_mappings, lx->n_uid_mappings, lx->gid_mappings,
-                                 lx->n_gid_mappings, err);
-        if (userns < 0)
-                return vessel_error_prefix(err, "idmapped rootfs");
-        attr.userns_fd = (uint64_t)userns;
-        if (mount_setattr(fd, "", AT_EMPTY_PATH, &attr, sizeof(attr)) < 0)
-                return vessel_error_sys(err,
-                                        "idmapped rootfs: mount_setattr on %s (does its file "
-                                        "system support idmapped mounts?)",
-                                        rootfs);
+                return vessel_error_sys(err, "rootfs: clone %s", rootfs);
+        if (idmap) {
+                uns = idmap_userns_fd(lx->uid_mappings, lx->n_uid_mappings, lx->gid_mappings,
+                                      lx->n_gid_mappings, err);
+                if (uns < 0)
+                        return vessel_error_prefix(err, "idmapped rootfs");
+                attr.userns_fd = (uint64_t)uns;
+                if (mount_setattr(fd, "", AT_EMPTY_PATH, &attr, sizeof(attr)) < 0)
+                        return vessel_error_sys(err,
+                                                "idmapped rootfs: mount_setattr on %s (does its "
+                                                "file system support idmapped mounts?)",
+                                                rootfs);
+        }
         /* A clone is a peer of its source: nothing mounted in the container
          * may propagate back (as rootfs_prepare's slave tree). */
         r = mount_set_attr(fd, 0, 0,
-                           lx->rootfs_propagation & MS_PRIVATE ? MS_PRIVATE : MS_SLAVE, false);
+                           lx->rootfs_propagation & MS_PRIVATE ? MS_PRIVATE : MS_SLAVE, true);
         if (r < 0)
-                return vessel_error_set(err, -r, "idmapped rootfs: propagation of %s", rootfs);
+                return vessel_error_set(err, -r, "rootfs: propagation of %s", rootfs);
         *out = steal_fd(&fd);
         return 0;
 }
@@ -70,9 +79,9 @@ int rootfs_prepare(const struct vessel_spec *spec, const char *rootfs, int idmap
         prop = MS_REC | ((prop & MS_PRIVATE) ? MS_PRIVATE : MS_SLAVE);
         if (mount(NULL, "/", NULL, prop, NULL) < 0)
                 return vessel_error_sys(err, "make / %s", (prop & MS_PRIVATE) ? "private" : "slave");
-        /* The idmapped clone goes on top of "/" of our (new) mount tree:
-         * its root's path may not be traversable by the container's root,
-         * which init already is, and pivot_root needs it attached, not at
+        /* The runtime's clone (idmapped or not) goes on top of "/" of our
+         * (new) mount tree: its root's path may not be traversable by the
+         * container's root, which init already is, and pivot_root needs it attached, not at
          * a particular place.  Lookups from our root still see the old
          * tree below it until pivot_root stacks that on the new one. */
         if (idmapped >= 0) {

@@ -12,8 +12,9 @@
 
 /* The runtime's half, before the container exists (idmapping takes
  * privilege over the rootfs's file system, which init in its user
- * namespace lacks): *out is a detached idmapped clone of the rootfs, or -1
- * when the annotation does not ask for one. */
+ * namespace lacks, and the path may not be traversable by init): *out is
+ * a detached clone of the rootfs, idmapped when the annotation asks, for
+ * a container with a user namespace; else -1. */
 int rootfs_prepare_idmap(const struct vessel_spec *spec, const char *rootfs, int *out,
                          vessel_error **err);
 /* Make the mount tree a slave of the host (or what rootfsPropagation asks)

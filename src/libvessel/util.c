@@ -425,3 +425,21 @@ size_t sorted_find(const void *base, size_t n, size_t size, size_t key_offset, c
         *found = false;
         return lo;
 }
+
+void daemon_child_setup(const char *log, bool stdout_too)
+{
+        pid_t pid;
+        int null, lfd;
+
+        if (setsid() < 0 || (pid = fork()) < 0)
+                _exit(1);
+        if (pid > 0)
+                _exit(0);
+        null = open("/dev/null", O_RDWR | O_CLOEXEC);
+        lfd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+        dup2(null, STDIN_FILENO);
+        dup2(stdout_too && lfd >= 0 ? lfd : null, STDOUT_FILENO);
+        dup2(lfd >= 0 ? lfd : null, STDERR_FILENO);
+        if (chdir("/") < 0)
+                _exit(1);
+}

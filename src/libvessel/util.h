@@ -57,6 +57,12 @@ static inline void *steal_ptr(void *pp)
 void *xmalloc0(size_t n);     /* aborts on OOM: the runtime cannot continue */
 char *xstrdup(const char *s); /* NULL-safe */
 void *xrealloc(void *p, size_t n);
+/* In a child just forked to become a daemon: a session of its own and one
+ * more fork (the intermediate exits, so the daemon's parent is the
+ * subreaper or init), stdin from /dev/null, stderr (and stdout with
+ * stdout_too) appended to log, else /dev/null, cwd /.  Returns in the
+ * daemon only. */
+void daemon_child_setup(const char *log, bool stdout_too);
 char *xstrndup(const char *s, size_t n);
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

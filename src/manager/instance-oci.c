@@ -1,7 +1,9 @@
 /* instance-oci.c: the config.json of an instance in the store (its
  * expanded configuration through oci-gen, with the host's facts). */
+#include <fcntl.h>
 #include <sys/sysinfo.h>
 
+#include "idshift.h"
 #include "instance.h"
 #include "lxcfs.h"
 #include "oci-gen.h"
@@ -48,6 +50,20 @@ static int oci_config(struct vessel_store *s, const char *name, bool start, char
                 _cleanup_free_ char *rootfs = xasprintf("%s/instances/%s/rootfs", s->root, name);
                 _cleanup_free_ char *cgroup = instance_cgroup_path(s, name);
                 _cleanup_free_ char *lxcfs = lxcfs_for(&c, start);
+                bool shifted = false;
+                if (!m.privileged) {
+                        _cleanup_close_ int dfd = openat(s->instances_fd, name,
+                                                         O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                        if (dfd < 0)
+                                r = vessel_error_sys(err, "instance %s: open its directory", name);
+                        else if (start)
+                                r = idshift_prepare(dfd, name, rootfs, m.base, m.size, &shifted,
+                                                    err);
+                        else
+                                shifted = idshift_recorded(dfd, m.base, m.size);
+                        if (r < 0)
+                                goto out;
+                }
                 struct oci_gen_input in = {.name = name,
                                            .rootfs = rootfs,
                                            .cgroup_path = cgroup,
@@ -55,10 +71,12 @@ static int oci_config(struct vessel_store *s, const char *name, bool start, char
                                            .host_memory_bytes = host_memory(),
                                            .host_caps = oci_gen_host_caps(),
                                            .idmap = &m,
+                                           .rootfs_shifted = shifted,
                                            .lxcfs_dir = lxcfs};
                 if ((r = oci_gen(&in, json, err)) < 0)
                         vessel_error_prefix(err, "instance %s", name);
         }
+out:
         instance_idmap_free(&m);
         confset_free(&c);
         instance_free(&i);

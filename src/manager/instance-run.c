@@ -231,18 +231,8 @@ static int spawn_monitor(struct vessel_store *s, struct run_ctx *c, vessel_error
                 return vessel_error_sys(err, "instance \"%s\": fork", c->i.name);
         }
         if (pid == 0) {
-                if (setsid() < 0 || (pid = fork()) < 0)
-                        _exit(1);
-                if (pid > 0)
-                        _exit(0);
-                int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-                int lfd = open(mlog, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
-                dup2(null, STDIN_FILENO);
-                dup2(null, STDOUT_FILENO);
-                dup2(lfd >= 0 ? lfd : null, STDERR_FILENO);
+                daemon_child_setup(mlog, false);
                 dup2(pipefd[1], 3);
-                if (chdir("/") < 0)
-                        _exit(1);
                 execv(argv[0], (char **)argv);
                 dprintf(3, "ERR exec %s: %s\n", argv[0], strerror(errno));
                 _exit(127);

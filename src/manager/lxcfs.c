@@ -280,18 +280,8 @@ static int spawn(const char *bin, const char *dir, const char *pidfile, const ch
         if (pid < 0)
                 return vessel_error_sys(err, "fork");
         if (pid == 0) {
-                if (setsid() < 0 || (pid = fork()) < 0)
-                        _exit(1);
-                if (pid > 0)
-                        _exit(0);
-                int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-                int lfd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
-                dup2(null, STDIN_FILENO);
-                dup2(lfd >= 0 ? lfd : null, STDOUT_FILENO);
-                dup2(lfd >= 0 ? lfd : null, STDERR_FILENO);
+                daemon_child_setup(log, true);
                 syscall(SYS_close_range, 3U, ~0U, 0U);
-                if (chdir("/") < 0)
-                        _exit(1);
                 execl(bin, bin, "-f", "-p", pidfile, dir, (char *)NULL);
                 dprintf(STDERR_FILENO, "exec %s: %s\n", bin, strerror(errno));
                 _exit(127);

@@ -222,7 +222,8 @@ static json_object *gen_annotations(const struct oci_gen_input *in)
 
         add(a, OCI_GEN_CGROUP_INNER_ANNOTATION, J_STR(OCI_GEN_CGROUP_INNER));
         if (unprivileged(in)) {
-                add(a, OCI_GEN_ROOTFS_IDMAP_ANNOTATION, J_STR("true"));
+                if (!in->rootfs_shifted)
+                        add(a, OCI_GEN_ROOTFS_IDMAP_ANNOTATION, J_STR("true"));
                 add(a, OCI_GEN_USERNS_OWNER_ANNOTATION, J_STR("mapped-root"));
         }
         return a;

@@ -44,6 +44,7 @@ struct oci_gen_input {
         long long host_memory_bytes; /* for limits.memory=N% */
         uint64_t host_caps;          /* the bounding set to stay in; 0: no limit */
         const struct instance_idmap *idmap; /* NULL or privileged: no user namespace */
+        bool rootfs_shifted; /* its files are shifted into the range (idshift.h): no idmap */
         const char *lxcfs_dir;       /* a live lxcfs to bind /proc files from; NULL: none */
 };
 

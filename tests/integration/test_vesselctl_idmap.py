@@ -9,6 +9,7 @@ Most tests give vesselctl subordinate id files of their own
 and the host's files are not changed."""
 import concurrent.futures
 import fcntl
+import json
 import os
 import sqlite3
 import struct
@@ -104,7 +105,8 @@ def test_default_is_unprivileged_on_an_idmapped_rootfs(img):
     assert ctl(img, "exec", "u1", "--", "stat", "-c", "%u:%g", "/bin/busybox").stdout == "0:0\n"
     ctl(img, "exec", "u1", "--", "touch", "/made-inside")
     st = os.stat(os.path.join(img, "instances", "u1", "rootfs", "made-inside"))
-    assert (st.st_uid, st.st_gid) == (0, 0)
+    owner = base if shifted(img, "u1") else 0
+    assert (st.st_uid, st.st_gid) == (owner, owner)
     pid = init_pid(img, "u1")
     with open(f"/proc/{pid}/status") as f:
         status = f.read()
@@ -116,6 +118,48 @@ def test_default_is_unprivileged_on_an_idmapped_rootfs(img):
     assert "Privileged: no" in info
     assert f"ID map: 0-65535 -> host {base}-{base + B - 1} (uid and gid, its own)" in info
     assert "(PRIVILEGED)" not in ctl(img, "list").stdout
+
+
+def shifted(store, name):
+    """The marker of a rootfs that could not be idmapped (idshift.h)."""
+    p = os.path.join(store, "instances", name, "rootfs.shift")
+    return os.path.exists(p)
+
+
+def test_unprivileged_rootfs_idmapped_or_shifted_once(img, tmp_path):
+    """Where the store's file system can be idmapped (every local one of
+    Linux 6.3 on), nothing is chowned; where it cannot (tmpfs before 6.3:
+    the cgroup v2 VM's /tmp), the files are shifted once, said on stderr,
+    recorded beside the rootfs, and never shifted twice, even when the
+    record says the walk was cut off."""
+    r = ctl(img, "launch", "boot", "sh1")
+    base = base_of(img, "sh1")
+    rootfs = os.path.join(img, "instances", "sh1", "rootfs")
+    busybox = os.path.join(rootfs, "bin", "busybox")
+    cfg = json.loads(ctl(img, "config", "show", "sh1", "--oci").stdout)
+    if not shifted(img, "sh1"):
+        assert "shifting" not in r.stderr
+        assert os.stat(busybox).st_uid == 0
+        assert cfg["annotations"]["io.github.vessel.rootfs.idmap"] == "true"
+        return
+    assert f"shifting its files to host ids {base}-{base + B - 1} once" in r.stderr
+    assert "io.github.vessel.rootfs.idmap" not in cfg["annotations"]
+    assert os.stat(busybox).st_uid == base
+    assert ctl(img, "exec", "sh1", "--", "stat", "-c", "%u", "/bin/busybox").stdout == "0\n"
+    marker = os.path.join(img, "instances", "sh1", "rootfs.shift")
+    with open(marker) as f:
+        assert f.read() == f"shifted {base} {B}\n"
+    ctl(img, "stop", "sh1", "-f")
+    r = ctl(img, "start", "sh1")
+    assert "shifting" not in r.stderr
+    # A walk cut off (the marker says shifting): carried on, nothing twice.
+    ctl(img, "stop", "sh1", "-f")
+    with open(marker, "w") as f:
+        f.write(f"shifting 0 {base} {B}\n")
+    r = ctl(img, "start", "sh1")
+    assert "once" in r.stderr
+    assert os.stat(busybox).st_uid == base
+    assert ctl(img, "exec", "sh1", "--", "stat", "-c", "%u", "/bin/busybox").stdout == "0\n"
 
 
 def test_privileged_instance_says_so(img):

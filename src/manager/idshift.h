@@ -1,0 +1,32 @@
+/* idshift.h: the fallback for a rootfs that cannot be idmapped.
+ *
+ * The runtime idmaps an unprivileged instance's rootfs (idrange.h), which
+ * every local file system of recent kernels allows; tmpfs before Linux
+ * 6.3, NFS and others do not.  There the instance's files are shifted
+ * once into its range: each file owned by an id below the range's size
+ * gets BASE + id (set-id bits and file capabilities kept), with a line on
+ * stderr.  The record is a marker beside the rootfs
+ * (instances/NAME/rootfs.shift), written before the walk ("shifting FROM
+ * TO SIZE") and after it ("shifted BASE SIZE"), so it stays with the files
+ * whatever happens to the catalogue.  The walk is idempotent: ids already
+ * in the range are left alone, so a walk killed halfway is carried on and
+ * a lost or stale record can never shift a file twice.  A new range (the
+ * keys changed) moves the files from the old one. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "error.h"
+
+/* The id a file owned by id gets when moved from range FROM (0: not
+ * shifted) to TO, of size ids each. */
+uint32_t idshift_map(uint32_t id, uint64_t from, uint64_t to, uint64_t size);
+
+/* At start: *shifted true when the files are (now) shifted to base, so
+ * that the runtime must not idmap the rootfs; false when it can. */
+int idshift_prepare(int inst_dirfd, const char *name, const char *rootfs, uint64_t base,
+                    uint64_t size, bool *shifted, vessel_error **err);
+
+/* Whether the marker says the files are shifted to base (no probe). */
+bool idshift_recorded(int inst_dirfd, uint64_t base, uint64_t size);
