@@ -25,7 +25,7 @@ DEBS = meson ninja-build pkg-config gcc libc6-dev libjson-c-dev libseccomp-dev \
        libsqlite3-dev libarchive-dev libyaml-dev nettle-dev \
        busybox-static python3-pytest iproute2 util-linux mount passwd uidmap procps kmod \
        golang-github-containers-common zstd xz-utils python3-yaml man-db scdoc mmdebstrap \
-       lxcfs fuse3 squashfuse squashfs-tools
+       lxcfs fuse3 squashfuse squashfs-tools strace
 
 .PHONY: all deps build demo check check-unit check-integration check-cgroupv2 check-fresh check-asan e2e fuzz bench bench-manager clean
 

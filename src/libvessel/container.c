@@ -63,12 +63,19 @@ int start_locked(int dirfd, struct vessel_state *st, const struct vessel_spec *s
                                                 st->id);
                 return vessel_error_sys(err, "open %s", EXEC_FIFO);
         }
-        if ((r = write_all(fifo, "0", 1)) < 0)
-                return vessel_error_set(err, -r, "write %s", EXEC_FIFO);
-        unlinkat(dirfd, EXEC_FIFO, 0);
+        /* Recorded before init is released: once the user's program runs,
+         * state must say running, however long this process takes now. */
         st->started = true;
-        if ((r = state_write(dirfd, st, err)) < 0)
+        if ((r = state_write(dirfd, st, err)) < 0) {
+                st->started = false;
                 return r;
+        }
+        if ((r = write_all(fifo, "0", 1)) < 0) {
+                st->started = false;
+                state_write(dirfd, st, NULL);
+                return vessel_error_set(err, -r, "write %s", EXEC_FIFO);
+        }
+        unlinkat(dirfd, EXEC_FIFO, 0);
         unlinkat(dirfd, REPLY_FIFO, 0);
         if ((r = wait_start_reply(reply, st->id, err)) < 0)
                 return r;

@@ -218,7 +218,7 @@ static int parent_sync(struct created *c, int sock, vessel_error **err)
                 }
                 if (m->type == SYNC_ERROR) {
                         r = vessel_error_set(err, 0, "%s", m->text);
-                        if (*err && m->value > 0)
+                        if (err && *err && m->value > 0)
                                 (*err)->code = m->value;
                         break;
                 }

@@ -13,6 +13,13 @@ int vessel_error_ret(const vessel_error *err)
         return -EINVAL;
 }
 
+int vessel_error_rc(vessel_error *const *err)
+{
+        if (!err)
+                return -EIO;
+        return vessel_error_ret(*err);
+}
+
 __attribute__((format(printf, 4, 0))) static int error_vset(vessel_error **err, int code, bool append,
                                                            const char *fmt, va_list ap)
 {

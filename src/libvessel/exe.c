@@ -131,7 +131,7 @@ static int sealed_copy(int fd, vessel_error **err)
         return mfd;
 fail:
         close(mfd);
-        return vessel_error_ret(*err);
+        return vessel_error_rc(err);
 }
 
 int vessel_exe_protect(char **argv, vessel_error **err)

@@ -54,7 +54,7 @@ int sync_expect(int fd, int type, struct sync_msg *m, vessel_error **err)
                 r = vessel_error_set(err, 0, "%s", m->text);
                 if (err && *err && m->value > 0)
                         (*err)->code = m->value;
-                return err && *err ? vessel_error_ret(*err) : r;
+                return err && *err ? vessel_error_rc(err) : r;
         }
         if (m->type != type)
                 return vessel_error_set(err, EPROTO, "container init: expected message %d, got %d",

@@ -46,10 +46,10 @@ static int running_rundir(struct vessel_store *s, const char *name, struct rundi
         struct instance i;
 
         if (instance_get(s, name, &i, err) < 0)
-                return vessel_error_ret(*err);
+                return vessel_error_rc(err);
         instance_free(&i);
         if (rundir_open(s, name, rd, err) < 0)
-                return vessel_error_ret(*err);
+                return vessel_error_rc(err);
         if (!rundir_monitor_alive(rd)) {
                 rundir_free(rd);
                 return vessel_error_msg(err, EINVAL, "instance \"%s\": is not running", name);
@@ -154,7 +154,7 @@ int instance_console_attach(struct vessel_store *s, const char *name, vessel_err
         int r;
 
         if (running_rundir(s, name, &rd, err) < 0)
-                return vessel_error_ret(*err);
+                return vessel_error_rc(err);
         sock = connect_monitor(&rd, name, err);
         rundir_free(&rd);
         if (sock < 0)
@@ -201,7 +201,7 @@ int instance_console_log(struct vessel_store *s, const char *name, int outfd, ve
         _cleanup_close_ int fd = -1;
 
         if (instance_get(s, name, &i, err) < 0)
-                return vessel_error_ret(*err);
+                return vessel_error_rc(err);
         instance_free(&i);
         if (running_rundir(s, name, &rd, NULL) == 0) {
                 fd = connect_monitor(&rd, name, NULL);

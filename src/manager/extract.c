@@ -431,7 +431,7 @@ int extract_archive(struct extractor *x, struct archive *a, enum extract_layout 
 
         while ((rc = archive_read_next_header(a, &e)) == ARCHIVE_OK || rc == ARCHIVE_WARN)
                 if (route_entry(x, a, e, layout, what, err) < 0)
-                        return vessel_error_ret(*err);
+                        return vessel_error_rc(err);
         if (rc != ARCHIVE_EOF)
                 return vessel_error_msg(err, EINVAL, "%s: %s", what,
                                         archive_error_string(a) ? archive_error_string(a)

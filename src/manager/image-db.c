@@ -369,7 +369,7 @@ int image_alias_create(struct vessel_store *s, const char *name, const char *fp,
         if (!exists)
                 return vessel_error_msg(err, ENOENT, "image \"%s\": no such image", fp);
         if (db_alias_insert(s, name, fp, description, err) < 0)
-                return vessel_error_ret(*err);
+                return vessel_error_rc(err);
         return store_tx_commit(&tx, err);
 }
 
@@ -406,7 +406,7 @@ int image_alias_set(struct vessel_store *s, const char *name, const char *fp, ve
                 return r;
         if (r == 0) {
                 if (db_alias_insert(s, name, fp, "", err) < 0)
-                        return vessel_error_ret(*err);
+                        return vessel_error_rc(err);
         } else if (strcmp(other, fp)) {
                 if (store_prepare(s, "UPDATE image_aliases SET fingerprint = ? WHERE name = ?", &st,
                                   err) < 0)

@@ -312,7 +312,7 @@ static int add_aliases(struct import *im, vessel_error **err)
                 if (r > 0 && !strcmp(fp, im->info.fingerprint))
                         continue; /* the same alias on the same image again is no error */
                 if (db_alias_insert(im->s, *a, im->info.fingerprint, "", err) < 0)
-                        return vessel_error_ret(*err);
+                        return vessel_error_rc(err);
         }
         return 0;
 }
@@ -336,13 +336,13 @@ static int import_commit(struct import *im, struct image_import_result *res, ves
                         return -EIO;
         }
         if (add_aliases(im, err) < 0)
-                return vessel_error_ret(*err);
+                return vessel_error_rc(err);
         if (!exists && renameat(im->s->images_fd, im->st.name, im->s->images_fd, fp) < 0)
                 return vessel_error_sys(err, "moving the image into images/%s", fp);
         if (store_tx_commit(&tx, err) < 0) {
                 if (!exists)
                         renameat(im->s->images_fd, fp, im->s->images_fd, im->st.name);
-                return vessel_error_ret(*err);
+                return vessel_error_rc(err);
         }
         if (!exists)
                 im->st.name[0] = '\0'; /* in place: nothing to remove */

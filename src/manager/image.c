@@ -37,7 +37,7 @@ int image_delete(struct vessel_store *s, const char *fp, vessel_error **err)
         if (db_image_delete(s, fp, err) < 0 || store_tx_commit(&tx, err) < 0) {
                 if (moved)
                         renameat(s->images_fd, hidden, s->images_fd, fp);
-                return vessel_error_ret(*err);
+                return vessel_error_rc(err);
         }
         if (moved && rm_rf_at(s->images_fd, hidden) < 0)
                 return vessel_error_sys(err, "removing images/%s", hidden);

@@ -112,7 +112,7 @@ static int iroot_open(struct vessel_store *s, const char *name, struct iroot *r,
         r->name = name;
         r->fd = -1;
         if (instance_get(s, name, &i, err) < 0)
-                return vessel_error_ret(*err);
+                return vessel_error_rc(err);
         instance_free(&i);
         r->fd = openat(s->instances_fd, rel, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (r->fd < 0)
@@ -523,7 +523,7 @@ int instance_file_push(struct vessel_store *s, char *const *srcs, size_t n,
                                         "--mode cannot be used with -r (files and directories "
                                         "keep their own modes)");
         if (iroot_open(s, dest->instance, &root, err) < 0)
-                return vessel_error_ret(*err);
+                return vessel_error_rc(err);
         if (!o->recursive)
                 return push_plain(&c, srcs, n, dest, o, err);
         for (size_t k = 0; k < n; k++) {
@@ -543,7 +543,7 @@ int instance_file_push(struct vessel_store *s, char *const *srcs, size_t n,
                                                 srcs[k]);
                 path = path_join(dest->path, base);
                 if (push_tree(&c, dir, base, path, srcs[k], err) < 0)
-                        return vessel_error_ret(*err);
+                        return vessel_error_rc(err);
         }
         return 0;
 }
@@ -711,7 +711,7 @@ static int pull_one(struct vessel_store *s, const struct file_spec *src, const c
         struct stat st;
 
         if (iroot_open(s, src->instance, &root, err) < 0)
-                return vessel_error_ret(*err);
+                return vessel_error_rc(err);
         /* Symlinks, the last one too, are followed inside the root. */
         opath = in_root(&root, src->path, O_PATH);
         if (opath < 0 || fstat(opath, &st) < 0)
@@ -754,10 +754,10 @@ int instance_file_pull(struct vessel_store *s, const struct file_spec *srcs, siz
         bool is_dir;
 
         if (pull_target(dest, n, o, &is_dir, err) < 0)
-                return vessel_error_ret(*err);
+                return vessel_error_rc(err);
         for (size_t k = 0; k < n; k++)
                 if (pull_one(s, &srcs[k], dest, is_dir, o, err) < 0)
-                        return vessel_error_ret(*err);
+                        return vessel_error_rc(err);
         return 0;
 }
 
@@ -774,7 +774,7 @@ int instance_file_delete(struct vessel_store *s, const struct file_spec *spec, b
         int r;
 
         if (iroot_open(s, spec->instance, &root, err) < 0)
-                return vessel_error_ret(*err);
+                return vessel_error_rc(err);
         if (!*base)
                 return vessel_error_msg(
                     err, EINVAL, "instance \"%s\": /: the root cannot be deleted", root.name);

@@ -256,7 +256,7 @@ int instance_start(struct vessel_store *s, const char *name, vessel_error **err)
         int r;
 
         if (run_ctx_open(s, name, &c, err) < 0)
-                return vessel_error_ret(*err);
+                return vessel_error_rc(err);
         if (rundir_monitor_alive(&c.rd))
                 return vessel_error_msg(err, EBUSY, "instance \"%s\": is already running", name);
         /* What a crashed monitor may have left in the runtime. */
@@ -271,9 +271,9 @@ int instance_start(struct vessel_store *s, const char *name, vessel_error **err)
         /* The pending create/copy/rename templates, then the start ones. */
         _cleanup_free_ char *rootfs = xasprintf("%s/instances/%s/rootfs", s->root, name);
         if (instance_templates_apply(s, name, rootfs, TRIGGER_START, err) < 0)
-                return vessel_error_ret(*err);
+                return vessel_error_rc(err);
         if (instance_oci_config_start(s, name, &json, err) < 0)
-                return vessel_error_ret(*err);
+                return vessel_error_rc(err);
         cfg = xasprintf("%s/config.json", c.rd.inst);
         if (write_file_atomic(cfg, json, strlen(json), 0600, err) < 0)
                 return vessel_error_prefix(err, "instance \"%s\"", name);
@@ -308,7 +308,7 @@ static int halt_signal(struct vessel_store *s, const struct run_ctx *c, vessel_e
         int sig = SIGPWR;
 
         if (instance_expand(s, &c->i, &conf, err) < 0)
-                return vessel_error_ret(*err);
+                return vessel_error_rc(err);
         v = kvlist_get(&conf.config, "boot.stop.signal");
         if (v) {
                 if (config_parse_signal(v, &sig) < 0)
@@ -360,7 +360,7 @@ int instance_stop(struct vessel_store *s, const char *name, int timeout_s, bool 
         int sig, r;
 
         if (run_ctx_open(s, name, &c, err) < 0)
-                return vessel_error_ret(*err);
+                return vessel_error_rc(err);
         if (!rundir_monitor_alive(&c.rd)) {
                 _cleanup_free_ char *pidf = xasprintf("%s/init.pid", c.rd.inst);
                 bool orphan = strcmp(c.i.state, "stopped") && access(pidf, F_OK) == 0;
@@ -402,7 +402,7 @@ int instance_pause(struct vessel_store *s, const char *name, bool pause, vessel_
         const char *verb = pause ? "pause" : "resume";
 
         if (run_ctx_open(s, name, &c, err) < 0)
-                return vessel_error_ret(*err);
+                return vessel_error_rc(err);
         if (!rundir_monitor_alive(&c.rd))
                 return vessel_error_msg(err, EINVAL, "instance \"%s\": is not running", name);
         if (!strcmp(c.i.state, pause ? "frozen" : "running"))
@@ -431,7 +431,7 @@ int instance_record_exit(struct vessel_store *s, const char *name, int status, i
         bool ephemeral;
 
         if (store_tx_begin(s, &tx, err) < 0 || instance_get(s, name, &i, err) < 0)
-                return vessel_error_ret(*err);
+                return vessel_error_rc(err);
         ephemeral = i.ephemeral;
         instance_free(&i);
         if (store_prepare(s,
@@ -483,7 +483,7 @@ int instance_live_state(struct vessel_store *s, const char *name, const char *db
         }
         struct rundir rd;
         if (rundir_open(s, name, &rd, err) < 0)
-                return vessel_error_ret(*err);
+                return vessel_error_rc(err);
         out->state = db_state;
         out->init = read_init_pid(&rd);
         rundir_free(&rd);
@@ -559,10 +559,10 @@ static int stats_text(struct vessel_store *s, const char *name, char **json, ves
         FILE *mem;
 
         if (rundir_open(s, name, &rd, err) < 0)
-                return vessel_error_ret(*err);
+                return vessel_error_rc(err);
         if (run_tools_find(&t, err) < 0) {
                 rundir_free(&rd);
-                return vessel_error_ret(*err);
+                return vessel_error_rc(err);
         }
         if (pipe2(pipefd, O_CLOEXEC) < 0 || (pid = fork()) < 0) {
                 run_tools_free(&t);
@@ -621,7 +621,7 @@ int instance_stats(struct vessel_store *s, const char *name, struct instance_sta
         int64_t cache;
 
         if (stats_text(s, name, &text, err) < 0)
-                return vessel_error_ret(*err);
+                return vessel_error_rc(err);
         o = json_tokener_parse(text);
         if (!o || !json_object_object_get_ex(o, "data", &d)) {
                 if (o)

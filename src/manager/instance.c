@@ -313,13 +313,13 @@ static int create_commit(struct vessel_store *s, const struct instance_create_op
 
         if (store_tx_begin(s, &tx, err) < 0 || db_insert(s, o, img, &id, err) < 0 ||
             backup_write_at(s, o->name, staging, err) < 0)
-                return vessel_error_ret(*err);
+                return vessel_error_rc(err);
         if (renameat(s->instances_fd, staging, s->instances_fd, o->name) < 0)
                 return vessel_error_sys(err, "instance \"%s\": putting instances/%s in place",
                                         o->name, o->name);
         if (db_set_state(s, id, "stopped", err) < 0 || store_tx_commit(&tx, err) < 0) {
                 renameat(s->instances_fd, o->name, s->instances_fd, staging);
-                return vessel_error_ret(*err);
+                return vessel_error_rc(err);
         }
         return 0;
 }
@@ -391,7 +391,7 @@ static int delete_instance(struct vessel_store *s, const char *name, bool force,
         int moved;
 
         if (!by_monitor && instance_orphaned(s, name) && instance_stop(s, name, 0, true, err) < 0)
-                return vessel_error_ret(*err);
+                return vessel_error_rc(err);
         if (!by_monitor && instance_monitor_alive(s, name)) {
                 if (!force)
                         return vessel_error_msg(err, EBUSY,
@@ -399,10 +399,10 @@ static int delete_instance(struct vessel_store *s, const char *name, bool force,
                                                 "delete --force)",
                                                 name);
                 if (instance_stop(s, name, 0, true, err) < 0)
-                        return vessel_error_ret(*err);
+                        return vessel_error_rc(err);
         }
         if (store_tx_begin(s, &tx, err) < 0 || instance_get(s, name, &i, err) < 0)
-                return vessel_error_ret(*err);
+                return vessel_error_rc(err);
         /* A row that says running without a monitor is a leftover. */
         busy = !by_monitor && strcmp(i.state, "stopped") && instance_monitor_alive(s, name);
         instance_free(&i);
@@ -422,7 +422,7 @@ static int delete_instance(struct vessel_store *s, const char *name, bool force,
         }
         if (moved)
                 renameat(s->instances_fd, hidden, s->instances_fd, name);
-        return vessel_error_ret(*err);
+        return vessel_error_rc(err);
 }
 
 int instance_delete(struct vessel_store *s, const char *name, bool force, vessel_error **err)
@@ -462,7 +462,7 @@ static int rename_tx(struct vessel_store *s, const char *from, const char *to, v
         bool exists, busy;
 
         if (store_tx_begin(s, &tx, err) < 0 || instance_get(s, from, &i, err) < 0)
-                return vessel_error_ret(*err);
+                return vessel_error_rc(err);
         busy = strcmp(i.state, "stopped") && instance_monitor_alive(s, from);
         instance_free(&i);
         if (busy)
@@ -483,7 +483,7 @@ static int rename_tx(struct vessel_store *s, const char *from, const char *to, v
                                         from, to);
         if (store_tx_commit(&tx, err) < 0) {
                 renameat(s->instances_fd, to, s->instances_fd, from);
-                return vessel_error_ret(*err);
+                return vessel_error_rc(err);
         }
         return 0;
 }
@@ -496,7 +496,7 @@ int instance_rename(struct vessel_store *s, const char *from, const char *to, ve
         _cleanup_tx_ struct store_tx tx = {0};
 
         if (name_check(to, err) < 0 || rename_tx(s, from, to, err) < 0)
-                return vessel_error_ret(*err);
+                return vessel_error_rc(err);
         if (store_tx_begin(s, &tx, err) < 0 || instance_backup_write_name(s, to, err) < 0)
                 return vessel_error_prefix(err, "instance \"%s\": renamed, but", to);
         return store_tx_commit(&tx, err);
@@ -568,7 +568,7 @@ int instance_edit(struct vessel_store *s, const char *name, const struct conf_ed
         int r;
 
         if (store_tx_begin(s, &tx, err) < 0 || instance_get(s, name, &i, err) < 0)
-                return vessel_error_ret(*err);
+                return vessel_error_rc(err);
         r = edit_tx(s, &i, e, profiles, err);
         instance_free(&i);
         if (r < 0)
@@ -623,12 +623,12 @@ int instance_profiles_change(struct vessel_store *s, const char *name, enum prof
         int r;
 
         if (store_tx_begin(s, &tx, err) < 0 || instance_get(s, name, &i, err) < 0)
-                return vessel_error_ret(*err);
+                return vessel_error_rc(err);
         next = profiles_changed(i.profiles, op, profiles, name, err);
         r = next ? edit_tx(s, &i, NULL, next, err) : -EINVAL;
         instance_free(&i);
         if (r < 0)
-                return !next ? vessel_error_ret(*err)
+                return !next ? vessel_error_rc(err)
                              : vessel_error_prefix(err, "instance \"%s\"", name);
         if (instance_backup_write_name(s, name, err) < 0)
                 return -EIO;

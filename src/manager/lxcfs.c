@@ -321,7 +321,7 @@ static int start_lxcfs(const char *bin, const char *dir, vessel_error **err)
         int r;
 
         if (mkdir_p(dir, 0755, err) < 0)
-                return vessel_error_ret(*err);
+                return vessel_error_rc(err);
         if ((r = spawn(bin, dir, pidfile, log, err)) < 0)
                 return r;
         if (!wait_mounted(dir, LXCFS_MOUNT_TIMEOUT_MS))

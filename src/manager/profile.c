@@ -184,7 +184,7 @@ int profile_create(struct vessel_store *s, const char *name, const struct confse
         if (c && profile_confset_check(c, err) < 0)
                 return vessel_error_prefix(err, "profile \"%s\"", name);
         if (store_tx_begin(s, &tx, err) < 0 || insert_profile(s, name, c, err) < 0)
-                return vessel_error_ret(*err);
+                return vessel_error_rc(err);
         return store_tx_commit(&tx, err);
 }
 
@@ -200,7 +200,7 @@ int profile_copy(struct vessel_store *s, const char *from, const char *to, vesse
         if (store_tx_begin(s, &tx, err) < 0 || db_profile_id(s, from, &id, err) < 0 ||
             db_profile_confset(s, id, &c, err) < 0) {
                 confset_free(&c);
-                return vessel_error_ret(*err);
+                return vessel_error_rc(err);
         }
         r = insert_profile(s, to, &c, err);
         confset_free(&c);
@@ -231,7 +231,7 @@ int profile_rename(struct vessel_store *s, const char *from, const char *to, ves
         if (name_check(to, err) < 0)
                 return -EINVAL;
         if (store_tx_begin(s, &tx, err) < 0 || db_profile_id(s, from, &id, err) < 0)
-                return vessel_error_ret(*err);
+                return vessel_error_rc(err);
         if (db_profile_id(s, to, &other, err) == 0)
                 return vessel_error_msg(err, EEXIST, "profile \"%s\": already exists", to);
         vessel_error_free(err);
@@ -256,7 +256,7 @@ int profile_delete(struct vessel_store *s, const char *name, vessel_error **err)
                 return vessel_error_msg(err, EPERM, "profile \"default\": cannot be deleted");
         if (store_tx_begin(s, &tx, err) < 0 || db_profile_id(s, name, &id, err) < 0 ||
             used_by(s, id, &users, err) < 0)
-                return vessel_error_ret(*err);
+                return vessel_error_rc(err);
         if (users[0]) {
                 list = strv_join(users, ", ");
                 return vessel_error_msg(err, EBUSY, "profile \"%s\": in use by %s", name, list);
@@ -299,7 +299,7 @@ int profile_edit(struct vessel_store *s, const char *name, const struct conf_edi
         int64_t id;
 
         if (store_tx_begin(s, &tx, err) < 0 || db_profile_id(s, name, &id, err) < 0)
-                return vessel_error_ret(*err);
+                return vessel_error_rc(err);
         if (profile_edit_tx(s, id, e, err) < 0)
                 return vessel_error_prefix(err, "profile \"%s\"", name);
         if (rewrite_users(s, id, err) < 0)

@@ -69,7 +69,7 @@ int store_tx_begin(struct vessel_store *s, struct store_tx *tx, vessel_error **e
         tx->store = s;
         tx->open = false;
         if (store_exec(s, "BEGIN IMMEDIATE", err) < 0)
-                return vessel_error_ret(*err);
+                return vessel_error_rc(err);
         tx->open = true;
         return 0;
 }
@@ -80,7 +80,7 @@ int store_tx_commit(struct store_tx *tx, vessel_error **err)
                 return vessel_error_msg(err, EINVAL, "catalogue: no transaction to commit");
         if (store_exec(tx->store, "COMMIT", err) < 0) {
                 store_tx_end(tx);
-                return vessel_error_ret(*err);
+                return vessel_error_rc(err);
         }
         tx->open = false;
         return 0;
@@ -180,7 +180,7 @@ int store_open(const char *root, struct vessel_store **out, vessel_error **err)
                         return vessel_error_sys(err, "store %s", root);
         }
         if (store_dirs_open(s, err) < 0 || db_open(s, err) < 0)
-                return vessel_error_ret(*err);
+                return vessel_error_rc(err);
         if (image_recover(s, err) < 0 || instance_recover(s, err) < 0)
                 return vessel_error_prefix(err, "store %s: recovering", s->root);
         *out = steal_ptr(&s);

@@ -354,7 +354,7 @@ static int clear_pending(struct vessel_store *s, const char *name, const char *a
         int r;
 
         if (store_tx_begin(s, &tx, err) < 0 || instance_get(s, name, &i, err) < 0)
-                return vessel_error_ret(*err);
+                return vessel_error_rc(err);
         now = kvlist_get(&i.conf.config, INSTANCE_KEY_APPLY_TEMPLATE);
         r = now && !strcmp(now, applied) ? 1 : 0;
         if (r)
@@ -377,7 +377,7 @@ int instance_templates_apply(struct vessel_store *s, const char *name, const cha
         int r;
 
         if (instance_get(s, name, &a.inst, err) < 0)
-                return vessel_error_ret(*err);
+                return vessel_error_rc(err);
         r = load(&a, err);
 
         if (r == 0 && trigger == TRIGGER_START) {

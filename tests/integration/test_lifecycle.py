@@ -437,6 +437,29 @@ def _default_sigint():
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
+def test_running_as_soon_as_the_process_runs(env):
+    """state says running once the user's program runs, however slowly
+    start goes on afterwards: here strace holds start for a second after it
+    released init (its unlinkat calls).  State said "created" then (started
+    was recorded after init was released), seen under load in CI."""
+    m = marker_dir(env)
+    create(env, "c1", None, cfg=config_with(env, ["/bin/sh", "-c", "echo ready > /m/ready; " + LOOP],
+                                            binds=[(m, "/m")]))
+    p = subprocess.Popen(["strace", "-f", "-o", "/dev/null", "-e", "trace=unlinkat", "-e",
+                          "inject=unlinkat:delay_exit=1000000", VESSEL, "--root", env.root,
+                          "start", "c1"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        wait_file(os.path.join(m, "ready"))
+        assert p.poll() is None, "start ended before the check: the window was not held open"
+        assert status(env, "c1") == "running"
+        _, errtext = p.communicate(timeout=30)
+        assert p.returncode == 0, errtext
+        assert status(env, "c1") == "running"
+    finally:
+        stop_popen(p)
+        env.vessel("delete", "--force", "c1")
+
+
 @pytest.mark.parametrize("sig,code", [(signal.SIGTERM, 42), (signal.SIGINT, 43)])
 def test_run_forwards_signals(env, sig, code):
     m = marker_dir(env)

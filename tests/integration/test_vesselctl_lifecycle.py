@@ -392,6 +392,25 @@ def test_reboot_from_inside(img):
     wait_log(img, "rb1", "vessel-test booted")
 
 
+def test_info_when_the_runtime_gives_no_stats(img):
+    """A running instance whose runtime cannot give stats (mid-restart, as
+    after a reboot from inside; here a runtime that fails) is still shown,
+    without the usage rows.  info crashed here (a NULL error dereferenced)."""
+    ctl(img, "launch", "boot", "ns1")
+    env = dict(os.environ, VESSELCTL_RUNTIME="/bin/false")
+    for fmt in ([], ["-f", "json"]):
+        r = subprocess.run([VESSELCTL, "--store", img, "info", "ns1", *fmt], capture_output=True,
+                           text=True, timeout=60, env=env)
+        assert r.returncode == 0, (r.returncode, r.stderr)
+        assert "ns1" in r.stdout
+    j = json.loads(r.stdout)
+    assert j["status"] == "Running"
+    assert "memory" not in j.get("state", {}) or not j["state"]["memory"]
+    r = subprocess.run([VESSELCTL, "--store", img, "list", "-f", "json"], capture_output=True,
+                       text=True, timeout=60, env=env)
+    assert r.returncode == 0, (r.returncode, r.stderr)
+
+
 def cgroup_file(cgpath, v1_controller, v1_file, v2_file):
     """A limit file of the instance's cgroup: v1 on hybrid hosts, v2 on
     pure cgroup v2 ones."""
