@@ -70,9 +70,13 @@ int start_locked(int dirfd, struct vessel_state *st, const struct vessel_spec *s
                 st->started = false;
                 return r;
         }
-        if ((r = write_all(fifo, "0", 1)) < 0) {
+        /* EPIPE: init died since the open (killed by another client). */
+        if ((r = write_all_nosigpipe(fifo, "0", 1)) < 0) {
                 st->started = false;
                 state_write(dirfd, st, NULL);
+                if (r == -EPIPE)
+                        return vessel_error_msg(err, ESRCH, "container \"%s\" is not running",
+                                                st->id);
                 return vessel_error_set(err, -r, "write %s", EXEC_FIFO);
         }
         unlinkat(dirfd, EXEC_FIFO, 0);

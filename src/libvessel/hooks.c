@@ -95,14 +95,8 @@ static int run_one(const struct vessel_hook *h, const char *state_json, const ch
                 _exit(127);
         }
         close(pipefd[0]);
-        {
-                /* A hook need not read its stdin: do not die of SIGPIPE, and
-                 * leave the disposition as it was (init's process inherits it). */
-                struct sigaction ign = {.sa_handler = SIG_IGN}, old;
-                sigaction(SIGPIPE, &ign, &old);
-                (void)write_all(pipefd[1], state_json, strlen(state_json));
-                sigaction(SIGPIPE, &old, NULL);
-        }
+        /* A hook need not read its stdin. */
+        (void)write_all_nosigpipe(pipefd[1], state_json, strlen(state_json));
         close(pipefd[1]);
         if (wait_with_timeout(pid, h->has_timeout ? h->timeout : 0, &status, &timed_out) < 0)
                 return vessel_error_sys(err, "hooks.%s[%zu]: waitpid", kind, idx);

@@ -4,6 +4,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -121,6 +122,17 @@ int write_all(int fd, const void *buf, size_t len)
                 len -= (size_t)w;
         }
         return 0;
+}
+
+int write_all_nosigpipe(int fd, const void *buf, size_t len)
+{
+        struct sigaction ign = {.sa_handler = SIG_IGN}, old;
+        int r;
+
+        sigaction(SIGPIPE, &ign, &old);
+        r = write_all(fd, buf, len);
+        sigaction(SIGPIPE, &old, NULL);
+        return r;
 }
 
 ssize_t read_all(int fd, void *buf, size_t len)

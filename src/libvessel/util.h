@@ -80,6 +80,10 @@ int write_file_at(int dirfd, const char *path, const void *buf, size_t len, vess
 int write_file_atomic(const char *path, const void *buf, size_t len, mode_t mode,
                       vessel_error **err);
 int write_all(int fd, const void *buf, size_t len);
+/* write_all to a pipe or FIFO whose reader may be gone: -EPIPE rather than
+ * death by SIGPIPE, and the disposition left as it was (a container's
+ * process inherits an ignored SIGPIPE across execve). */
+int write_all_nosigpipe(int fd, const void *buf, size_t len);
 ssize_t read_all(int fd, void *buf, size_t len);
 /* mkdir -p for host paths (trusted). */
 int mkdir_p(const char *path, mode_t mode, vessel_error **err);

@@ -460,6 +460,32 @@ def test_running_as_soon_as_the_process_runs(env):
         env.vessel("delete", "--force", "c1")
 
 
+def test_start_when_init_dies_meanwhile(env):
+    """init killed between start's open of exec.fifo and its write (another
+    client's kill, seen in test_crash): start says the container is not
+    running; it died of SIGPIPE.  strace holds the write for a second."""
+    create(env, "c1", ["/bin/sh", "-c", LOOP])
+    pid = env.state("c1")["pid"]
+    fifo = os.path.join(env.root, "c1", "exec.fifo")
+    p = subprocess.Popen(["strace", "-f", "-o", "/dev/null", "-P", fifo, "-e", "trace=write",
+                          "-e", "inject=write:delay_enter=1000000", VESSEL, "--root", env.root,
+                          "start", "c1"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                         text=True)
+    try:
+        time.sleep(0.5)
+        assert p.poll() is None, "start ended before init was killed"
+        os.kill(pid, signal.SIGKILL)
+        _, errtext = p.communicate(timeout=30)
+        assert p.returncode == 1, (p.returncode, errtext)
+        assert 'container "c1" is not running' in errtext
+        wait_status(env, "c1", "stopped")
+        r = env.vessel("delete", "c1")
+        assert r.returncode == 0, r
+    finally:
+        stop_popen(p)
+        env.vessel("delete", "--force", "c1")
+
+
 @pytest.mark.parametrize("sig,code", [(signal.SIGTERM, 42), (signal.SIGINT, 43)])
 def test_run_forwards_signals(env, sig, code):
     m = marker_dir(env)
