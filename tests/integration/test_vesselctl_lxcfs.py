@@ -232,6 +232,15 @@ def test_running_lxcfs_is_used(img, lx, tmp_path):
     assert own.poll() is None
 
 
+def _read_or_empty(path):
+    """A /proc file of a process that may end between glob and open."""
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except (FileNotFoundError, ProcessLookupError):
+        return b""
+
+
 def test_parallel_starts_start_one_lxcfs(img, lx):
     for n in range(3):
         ctl(img, lx, "init", "bb", f"p{n}", *LIMITS)
@@ -243,7 +252,7 @@ def test_parallel_starts_start_one_lxcfs(img, lx):
     assert sum("started lxcfs" in e for e in errs) == 1, errs
     lx.pid()
     lxcfs_pids = [int(p.split("/")[2]) for p in glob.glob("/proc/[0-9]*/cmdline")
-                  if lx.dir.encode() in open(p, "rb").read()]
+                  if lx.dir.encode() in _read_or_empty(p)]
     assert len(lxcfs_pids) == 1, lxcfs_pids
     for n in range(3):
         assert sh(img, lx, f"p{n}", FREE).stdout.splitlines()[1].split()[1] == "256"
