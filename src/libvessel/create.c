@@ -217,9 +217,7 @@ static int parent_sync(struct created *c, int sock, vessel_error **err)
                         break;
                 }
                 if (m->type == SYNC_ERROR) {
-                        r = vessel_error_set(err, 0, "%s", m->text);
-                        if (err && *err && m->value > 0)
-                                (*err)->code = m->value;
+                        r = vessel_error_msg(err, m->value > 0 ? m->value : 0, "%s", m->text);
                         break;
                 }
                 if (m->type == SYNC_USERMAP_REQ) {

@@ -51,10 +51,8 @@ int sync_expect(int fd, int type, struct sync_msg *m, vessel_error **err)
         if (r < 0)
                 return vessel_error_set(err, -r, "container init: waiting for message %d", type);
         if (m->type == SYNC_ERROR) {
-                r = vessel_error_set(err, 0, "%s", m->text);
-                if (err && *err && m->value > 0)
-                        (*err)->code = m->value;
-                return err && *err ? vessel_error_rc(err) : r;
+                /* init's message, already complete, with its errno as the code */
+                return vessel_error_msg(err, m->value > 0 ? m->value : 0, "%s", m->text);
         }
         if (m->type != type)
                 return vessel_error_set(err, EPROTO, "container init: expected message %d, got %d",
