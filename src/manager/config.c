@@ -519,6 +519,7 @@ static const struct key_type known_keys[] = {
     {"boot.host_shutdown_timeout", v_uint, "a number of seconds"},
     {"boot.stop.signal", v_signal, "a signal (like SIGRTMIN+3, SIGPWR or 15)"},
     {"security.privileged", v_bool, "a boolean (true or false)"},
+    {"security.syscalls.intercept.mknod", v_bool, "a boolean (true or false)"},
     {"security.idmap.size", v_idmap_size, "a positive multiple of 65536"},
     {"security.idmap.base", v_host_id, "a host id (a positive integer below 2^32-1)"},
     {"security.idmap.isolated", v_bool, "a boolean (true or false)"},

@@ -6,6 +6,7 @@
 #include "idshift.h"
 #include "instance.h"
 #include "lxcfs.h"
+#include "mknod-supervisor.h"
 #include "oci-gen.h"
 #include "rundir.h"
 #include "util.h"
@@ -64,6 +65,11 @@ static int oci_config(struct vessel_store *s, const char *name, bool start, char
                         if (r < 0)
                                 goto out;
                 }
+                struct rundir rd;
+                rundir_at(s->root, name, &rd);
+                _cleanup_free_ char *listener =
+                    xasprintf("%s/%s", rd.inst, MKNOD_SUPERVISOR_SOCKET);
+                rundir_free(&rd);
                 struct oci_gen_input in = {.name = name,
                                            .rootfs = rootfs,
                                            .cgroup_path = cgroup,
@@ -72,7 +78,8 @@ static int oci_config(struct vessel_store *s, const char *name, bool start, char
                                            .host_caps = oci_gen_host_caps(),
                                            .idmap = &m,
                                            .rootfs_shifted = shifted,
-                                           .lxcfs_dir = lxcfs};
+                                           .lxcfs_dir = lxcfs,
+                                           .seccomp_listener = listener};
                 if ((r = oci_gen(&in, json, err)) < 0)
                         vessel_error_prefix(err, "instance %s", name);
         }

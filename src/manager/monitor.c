@@ -1,7 +1,8 @@
 /* monitor.c: the monitor of one running instance (see monitor.h).
  *
  * One thread, one poll loop over: a signalfd (SIGCHLD), the pty master,
- * the listening socket and its clients.  Nothing here blocks on a client:
+ * the listening socket and its clients, and the mknod supervisor's
+ * sockets and notify fds (mknod-supervisor.h).  Nothing here blocks on a client:
  * a console that does not keep up loses output rather than stopping the
  * instance's console. */
 #include <errno.h>
@@ -21,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "mknod-supervisor.h"
 #include "monitor.h"
 #include "ringbuf.h"
 #include "util.h"
@@ -44,6 +46,7 @@ struct monitor {
         struct ringbuf ring;
         struct client clients[MAX_CLIENTS];
         size_t n_clients;
+        struct mknod_supervisor mknod;
         pid_t init;
         int status; /* exit code, or 128 + signal */
         bool init_exited;
@@ -289,8 +292,10 @@ static void reap(struct monitor *m)
         while (read(m->sigfd, &si, sizeof(si)) == sizeof(si))
                 ;
         while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-                if (pid != m->init)
+                if (pid != m->init) {
+                        mknod_supervisor_reaped(&m->mknod, pid);
                         continue;
+                }
                 m->init_exited = true;
                 m->status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
         }
@@ -311,19 +316,26 @@ static void accept_client(struct monitor *m)
 
 static void loop(struct monitor *m)
 {
-        struct pollfd p[3 + MAX_CLIENTS];
+        struct pollfd p[3 + MAX_CLIENTS + MKNOD_SUPERVISOR_POLLFDS];
 
         while (!m->init_exited) {
                 uint64_t now = now_ns_monotonic();
                 bool poll_master = now >= m->master_hup_until;
-                size_t n = 0;
+                size_t n = 0, nc, ns;
+                int timeout;
 
                 p[n++] = (struct pollfd){.fd = m->sigfd, .events = POLLIN};
                 p[n++] = (struct pollfd){.fd = poll_master ? m->master : -1, .events = POLLIN};
                 p[n++] = (struct pollfd){.fd = m->listenfd, .events = POLLIN};
                 for (size_t i = 0; i < m->n_clients; i++)
                         p[n++] = (struct pollfd){.fd = m->clients[i].fd, .events = POLLIN};
-                if (poll(p, n, poll_master ? -1 : 100) < 0) {
+                nc = n - 3;
+                ns = mknod_supervisor_poll(&m->mknod, p + n);
+                n += ns;
+                timeout = mknod_supervisor_poll_timeout(&m->mknod, now);
+                if (!poll_master && (timeout < 0 || timeout > 100))
+                        timeout = 100;
+                if (poll(p, n, timeout) < 0) {
                         if (errno == EINTR)
                                 continue;
                         logmsg("poll: %m");
@@ -337,8 +349,12 @@ static void loop(struct monitor *m)
                         m->master_hup_until = now_ns_monotonic() + 100 * 1000000ull;
                 if (p[2].revents)
                         accept_client(m);
+                /* One notification per notify fd and wakeup: a caller's loop of
+                 * mknod shares the monitor with the console. */
+                mknod_supervisor_handle(&m->mknod, p + 3 + nc, ns);
+                mknod_supervisor_expire(&m->mknod, now_ns_monotonic());
                 /* Clients from the end, since dropping one moves the last. */
-                for (size_t i = n - 3; i-- > 0;) {
+                for (size_t i = nc; i-- > 0;) {
                         if (i >= m->n_clients || !p[3 + i].revents)
                                 continue;
                         if (m->clients[i].kind == CLIENT_NEW)
@@ -384,6 +400,7 @@ static int start_container(struct monitor *m)
                 goto fail;
         }
         m->init = (pid_t)pid;
+        m->mknod.init = m->init;
         report("OK %d", (int)m->init);
         return 0;
 fail:
@@ -430,6 +447,15 @@ static int setup(struct monitor *m)
                 report("ERR monitor setup: %s", strerror(errno));
                 return -1;
         }
+        /* Listening before the runtime runs: its connect and its message
+         * (the notify fd of init's filter) wait in the socket until the
+         * loop takes them, so that `vessel run` never waits on us.  Always
+         * there, whether config.json asks for it or not (raw.oci may). */
+        int r = listen_at(m->dirfd, MKNOD_SUPERVISOR_SOCKET);
+        if (r < 0 || (r = mknod_supervisor_init(&m->mknod, r)) < 0) {
+                report("ERR monitor setup: the mknod supervisor's socket: %s", strerror(-r));
+                return -1;
+        }
         signal(SIGPIPE, SIG_IGN);
         signal(SIGHUP, SIG_IGN);
         log_open(m);
@@ -444,6 +470,8 @@ static int finish(struct monitor *m)
         int r;
 
         read_master(m);
+        mknod_supervisor_close(&m->mknod);
+        unlinkat(m->dirfd, MKNOD_SUPERVISOR_SOCKET, 0);
         for (size_t i = m->n_clients; i-- > 0;)
                 client_drop(m, i);
         close(m->listenfd);
@@ -472,7 +500,8 @@ int monitor_main(const struct monitor_opts *o)
                             .consfd = -1,
                             .master = -1,
                             .sigfd = -1,
-                            .logfd = -1};
+                            .logfd = -1,
+                            .mknod = {.listenfd = -1}};
 
         /* Nothing the runtime starts may hold the report pipe open. */
         fcntl(REPORT_FD, F_SETFD, FD_CLOEXEC);

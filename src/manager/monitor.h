@@ -15,6 +15,8 @@
  *    a client's first line "attach" makes it a console (input goes to the
  *    pty; the pty master is passed along for window sizes), "log" gets
  *    the ring buffer;
+ *  - listens on RUNDIR/seccomp from before the runtime runs and supervises
+ *    the instance's mknod (mknod-supervisor.h);
  *  - reaps the init, lets the runtime delete the container, and then
  *    exec's `vesselctl __monitor-exit NAME STATUS` (still holding the
  *    lock), which records the exit in the catalogue (the monitor itself

@@ -14,6 +14,7 @@
 
 #include "lxcfs.h"
 #include "oci-gen.h"
+#include "oci-gen-seccomp.h"
 #include "util.h"
 
 #define J_STR json_object_new_string
@@ -623,6 +624,7 @@ int oci_gen(const struct oci_gen_input *in, char **json, vessel_error **err)
         add(c, "mounts", mounts);
         add(c, "annotations", gen_annotations(in));
         add(c, "linux", linux_);
+        oci_gen_seccomp(in, linux_);
         if ((r = gen_limits(in, section(linux_, "resources"), err)) < 0 ||
             (r = gen_devices(in, mounts, linux_, err)) < 0)
                 return r;

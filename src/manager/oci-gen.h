@@ -46,6 +46,9 @@ struct oci_gen_input {
         const struct instance_idmap *idmap; /* NULL or privileged: no user namespace */
         bool rootfs_shifted; /* its files are shifted into the range (idshift.h): no idmap */
         const char *lxcfs_dir;       /* a live lxcfs to bind /proc files from; NULL: none */
+        /* The mknod supervisor's socket (RUNDIR/MKNOD_SUPERVISOR_SOCKET) for
+         * linux.seccomp.listenerPath; NULL: no interception. */
+        const char *seccomp_listener;
 };
 
 /* The bounding set of the calling process (/proc/self/status CapBnd). */

@@ -9,6 +9,8 @@
  *       op.lock                   flock'ed by start/stop/delete while they work
  *       monitor.lock              flock'ed by the monitor for its whole life
  *       monitor                   the monitor's unix socket (console, log)
+ *       seccomp                   the monitor's mknod supervisor's socket, the
+ *                                 runtime's linux.seccomp.listenerPath
  *       console                   where the runtime sends the pty (start only)
  *       init.pid                  the instance's init, as the host sees it
  *       paused                    present while the instance is paused

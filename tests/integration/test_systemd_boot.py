@@ -173,6 +173,36 @@ def test_debian_environment_for_systemd(debian):
         ctl(debian, "stop", "deb1", "--timeout", "30", check=False)
 
 
+NODES_SCRIPT = r"""
+set -e
+mkdir /root/n /root/x && cd /root/n
+mknod null c 1 3 && mknod sda b 8 0 && mkfifo fifo
+tar -cf /root/nodes.tar null sda fifo
+tar -xpf /root/nodes.tar -C /root/x
+ls -ln /root/x | awk 'NR > 1 { print $1, $5, $6, $NF }'
+echo hi > /root/x/null && cat /root/x/null && echo null-ok
+head -c1 /root/x/sda 2>&1 && echo sda-opened || true
+"""
+
+
+def test_debian_unpacks_device_nodes(debian):
+    """GNU tar inside an unprivileged Debian instance makes the device
+    nodes of an archive (the monitor's mknod supervisor): the null one
+    works, the disk one cannot be opened (the device policy)."""
+    ctl(debian, "start", "deb1")
+    try:
+        state, _ = wait_running(debian, "deb1")
+        assert state == "running", state
+        out = in_inst(debian, "deb1", "sh", "-c", NODES_SCRIPT).stdout.splitlines()
+        assert any(l.startswith("crw") and l.endswith(" null") and "1," in l for l in out), out
+        assert any(l.startswith("brw") and l.endswith(" sda") and "8," in l for l in out), out
+        assert any(l.startswith("prw") and l.endswith(" fifo") for l in out), out
+        assert "null-ok" in out, out
+        assert "sda-opened" not in out and "Operation not permitted" in "\n".join(out), out
+    finally:
+        ctl(debian, "stop", "deb1", "--timeout", "30", check=False)
+
+
 INITTAB = """::sysinit:/bin/sh -c 'echo booted > /run/booted'
 ::respawn:/bin/sh -c 'exec sleep 1000000'
 ::shutdown:/bin/sh -c 'echo bye > /dev/console'

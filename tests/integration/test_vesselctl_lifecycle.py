@@ -19,7 +19,7 @@ import pytest
 
 from conftest import base_rootfs
 from test_vesselctl_image import VESSELCTL, ctl, fail
-from vesselctl_store import cleanup_store, monitors, rundir, store_key  # noqa: F401
+from vesselctl_store import cleanup_store, monitors, rundir, runtime_state, store_key  # noqa: F401
 
 INITTAB = """::sysinit:/bin/echo vessel-test booted
 ::askfirst:-/bin/sh
@@ -279,7 +279,7 @@ def test_errors(img, tmp_path):
     assert state(img, "n1") == "Stopped"
     assert not monitors(img)
     assert not cgroup_dirs(cgroup_path(img, "n1"))
-    assert not os.listdir(os.path.join(rundir(img), "runtime"))
+    assert not runtime_state(img)
     assert "is not running" in fail(img, "stop", "n1")
     # launch of a bad image: the instance exists, stopped, with the error.
     e = fail(img, "launch", "noinit", "n2")
@@ -296,7 +296,7 @@ def test_monitor_killed(img):
     assert state(img, "k1") == "Error"
     ctl(img, "stop", "k1")
     assert state(img, "k1") == "Stopped"
-    assert not os.listdir(os.path.join(rundir(img), "runtime"))
+    assert not runtime_state(img)
     ctl(img, "start", "k1")
     assert state(img, "k1") == "Running"
     # And delete -f of an orphaned one.
@@ -304,7 +304,7 @@ def test_monitor_killed(img):
     os.kill(mon, signal.SIGKILL)
     time.sleep(0.2)
     ctl(img, "delete", "-f", "k1")
-    assert not os.listdir(os.path.join(rundir(img), "runtime"))
+    assert not runtime_state(img)
 
 
 # --- concurrency and crashes -----------------------------------------------
@@ -370,8 +370,7 @@ def test_sigkill_during_launch_and_delete(img):
     assert not monitors(img)
     left = [n for n in os.listdir(os.path.join(img, "instances"))]
     assert left == [], left
-    rt = os.path.join(rundir(img), "runtime")
-    assert not os.path.isdir(rt) or not os.listdir(rt)
+    assert not runtime_state(img)
 
 
 def test_reboot_from_inside(img):

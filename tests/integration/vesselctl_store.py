@@ -20,6 +20,14 @@ def rundir(store, name=None):
     return base if name is None else f"{base}/{name}"
 
 
+def runtime_state(store):
+    """The containers in the store's runtime root (vessel --root): not
+    the runtime's cache of compiled seccomp filters (instances with the
+    mknod supervisor have a filter)."""
+    rt = os.path.join(rundir(store), "runtime")
+    return [e for e in (os.listdir(rt) if os.path.isdir(rt) else []) if e != ".seccomp-cache"]
+
+
 def monitors(store):
     """Pids of the monitors of this store."""
     out = []
@@ -64,8 +72,7 @@ def cleanup_store(vesselctl, s):
             os.rmdir(d)
         except OSError:
             pass
-    rt = os.path.join(rundir(s), "runtime")
-    left_state = os.listdir(rt) if os.path.isdir(rt) else []
+    left_state = runtime_state(s)
     shutil.rmtree(rundir(s), ignore_errors=True)
     assert not reports, "\n".join(reports)
     assert not left, f"monitors left running: {left}"

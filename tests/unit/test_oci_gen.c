@@ -332,6 +332,54 @@ static void test_raw_oci(void)
         vessel_error_free(&err);
 }
 
+/* linux.seccomp for the mknod supervisor: on unless privileged, the key
+ * says otherwise, or no socket is given. */
+static json_object *gen_listener(struct confset *c, const char *listener)
+{
+        struct oci_gen_input in = {
+            .name = "c1", .rootfs = "/r", .conf = c, .seccomp_listener = listener};
+        vessel_error *err = NULL;
+        char *text = NULL;
+        json_object *o;
+
+        CHECK(oci_gen(&in, &text, &err) == 0);
+        o = json_tokener_parse(text);
+        free(text);
+        return o;
+}
+
+static void test_seccomp_mknod(void)
+{
+        struct confset c = {0};
+        json_object *o;
+
+        o = gen_listener(&c, "/run/vesselctl/k/c1/seccomp");
+        CHECK_STR(str(o, "linux.seccomp.defaultAction"), "SCMP_ACT_ALLOW");
+        CHECK_STR(str(o, "linux.seccomp.listenerPath"), "/run/vesselctl/k/c1/seccomp");
+        CHECK_STR(str(o, "linux.seccomp.syscalls.0.action"), "SCMP_ACT_NOTIFY");
+        CHECK(array_has(at(o, "linux.seccomp.syscalls.0.names"), "mknod"));
+        CHECK(array_has(at(o, "linux.seccomp.syscalls.0.names"), "mknodat"));
+        CHECK(json_object_array_length(at(o, "linux.seccomp.architectures")) >= 1);
+        json_object_put(o);
+        o = gen_listener(&c, NULL); /* no supervisor to send it to */
+        CHECK(!at(o, "linux.seccomp"));
+        json_object_put(o);
+        kvlist_set(&c.config, "security.privileged", "true");
+        o = gen_listener(&c, "/s");
+        CHECK(!at(o, "linux.seccomp"));
+        json_object_put(o);
+        kvlist_set(&c.config, "security.syscalls.intercept.mknod", "yes");
+        o = gen_listener(&c, "/s");
+        CHECK(at(o, "linux.seccomp.listenerPath"));
+        json_object_put(o);
+        kvlist_set(&c.config, "security.privileged", "false");
+        kvlist_set(&c.config, "security.syscalls.intercept.mknod", "off");
+        o = gen_listener(&c, "/s");
+        CHECK(!at(o, "linux.seccomp"));
+        json_object_put(o);
+        confset_free(&c);
+}
+
 int main(void)
 {
         test_defaults();
@@ -342,5 +390,6 @@ int main(void)
         test_raw_oci();
         test_fuse();
         test_lxcfs();
+        test_seccomp_mknod();
         return check_report("test_oci_gen");
 }
