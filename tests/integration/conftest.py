@@ -26,6 +26,8 @@ os.environ.pop("NOTIFY_SOCKET", None)
 
 _ROOTFS_CACHE = None
 CGROUP_PARENT = "vessel-test"
+# vesselctl puts its instances under /vessel/KEY (KEY: of the store's path).
+MANAGER_CGROUP_PARENT = "vessel"
 
 # The lxcfs of the session's instances (vesselctl binds its /proc files,
 # src/manager/lxcfs.h): one of the session's own, in a directory of its
@@ -75,8 +77,8 @@ def _lxcfs_stop():
     shutil.rmtree(d, ignore_errors=True)
 
 
-def _cgroup_parents():
-    """The test cgroup parent on every mounted hierarchy."""
+def _cgroup_parents(parent=None):
+    """The test cgroup parent (or parent) on every mounted hierarchy."""
     found = []
     try:
         with open("/proc/self/mountinfo") as f:
@@ -84,15 +86,35 @@ def _cgroup_parents():
                 fields = line.split()
                 fstype = fields[fields.index("-") + 1]
                 if fstype in ("cgroup", "cgroup2"):
-                    found.append(os.path.join(fields[4], CGROUP_PARENT))
+                    found.append(os.path.join(fields[4], parent or CGROUP_PARENT))
     except OSError:
         pass
     return [p for p in found if os.path.isdir(p)]
 
 
+def _manager_cgroups():
+    """The cgroups of vesselctl stores (/vessel/KEY) on every hierarchy."""
+    return {d for p in _cgroup_parents(MANAGER_CGROUP_PARENT) for d in os.listdir(p)
+            if os.path.isdir(os.path.join(p, d))}
+
+
+_MANAGER_CGROUPS_BEFORE = set()
+
+
+def pytest_sessionstart(session):
+    global _MANAGER_CGROUPS_BEFORE
+    _MANAGER_CGROUPS_BEFORE = _manager_cgroups()
+
+
 def pytest_sessionfinish(session, exitstatus):
     """Remove the session's base rootfs and the (then empty) test cgroup
-    parents; a non-empty one is a leak."""
+    parents; a non-empty one is a leak.  A store's cgroup parent that the
+    session made and left is a leak too, and fails the run."""
+    leaked = _manager_cgroups() - _MANAGER_CGROUPS_BEFORE
+    if leaked:
+        print(f"\nerror: cgroups of vesselctl stores left behind: "
+              f"{', '.join(f'/{MANAGER_CGROUP_PARENT}/{k}' for k in sorted(leaked))}")
+        session.exitstatus = 1
     if _ROOTFS_CACHE is not None:
         shutil.rmtree(os.path.dirname(_ROOTFS_CACHE), ignore_errors=True)
     if _LXCFS is not None:
