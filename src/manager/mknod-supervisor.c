@@ -45,7 +45,6 @@ static void logmsg(const char *fmt, ...)
 int mknod_supervisor_init(struct mknod_supervisor *s, int listenfd)
 {
         struct seccomp_notif_sizes sz = {0};
-
         const char *t = getenv("VESSEL_MKNOD_TIMEOUT_MS");
         char *end = NULL;
         unsigned long ms = t && *t ? strtoul(t, &end, 10) : 0;
@@ -444,8 +443,12 @@ void mknod_supervisor_expire(struct mknod_supervisor *s, uint64_t now_ns)
                  * its server waits for the answer whatever the signal.  Its
                  * slot is freed all the same, as long as there is room to
                  * remember it for the reaping. */
-                if (s->n_abandoned == MKNOD_SUPERVISOR_ABANDONED)
+                if (s->n_abandoned == MKNOD_SUPERVISOR_ABANDONED) {
+                        /* Look again a timeout later: left expired, it would
+                         * make every poll() return at once. */
+                        w->deadline_ns = now_ns + s->timeout_ns;
                         continue;
+                }
                 kill(w->pid, SIGKILL);
                 logmsg("no answer in %" PRIu64 " ms to mknod by pid %u: worker %d killed, the "
                        "caller gets EIO",

@@ -12,8 +12,8 @@
  *
  * Each notification is received in the loop and handed to a child
  * process of the monitor that answers it and exits, so that nothing the
- * container does (a FUSE mount in the path, a caller that is slow to
- * read) can hold the monitor: at most MKNOD_SUPERVISOR_WORKERS at once;
+ * container does (a hung file system in the path, a caller that is slow
+ * to read) can hold the monitor: at most MKNOD_SUPERVISOR_WORKERS at once;
  * while that many work, the notify fds are not polled (the callers wait
  * in their syscall).  The child, after checking the notification is
  * still valid each time it read the caller's memory or opened its /proc
@@ -93,5 +93,6 @@ int mknod_supervisor_poll_timeout(const struct mknod_supervisor *s, uint64_t now
 void mknod_supervisor_expire(struct mknod_supervisor *s, uint64_t now_ns);
 /* A child of the monitor was reaped: true when it was a worker. */
 bool mknod_supervisor_reaped(struct mknod_supervisor *s, pid_t pid);
-/* Close everything; kill and reap the workers still at work. */
+/* Close everything; kill the workers still at work and reap them for
+ * up to a second (one stuck in a FUSE request is left to the reaper). */
 void mknod_supervisor_close(struct mknod_supervisor *s);
