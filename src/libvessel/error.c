@@ -13,10 +13,21 @@ int vessel_error_ret(const vessel_error *err)
         return -EINVAL;
 }
 
+/* The code of this thread's last error, also of one nobody asked a
+ * message for (err NULL), so that vessel_error_rc(NULL) passes the
+ * callee's errno on instead of a made-up one. */
+static __thread int last_code;
+
+static int remember(int r)
+{
+        last_code = -r;
+        return r;
+}
+
 int vessel_error_rc(vessel_error *const *err)
 {
         if (!err)
-                return -EIO;
+                return last_code > 0 ? -last_code : -EIO;
         return vessel_error_ret(*err);
 }
 
@@ -26,9 +37,9 @@ __attribute__((format(printf, 4, 0))) static int error_vset(vessel_error **err, 
         char *base = NULL, *full = NULL;
 
         if (!err)
-                return code > 0 ? -code : -EINVAL;
+                return remember(code > 0 ? -code : -EINVAL);
         if (*err) /* keep the first, innermost error */
-                return vessel_error_ret(*err);
+                return remember(vessel_error_ret(*err));
         if (vasprintf(&base, fmt, ap) < 0)
                 base = NULL;
         if (base && code > 0 && append) {
@@ -41,11 +52,11 @@ __attribute__((format(printf, 4, 0))) static int error_vset(vessel_error **err, 
         *err = calloc(1, sizeof(**err));
         if (!*err) {
                 free(full);
-                return code > 0 ? -code : -EINVAL;
+                return remember(code > 0 ? -code : -EINVAL);
         }
         (*err)->code = code;
         (*err)->msg = full ? full : strdup("out of memory");
-        return vessel_error_ret(*err);
+        return remember(vessel_error_ret(*err));
 }
 
 int vessel_error_set(vessel_error **err, int code, const char *fmt, ...)

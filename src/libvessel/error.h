@@ -29,7 +29,8 @@ int vessel_error_prefix(vessel_error **err, const char *fmt, ...)
 void vessel_error_free(vessel_error **err);
 /* Return -code of an error (never 0). */
 int vessel_error_ret(const vessel_error *err);
-/* Pass a callee's failure on: -code of *err, where err may be NULL (the
- * caller wanted no message) or empty; then -EIO.  Never dereference err
- * yourself to return its code: callers may pass NULL. */
+/* Pass a callee's failure on: -code of *err; where err is NULL (the
+ * caller wanted no message), the code of this thread's last error set
+ * (-EIO if none).  Never dereference err yourself to return its code:
+ * callers may pass NULL. */
 int vessel_error_rc(vessel_error *const *err);

@@ -81,6 +81,11 @@ static void test_errors(void)
         CHECK(err->code == EEXIST);
         vessel_error_free(&err);
         CHECK(vessel_error_set(NULL, EIO, "nobody listens") == -EIO);
+        /* a caller that wanted no message still gets the callee's code */
+        CHECK(vessel_error_msg(NULL, ENOENT, "no such image") == -ENOENT);
+        CHECK(vessel_error_rc(NULL) == -ENOENT);
+        CHECK(vessel_error_sys((errno = EACCES, NULL), "open") == -EACCES);
+        CHECK(vessel_error_rc(NULL) == -EACCES);
         CHECK(vessel_error_set(&err, 0, "logical") == -EINVAL);
         CHECK_STR(err->msg, "logical");
         vessel_error_free(&err);
