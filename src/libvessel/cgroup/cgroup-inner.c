@@ -194,6 +194,46 @@ static int open_cgroup_of(const struct cg_hier *h, pid_t pid, vessel_error **err
         return fd < 0 ? vessel_error_sys(err, "open %s", dir) : fd;
 }
 
+/* cgroup2, an init with cgroups of its own (systemd): join init's own
+ * cgroup, never the root of its tree unless init is there.  systemd moves
+ * itself and every process of its root into init.scope, then enables the
+ * controllers in its root's subtree_control, which cgroup2 refuses (EBUSY)
+ * while a process sits in the root: one exec'd process that joined the
+ * root in between, and the units started then (journald) are without
+ * memory and pids accounting for good.  Init's cgroup is read again after
+ * the move: init moved meanwhile, the process follows it. */
+static int join_init_cgroup(const struct cg_hier *h, pid_t init, const char *pid,
+                            vessel_error **err)
+{
+        struct stat joined = {0}, now = {0};
+        int r = 0;
+
+        for (int tries = 0; tries < 5; tries++) {
+                _cleanup_close_ int fd = open_cgroup_of(h, init, err);
+
+                if (fd < 0)
+                        return fd;
+                if (tries && fstat(fd, &now) == 0 && now.st_ino == joined.st_ino &&
+                    now.st_dev == joined.st_dev)
+                        return 0; /* init is still where we are */
+                if ((r = cg_write_at(fd, "cgroup.procs", pid)) < 0) {
+                        /* init left it (gone or not a leaf any more): again */
+                        if (r == -EBUSY || r == -ENOENT)
+                                continue;
+                        return vessel_error_set(err, -r, "move pid %s into the cgroup of init %d "
+                                                "in %s (cgroup.procs)", pid, (int)init,
+                                                h->mountpoint);
+                }
+                if (fstat(fd, &joined) < 0)
+                        return vessel_error_sys(err, "fstat the cgroup of init %d", (int)init);
+        }
+        if (r < 0)
+                return vessel_error_set(err, -r, "move pid %s into the cgroup of init %d in %s "
+                                        "(cgroup.procs): init keeps moving", pid, (int)init,
+                                        h->mountpoint);
+        return 0;
+}
+
 int cgroup_join_exec(const char *state_path, pid_t pid, const char *sub, const char *inner,
                      pid_t init, vessel_error **err)
 {
@@ -214,6 +254,10 @@ int cgroup_join_exec(const char *state_path, pid_t pid, const char *sub, const c
 
                 if (h->fd < 0)
                         continue;
+                if (inner && h->v2 && cg->layout == CGROUP_LAYOUT_V2 && init > 0) {
+                        r = join_init_cgroup(h, init, buf, err);
+                        continue;
+                }
                 fd = inner && cg_hier_takes_inner(h)
                          ? openat(h->fd, inner, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
                          : fcntl(h->fd, F_DUPFD_CLOEXEC, 3);

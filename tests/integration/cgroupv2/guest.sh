@@ -22,7 +22,7 @@ export PYTHONDONTWRITEBYTECODE=1 TMPDIR=/tmp VESSEL_BOOT_TIMEOUT=${VESSEL_BOOT_T
 # shellcheck disable=SC2086
 /usr/bin/python3 -m pytest -q -p no:cacheprovider --basetemp=/tmp/pytest-cgroupv2-ctl \
         ${PYTEST_ARGS:-} tests/integration/test_vesselctl_lifecycle.py \
-        -k "limits_hold or launch_exec_stop or restart_pause_resume or exit_recorded" || exit
+        -k "limits_hold or launch_exec_stop or restart_pause_resume or exit_recorded or exec_joins_init" || exit
 # Unprivileged instances: their id ranges, the idmapped rootfs, the owned
 # user namespace and the inner cgroup handed to the instance's root.
 # shellcheck disable=SC2086
