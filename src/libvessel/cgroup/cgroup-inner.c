@@ -220,17 +220,19 @@ static int join_init_cgroup(const struct cg_hier *h, pid_t init, const char *pid
                         /* init left it (gone or not a leaf any more): again */
                         if (r == -EBUSY || r == -ENOENT)
                                 continue;
-                        return vessel_error_set(err, -r, "move pid %s into the cgroup of init %d "
-                                                "in %s (cgroup.procs)", pid, (int)init,
-                                                h->mountpoint);
+                        return vessel_error_set(err, -r,
+                                                "move pid %s into the cgroup of init %d "
+                                                "in %s (cgroup.procs)",
+                                                pid, (int)init, h->mountpoint);
                 }
                 if (fstat(fd, &joined) < 0)
                         return vessel_error_sys(err, "fstat the cgroup of init %d", (int)init);
         }
         if (r < 0)
-                return vessel_error_set(err, -r, "move pid %s into the cgroup of init %d in %s "
-                                        "(cgroup.procs): init keeps moving", pid, (int)init,
-                                        h->mountpoint);
+                return vessel_error_set(err, -r,
+                                        "move pid %s into the cgroup of init %d in %s "
+                                        "(cgroup.procs): init keeps moving",
+                                        pid, (int)init, h->mountpoint);
         return 0;
 }
 
