@@ -16,6 +16,12 @@
 #include "metadata.h"
 #include "util.h"
 
+/* The owner an entry gets on disk (extract_owner). */
+struct owner {
+        uid_t uid;
+        gid_t gid;
+};
+
 struct dir_time {
         int tree_fd; /* borrowed */
         char *rel;
@@ -193,9 +199,9 @@ static int set_xattrs(int fd, struct archive_entry *e)
 
 /* Owner, then mode (chown clears set-id bits), then xattrs (chown also
  * clears security.capability), for an fd we opened. */
-static int set_attrs_fd(int fd, struct archive_entry *e)
+static int set_attrs_fd(int fd, struct archive_entry *e, const struct owner *o)
 {
-        if (fchown(fd, (uid_t)archive_entry_uid(e), (gid_t)archive_entry_gid(e)) < 0)
+        if (fchown(fd, o->uid, o->gid) < 0)
                 return -errno;
         if (fchmod(fd, archive_entry_perm(e)) < 0)
                 return -errno;
@@ -230,7 +236,8 @@ static int write_data(int fd, struct archive *a, struct archive_entry *e)
         return 0;
 }
 
-static int make_file(int parent, const char *base, struct archive *a, struct archive_entry *e)
+static int make_file(int parent, const char *base, struct archive *a, struct archive_entry *e,
+                     const struct owner *o)
 {
         _cleanup_close_ int fd = -1;
         struct timespec ts[2];
@@ -244,7 +251,7 @@ static int make_file(int parent, const char *base, struct archive *a, struct arc
         r = write_data(fd, a, e);
         if (r < 0)
                 return r;
-        r = set_attrs_fd(fd, e);
+        r = set_attrs_fd(fd, e, o);
         if (r < 0)
                 return r;
         ts[0] = (struct timespec){archive_entry_mtime(e), archive_entry_mtime_nsec(e)};
@@ -253,7 +260,7 @@ static int make_file(int parent, const char *base, struct archive *a, struct arc
 }
 
 static int make_dir(struct extractor *x, int tree, int parent, const char *base, const char *rel,
-                    struct archive_entry *e)
+                    struct archive_entry *e, const struct owner *o)
 {
         _cleanup_close_ int fd = -1;
         int r = *base ? clear_name(parent, base, true) : 1;
@@ -266,7 +273,7 @@ static int make_dir(struct extractor *x, int tree, int parent, const char *base,
                    : open_beneath(tree, "", O_RDONLY | O_DIRECTORY);
         if (fd < 0)
                 return -errno;
-        r = set_attrs_fd(fd, e);
+        r = set_attrs_fd(fd, e, o);
         if (r < 0)
                 return r;
         x->dir_times = realloc(x->dir_times, (x->n_dir_times + 1) * sizeof(*x->dir_times));
@@ -278,7 +285,8 @@ static int make_dir(struct extractor *x, int tree, int parent, const char *base,
 }
 
 /* Symlinks, device nodes and fifos: attributes by name, never followed. */
-static int make_special(int parent, const char *base, struct archive_entry *e)
+static int make_special(int parent, const char *base, struct archive_entry *e,
+                        const struct owner *o)
 {
         mode_t type = archive_entry_filetype(e);
         struct timespec ts[2];
@@ -293,8 +301,7 @@ static int make_special(int parent, const char *base, struct archive_entry *e)
         } else if (mknodat(parent, base, type | archive_entry_perm(e), archive_entry_rdev(e)) < 0) {
                 return -errno;
         }
-        if (fchownat(parent, base, (uid_t)archive_entry_uid(e), (gid_t)archive_entry_gid(e),
-                     AT_SYMLINK_NOFOLLOW) < 0)
+        if (fchownat(parent, base, o->uid, o->gid, AT_SYMLINK_NOFOLLOW) < 0)
                 return -errno;
         if (type != AE_IFLNK && fchmodat(parent, base, archive_entry_perm(e), 0) < 0)
                 return -errno;
@@ -346,6 +353,32 @@ static int read_metadata(struct extractor *x, struct archive *a, struct archive_
         return 0;
 }
 
+/* The tarball's numeric owner, or with x->id_size its place in the block
+ * of host ids at x->id_base (the rootfs), or the caller (templates, which
+ * the manager reads itself). */
+static int extract_owner(struct extractor *x, int tree, struct archive_entry *e, struct owner *o,
+                         const char *what, vessel_error **err)
+{
+        la_int64_t u = archive_entry_uid(e), g = archive_entry_gid(e);
+
+        if (!x->id_size) {
+                *o = (struct owner){(uid_t)u, (gid_t)g};
+                return 0;
+        }
+        if (tree != x->rootfs_fd) {
+                *o = (struct owner){geteuid(), getegid()};
+                return 0;
+        }
+        if (u < 0 || g < 0 || u >= x->id_size || g >= x->id_size)
+                return vessel_error_msg(err, ERANGE,
+                                        "%s: entry \"%s\": owner %lld:%lld is outside the %u ids "
+                                        "an image of a rootless store keeps",
+                                        what, archive_entry_pathname(e), (long long)u,
+                                        (long long)g, x->id_size);
+        *o = (struct owner){(uid_t)(x->id_base + (uint32_t)u), (gid_t)(x->id_base + (uint32_t)g)};
+        return 0;
+}
+
 /* One entry into tree at rel. */
 static int extract_one(struct extractor *x, struct archive *a, struct archive_entry *e, int tree,
                        const char *rel, const char *hardlink_rel, const char *what,
@@ -355,6 +388,7 @@ static int extract_one(struct extractor *x, struct archive *a, struct archive_en
         mode_t type = archive_entry_filetype(e);
         const char *base = strrchr(rel, '/');
         _cleanup_close_ int parent = -1;
+        struct owner o = {0};
         int r;
 
         if (!*rel && (hardlink_rel || type != AE_IFDIR))
@@ -362,6 +396,13 @@ static int extract_one(struct extractor *x, struct archive *a, struct archive_en
                                         "%s: entry \"%s\": the top of the tree must "
                                         "be a directory",
                                         what, name);
+        if ((r = extract_owner(x, tree, e, &o, what, err)) < 0)
+                return r;
+        if ((type == AE_IFCHR || type == AE_IFBLK) && x->skip_devices) {
+                /* No user namespace may make a device node. */
+                x->n_skipped_devices++;
+                return 0;
+        }
         parent = open_parent(tree, rel, what, name, err);
         if (parent < 0)
                 return parent;
@@ -369,11 +410,11 @@ static int extract_one(struct extractor *x, struct archive *a, struct archive_en
         if (hardlink_rel)
                 r = make_hardlink(tree, parent, base, hardlink_rel);
         else if (type == AE_IFREG)
-                r = make_file(parent, base, a, e);
+                r = make_file(parent, base, a, e, &o);
         else if (type == AE_IFDIR)
-                r = make_dir(x, tree, parent, base, rel, e);
+                r = make_dir(x, tree, parent, base, rel, e, &o);
         else if (type == AE_IFLNK || type == AE_IFCHR || type == AE_IFBLK || type == AE_IFIFO)
-                r = make_special(parent, base, e);
+                r = make_special(parent, base, e, &o);
         else
                 return 0; /* sockets and the like: not part of an image */
         if (r < 0)

@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <archive.h>
 
 #include "error.h"
@@ -50,6 +51,12 @@ struct extractor {
         struct dir_time *dir_times; /* directory times, set at the end */
         size_t n_dir_times;
         size_t n_entries;
+        /* A rootless store's: the rootfs's id N is stored as id_base + N
+         * (N < id_size, else an error; id_size 0: ids as they are), the
+         * templates as the caller's; device nodes are skipped (counted). */
+        uint32_t id_base, id_size;
+        bool skip_devices;
+        size_t n_skipped_devices;
 };
 
 void extractor_init(struct extractor *x, int rootfs_fd, int templates_fd);

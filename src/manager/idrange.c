@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <pwd.h>
 #include <unistd.h>
 
 #include "idrange.h"
@@ -344,8 +345,95 @@ static int add_root_entry(vessel_error **err)
         return 0;
 }
 
+static int read_root_pool(struct id_range **pool, size_t *n, vessel_error **err);
+
+static uint64_t pool_total(const struct id_range *pool, size_t n)
+{
+        uint64_t total = 0;
+
+        for (size_t i = 0; i < n; i++)
+                total += pool[i].size;
+        return total;
+}
+
+int idrange_user_pool_check(const struct id_range *pool, size_t n, const char *user,
+                            const char *subuid, const char *subgid, vessel_error **err)
+{
+        uint64_t total = pool_total(pool, n), blocks = 0;
+
+        for (size_t i = 0; i < n; i++)
+                blocks += pool[i].size / IDRANGE_BLOCK;
+        if (total < IDRANGE_ROOTLESS_MIN || blocks < 2 || pool[0].size < IDRANGE_BLOCK)
+                return vessel_error_msg(
+                    err, ENOSPC,
+                    "user %s has %" PRIu64 " subordinate ids in both %s and %s: a rootless "
+                    "store needs at least %u (%u for its images' files and %u or more for each "
+                    "instance, in whole blocks); ask root to give it a range such as "
+                    "\"%s:START:%u\" in both files",
+                    user, total, subuid, subgid, IDRANGE_ROOTLESS_MIN, IDRANGE_BLOCK,
+                    IDRANGE_BLOCK, user, IDRANGE_ROOTLESS_MIN);
+        if (pool[0].start < IDRANGE_BLOCK)
+                return vessel_error_msg(err, EINVAL,
+                                        "user %s: its subordinate ids in %s and %s start at %" PRIu64
+                                        ", below %u: a rootless store needs them above the ids of "
+                                        "an image",
+                                        user, subuid, subgid, pool[0].start, IDRANGE_BLOCK);
+        return 0;
+}
+
+void idrange_user_free(struct idrange_user *u)
+{
+        free(u->name);
+        free(u->pool);
+        *u = (struct idrange_user){0};
+}
+
+int idrange_user_read(struct idrange_user *u, vessel_error **err)
+{
+        const char *fu = subid_file(true), *fg = subid_file(false);
+        _cleanup_free_ char *tu = NULL, *tg = NULL;
+        _cleanup_free_ struct id_range *ru = NULL, *rg = NULL;
+        struct passwd *pw = getpwuid(geteuid());
+        size_t nu = 0, ng = 0;
+        int r;
+
+        *u = (struct idrange_user){.uid = (uint32_t)geteuid(), .gid = (uint32_t)getegid()};
+        u->name = pw && pw->pw_name ? xstrdup(pw->pw_name) : xasprintf("%u", u->uid);
+        if ((r = read_subid(fu, &tu, err)) < 0 || (r = read_subid(fg, &tg, err)) < 0 ||
+            (r = idrange_subid_parse(tu, fu, u->name, u->uid, &ru, &nu, err)) < 0 ||
+            (r = idrange_subid_parse(tg, fg, u->name, u->uid, &rg, &ng, err)) < 0)
+                goto fail;
+        u->n = idrange_intersect(ru, nu, rg, ng, &u->pool);
+        if ((r = idrange_user_pool_check(u->pool, u->n, u->name, fu, fg, err)) < 0)
+                goto fail;
+        return 0;
+fail:
+        idrange_user_free(u);
+        return r;
+}
+
+/* The ids in both files the store's instances' ranges come from: root's,
+ * or for a rootless store the user's own. */
+static int read_pool(struct vessel_store *s, struct id_range **pool, size_t *n, char **owner,
+                     vessel_error **err)
+{
+        if (store_is_rootless(s)) {
+                struct idrange_user u;
+                int r = idrange_user_read(&u, err);
+                if (r < 0)
+                        return r;
+                *pool = steal_ptr(&u.pool);
+                *n = u.n;
+                *owner = xasprintf("user %s's", u.name);
+                idrange_user_free(&u);
+                return 0;
+        }
+        *owner = xstrdup("root's");
+        return read_root_pool(pool, n, err);
+}
+
 /* Root's ids in both files: the pool instances' ranges come from. */
-static int read_pool(struct id_range **pool, size_t *n, vessel_error **err)
+static int read_root_pool(struct id_range **pool, size_t *n, vessel_error **err)
 {
         const char *fu = subid_file(true), *fg = subid_file(false);
 
@@ -503,7 +591,8 @@ static char *pool_text(const struct id_range *pool, size_t n)
 
 /* Choose the range for w: *start. */
 static int choose(struct vessel_store *s, int64_t id, const char *name, const struct wanted *w,
-                  const struct id_range *pool, size_t npool, uint64_t *start, vessel_error **err)
+                  const struct id_range *pool, size_t npool, const char *owner, uint64_t *start,
+                  vessel_error **err)
 {
         /* The shared range is the pool's first block(s); isolated ranges
          * never take it. */
@@ -516,8 +605,8 @@ static int choose(struct vessel_store *s, int64_t id, const char *name, const st
                 if (!inside_pool(pool, npool, shared.start, w->size))
                         return vessel_error_msg(err, ENOSPC,
                                                 "instance %s: the shared range of %" PRIu64
-                                                " ids does not fit root's subordinate ids (%s)",
-                                                name, w->size, ptext);
+                                                " ids does not fit %s subordinate ids (%s)",
+                                                name, w->size, owner, ptext);
                 *start = shared.start;
                 return 0;
         }
@@ -526,14 +615,17 @@ static int choose(struct vessel_store *s, int64_t id, const char *name, const st
         t.v = xrealloc(t.v, (t.n + 1) * sizeof(*t.v));
         t.names = xrealloc(t.names, (t.n + 1) * sizeof(*t.names));
         t.v[t.n] = (struct id_range){pool[0].start, IDRANGE_BLOCK};
-        t.names[t.n++] = xstrdup("(the shared range of security.idmap.isolated=false)");
+        t.names[t.n++] = xstrdup(store_is_rootless(s)
+                                     ? "(the images' files, also the shared range of "
+                                       "security.idmap.isolated=false)"
+                                     : "(the shared range of security.idmap.isolated=false)");
         if (w->has_base) {
                 if (!inside_pool(pool, npool, w->base, w->size)) {
                         r = vessel_error_msg(err, EINVAL,
                                              "instance %s: security.idmap.base %" PRIu64
                                              " with size %" PRIu64
-                                             " is outside root's subordinate ids (%s)",
-                                             name, w->base, w->size, ptext);
+                                             " is outside %s subordinate ids (%s)",
+                                             name, w->base, w->size, owner, ptext);
                         goto out;
                 }
                 for (size_t i = 0; i < t.n; i++)
@@ -555,11 +647,13 @@ static int choose(struct vessel_store *s, int64_t id, const char *name, const st
         if (idrange_first_fit(pool, npool, t.v, t.n, w->size, start) < 0)
                 r = vessel_error_msg(err, ENOSPC,
                                      "instance %s: no free range of %" PRIu64
-                                     " ids left in root's subordinate ids (%s, from %s and %s): "
-                                     "%zu ranges are taken; delete instances or give root more "
+                                     " ids left in %s subordinate ids (%s, from %s and %s): "
+                                     "%zu ranges are taken%s; delete instances or ask for more "
                                      "ids",
-                                     name, w->size, ptext, subid_file(true), subid_file(false),
-                                     t.n);
+                                     name, w->size, owner, ptext, subid_file(true),
+                                     subid_file(false), t.n,
+                                     store_is_rootless(s) ? " (one of them by the images' files)"
+                                                          : "");
 out:
         taken_free(&t);
         return r;
@@ -570,6 +664,7 @@ int idrange_ensure(struct vessel_store *s, int64_t id, const char *name, const s
 {
         _cleanup_free_ struct id_range *pool = NULL;
         _cleanup_free_ struct raw_idmap *raw = NULL;
+        _cleanup_free_ char *owner = NULL;
         _cleanup_tx_ struct store_tx tx = {0};
         size_t npool = 0, nraw = 0;
         uint64_t base = 0, size = 0;
@@ -584,7 +679,7 @@ int idrange_ensure(struct vessel_store *s, int64_t id, const char *name, const s
         }
         if ((r = read_keys(c, &w, err)) < 0 ||
             (r = idrange_raw_parse(kvlist_get(&c->config, "raw.idmap"), &raw, &nraw, err)) < 0 ||
-            (r = read_pool(&pool, &npool, err)) < 0)
+            (r = read_pool(s, &pool, &npool, &owner, err)) < 0)
                 return r;
         /* The raw lines are checked before anything is allocated. */
         if ((r = idrange_build_map(0, w.size, raw, nraw, true, &out->uids, &out->n_uids, err)) < 0 ||
@@ -601,7 +696,7 @@ int idrange_ensure(struct vessel_store *s, int64_t id, const char *name, const s
          * isolated, nobody else took it meanwhile: a fixed base elsewhere). */
         if (!found || size != w.size || isolated != w.isolated || (w.has_base && base != w.base) ||
             !inside_pool(pool, npool, base, size)) {
-                if ((r = choose(s, id, name, &w, pool, npool, &base, err)) < 0)
+                if ((r = choose(s, id, name, &w, pool, npool, owner, &base, err)) < 0)
                         return r;
                 size = w.size;
                 _cleanup_stmt_ sqlite3_stmt *st = NULL;

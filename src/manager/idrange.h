@@ -56,6 +56,39 @@ size_t idrange_intersect(const struct id_range *a, size_t na, const struct id_ra
 int idrange_first_fit(const struct id_range *pool, size_t npool, const struct id_range *taken,
                       size_t ntaken, uint64_t size, uint64_t *start);
 
+/* ------------------------------------------------------------- rootless
+ *
+ * A store opened by a non-root user (store_is_rootless) takes nothing
+ * from root's lines: its pool is the user's own subordinate ids (its
+ * lines in /etc/subuid and /etc/subgid, by name or uid; ids in both).
+ * The pool's first IDRANGE_BLOCK ids hold the images' files (an image's
+ * id N is stored as host id pool start + N, so that the user can never
+ * write them itself); the instances' ranges are carved from the rest as
+ * for root.  vesselctl never adds lines for a non-root user. */
+#define IDRANGE_ROOTLESS_MIN (2 * IDRANGE_BLOCK)
+
+struct idrange_user {
+        uint32_t uid, gid;
+        char *name;
+        struct id_range *pool; /* ascending */
+        size_t n;
+};
+
+/* Whether pool can serve a rootless store: at least IDRANGE_ROOTLESS_MIN
+ * ids, the first range holding the images' block (above IDRANGE_BLOCK,
+ * so that an image's id and a pool id never look alike) and one more
+ * block; else an error naming user, the numbers and the files. */
+int idrange_user_pool_check(const struct id_range *pool, size_t n, const char *user,
+                            const char *subuid, const char *subgid, vessel_error **err);
+/* The calling user's ids and pool (checked). */
+int idrange_user_read(struct idrange_user *u, vessel_error **err);
+void idrange_user_free(struct idrange_user *u);
+/* Host id of an image's id 0 in a rootless store. */
+static inline uint64_t idrange_user_image_base(const struct idrange_user *u)
+{
+        return u->pool[0].start;
+}
+
 /* One raw.idmap line. */
 struct raw_idmap {
         bool uid, gid;

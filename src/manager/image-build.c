@@ -409,7 +409,7 @@ int image_build(struct vessel_store *s, const struct image_build_opts *o,
                 image_info_free(&i);
         }
         if (b.fd >= 0) {
-                rm_rf_at(s->images_fd, b.name);
+                store_rm_rf_at(s, s->images_fd, b.name, NULL);
                 closep(&b.fd);
         }
         res->key = steal_ptr(&b.key);

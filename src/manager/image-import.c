@@ -10,16 +10,22 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <stdio.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 
 #include "arch.h"
 #include "extract.h"
+#include "idrange.h"
 #include "image-internal.h"
+#include "metadata.h"
+#include "userns-helper.h"
 #include "util.h"
 
 struct staging {
+        struct vessel_store *s;
         int images_fd; /* borrowed */
         char name[32];
         int fd; /* the staging directory, flock'ed while we work */
@@ -48,7 +54,7 @@ static int staging_create(struct vessel_store *s, struct staging *st, vessel_err
 static void staging_end(struct staging *st)
 {
         if (st->fd >= 0 && st->name[0])
-                rm_rf_at(st->images_fd, st->name);
+                store_rm_rf_at(st->s, st->images_fd, st->name, NULL);
         closep(&st->rootfs_fd);
         closep(&st->templates_fd);
         closep(&st->fd);
@@ -163,14 +169,16 @@ struct import {
         struct image_info info;
 };
 
-static int import_directory(struct import *im, vessel_error **err)
+/* The directory as a tarball in the staging directory: made by the
+ * caller itself, so that its owners are the host's (a rootless store's
+ * too) and the fingerprint is the same in every store. */
+static int import_directory_tar(struct import *im, vessel_error **err)
 {
         const char *dir = im->o->paths[0];
         _cleanup_free_ char *mdp = xasprintf("%s/metadata.yaml", dir);
         _cleanup_free_ char *rfs = xasprintf("%s/rootfs", dir);
         _cleanup_close_ int fd = -1;
         struct stat sb;
-        int r;
 
         if (lstat(mdp, &sb) < 0 || !S_ISREG(sb.st_mode))
                 return vessel_error_msg(err, ENOENT, "%s: no metadata.yaml", dir);
@@ -179,11 +187,13 @@ static int import_directory(struct import *im, vessel_error **err)
         fd = openat(im->st.fd, "image.tar", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
         if (fd < 0)
                 return vessel_error_sys(err, "image.tar");
-        r = tar_directory(dir, fd, &im->fp, err);
-        if (r < 0)
-                return r;
-        closep(&fd);
+        return tar_directory(dir, fd, &im->fp, err);
+}
+
+static int import_directory_unpack(struct import *im, vessel_error **err)
+{
         _cleanup_free_ char *tar = xasprintf("%s/images/%s/image.tar", im->s->root, im->st.name);
+
         return unpack_tarball(&im->st, &im->x, tar, "image", LAYOUT_UNIFIED, NULL, &im->info.size,
                               err);
 }
@@ -229,7 +239,7 @@ static int import_unpack(struct import *im, vessel_error **err)
 
         switch (im->kind) {
         case KIND_DIR:
-                return import_directory(im, err);
+                return import_directory_tar(im, err) ?: import_directory_unpack(im, err);
         case KIND_UNIFIED:
                 return unpack_tarball(&im->st, &im->x, p[0], "image", LAYOUT_UNIFIED, &im->fp, size,
                                       err);
@@ -242,6 +252,88 @@ static int import_unpack(struct import *im, vessel_error **err)
                 return import_plain_rootfs(im, err);
         }
         return -EINVAL;
+}
+
+/* What the unpacking child of a rootless import hands back: its state
+ * of the fingerprint, the size and the metadata, in shared memory. */
+struct unpacked {
+        struct fingerprint fp;
+        int64_t size;
+        size_t n_skipped_devices;
+        bool has_metadata;
+        size_t metadata_len;
+        char metadata[METADATA_MAX_SIZE + 1];
+};
+
+struct unpack_args {
+        struct import *im;
+        struct unpacked *out;
+};
+
+static int unpack_in_userns(void *arg, vessel_error **err)
+{
+        struct unpack_args *a = arg;
+        struct import *im = a->im;
+        int r = (im->kind == KIND_DIR ? import_directory_unpack(im, err) : import_unpack(im, err))
+                    ?: extract_finish(&im->x, err);
+
+        if (r < 0)
+                return r;
+        a->out->fp = im->fp;
+        a->out->size = im->info.size;
+        a->out->n_skipped_devices = im->x.n_skipped_devices;
+        if (im->x.metadata && im->x.metadata_len <= METADATA_MAX_SIZE) {
+                a->out->has_metadata = true;
+                a->out->metadata_len = im->x.metadata_len;
+                memcpy(a->out->metadata, im->x.metadata, im->x.metadata_len);
+        }
+        return 0;
+}
+
+/* A rootless store: the rootfs is unpacked by the root of a user
+ * namespace of the user's ids (userns-helper.h), image id N as the
+ * images' block's N (idrange.h); device nodes, which no user namespace
+ * may make, are left out with a notice. */
+static int import_unpack_rootless(struct import *im, vessel_error **err)
+{
+        struct idrange_user u;
+        struct unpacked *out;
+        int r;
+
+        if ((r = idrange_user_read(&u, err)) < 0)
+                return vessel_error_prefix(err, "image import into a rootless store");
+        out = mmap(NULL, sizeof(*out), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        if (out == MAP_FAILED) {
+                idrange_user_free(&u);
+                return vessel_error_sys(err, "image import: mmap");
+        }
+        im->x.id_base = (uint32_t)idrange_user_image_base(&u);
+        im->x.id_size = IDRANGE_BLOCK;
+        im->x.skip_devices = true;
+        r = im->kind == KIND_DIR ? import_directory_tar(im, err) : 0;
+        if (r == 0)
+                        r = userns_run(&u, "image import", unpack_in_userns,
+                               &(struct unpack_args){im, out}, err);
+        if (r == 0) {
+                im->fp = out->fp;
+                im->info.size = out->size;
+                free(im->x.metadata);
+                im->x.metadata = NULL;
+                if (out->has_metadata) {
+                        im->x.metadata = xmalloc0(out->metadata_len + 1);
+                        memcpy(im->x.metadata, out->metadata, out->metadata_len);
+                        im->x.metadata_len = out->metadata_len;
+                }
+                if (out->n_skipped_devices)
+                        fprintf(stderr,
+                                "vesselctl: image %s: left out %zu device node%s (a rootless "
+                                "store cannot make them; instances get /dev from the runtime)\n",
+                                im->o->paths[0], out->n_skipped_devices,
+                                out->n_skipped_devices == 1 ? "" : "s");
+        }
+        munmap(out, sizeof(*out));
+        idrange_user_free(&u);
+        return r;
 }
 
 static int check_architecture(struct import *im, vessel_error **err)
@@ -330,8 +422,9 @@ static int import_commit(struct import *im, struct image_import_result *res, ves
                 return -EIO;
         res->existed = exists;
         if (!exists) {
-                if (rm_rf_at(im->s->images_fd, fp) < 0) /* an orphan of a killed import */
-                        return vessel_error_sys(err, "removing images/%s", fp);
+                /* an orphan of a killed import */
+                if (store_rm_rf_at(im->s, im->s->images_fd, fp, err) < 0)
+                        return vessel_error_prefix(err, "removing images/%s", fp);
                 if (db_image_insert(im->s, &im->info, err) < 0)
                         return -EIO;
         }
@@ -387,7 +480,7 @@ static int import_kind(const struct image_import_opts *o, enum import_kind *kind
 int image_import(struct vessel_store *s, const struct image_import_opts *o,
                  struct image_import_result *res, vessel_error **err)
 {
-        struct import im = {.s = s, .o = o, .st = {s->images_fd, "", -1, -1, -1}};
+        struct import im = {.s = s, .o = o, .st = {s, s->images_fd, "", -1, -1, -1}};
         _cleanup_free_ char *base = xstrdup(o->paths[0]);
         int r;
 
@@ -398,7 +491,10 @@ int image_import(struct vessel_store *s, const struct image_import_opts *o,
         extractor_init(&im.x, im.st.rootfs_fd, im.st.templates_fd);
         fingerprint_init(&im.fp);
         if (r == 0)
-                r = import_unpack(&im, err) ?: extract_finish(&im.x, err) ?: import_metadata(&im, err);
+                r = store_is_rootless(s) ? import_unpack_rootless(&im, err)
+                                         : import_unpack(&im, err) ?: extract_finish(&im.x, err);
+        if (r == 0)
+                r = import_metadata(&im, err);
         if (r == 0) {
                 fingerprint_final(&im.fp, im.info.fingerprint);
                 im.info.format =

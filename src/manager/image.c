@@ -39,8 +39,8 @@ int image_delete(struct vessel_store *s, const char *fp, vessel_error **err)
                         renameat(s->images_fd, hidden, s->images_fd, fp);
                 return vessel_error_rc(err);
         }
-        if (moved && rm_rf_at(s->images_fd, hidden) < 0)
-                return vessel_error_sys(err, "removing images/%s", hidden);
+        if (moved && store_rm_rf_at(s, s->images_fd, hidden, err) < 0)
+                return vessel_error_prefix(err, "removing images/%s", hidden);
         return 0;
 }
 

@@ -372,7 +372,7 @@ int instance_create(struct vessel_store *s, const struct instance_create_opts *o
         if (r == 0)
                 r = create_commit(s, o, &img, staging, err);
         if (r < 0)
-                rm_rf_at(s->instances_fd, staging);
+                store_rm_rf_at(s, s->instances_fd, staging, NULL);
         image_info_free(&img);
         return r;
 }
@@ -415,8 +415,9 @@ static int delete_instance(struct vessel_store *s, const char *name, bool force,
                 db_bind_text(st, 1, name);
                 if (store_step(s, st, err) == SQLITE_DONE && store_tx_commit(&tx, err) == 0) {
                         rundir_remove(s, name);
-                        if (moved && rm_rf_at(s->instances_fd, hidden) < 0)
-                                return vessel_error_sys(err, "removing instances/%s", hidden);
+                        if (moved && store_rm_rf_at(s, s->instances_fd, hidden, err) < 0)
+                                return vessel_error_prefix(err, "removing instances/%s",
+                                                           hidden);
                         return 0;
                 }
         }

@@ -26,31 +26,91 @@ void rundir_store_key(const char *store_root, char key[13])
         key[12] = '\0';
 }
 
+char *rundir_top_for(unsigned euid, const char *xdg_runtime_dir)
+{
+        if (euid == 0)
+                return xstrdup(RUNDIR_BASE);
+        /* The XDG base directory spec ignores a relative one. */
+        if (xdg_runtime_dir && xdg_runtime_dir[0] == '/')
+                return xasprintf("%s/vesselctl", xdg_runtime_dir);
+        return xasprintf(RUNDIR_TMP_PREFIX "%u", euid);
+}
+
+char *rundir_top(void)
+{
+        return rundir_top_for((unsigned)geteuid(), getenv("XDG_RUNTIME_DIR"));
+}
+
 static char *inst_path(const char *store_root, const char *name)
 {
+        _cleanup_free_ char *top = rundir_top();
         char key[13];
 
         rundir_store_key(store_root, key);
-        return xasprintf(RUNDIR_BASE "/%s/%s", key, name);
+        return xasprintf("%s/%s/%s", top, key, name);
 }
 
 void rundir_at(const char *store_root, const char *name, struct rundir *rd)
 {
+        _cleanup_free_ char *top = rundir_top();
         char key[13];
 
         rundir_store_key(store_root, key);
         *rd = (struct rundir){
-            .base = xasprintf(RUNDIR_BASE "/%s", key),
-            .runtime = xasprintf(RUNDIR_BASE "/%s/runtime", key),
-            .inst = xasprintf(RUNDIR_BASE "/%s/%s", key, name),
+            .base = xasprintf("%s/%s", top, key),
+            .runtime = xasprintf("%s/%s/runtime", top, key),
+            .inst = xasprintf("%s/%s/%s", top, key, name),
         };
+}
+
+/* A non-root user's top directory may be in a place others can write
+ * (/tmp): made 0700 and used only if it is a directory of the user's
+ * own, 0700, not a symlink, so that nobody else can see or plant the
+ * sockets and pid files in it. */
+static int top_check(const char *top, vessel_error **err)
+{
+        struct stat st;
+
+        if (geteuid() == 0)
+                return 0;
+        if (mkdir(top, 0700) < 0 && errno != EEXIST)
+                return vessel_error_sys(err, "run directory %s: mkdir", top);
+        if (lstat(top, &st) < 0)
+                return vessel_error_sys(err, "run directory %s: lstat", top);
+        if (!S_ISDIR(st.st_mode))
+                return vessel_error_msg(err, EPERM,
+                                        "run directory %s: not a directory (a symlink?): refusing "
+                                        "to use it; remove it",
+                                        top);
+        if (st.st_uid != geteuid() || (st.st_mode & 07777) != 0700)
+                return vessel_error_msg(err, EPERM,
+                                        "run directory %s: owned by uid %u with mode %04o, not by "
+                                        "uid %u with mode 0700: refusing to use it (someone else "
+                                        "may have made it); remove it",
+                                        top, (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777),
+                                        (unsigned)geteuid());
+        return 0;
 }
 
 int rundir_open(struct vessel_store *s, const char *name, struct rundir *rd, vessel_error **err)
 {
-        _cleanup_free_ char *link = NULL;
+        _cleanup_free_ char *link = NULL, *top = rundir_top();
 
+        if (top_check(top, err) < 0)
+                return vessel_error_prefix(err, "instance \"%s\"", name);
         rundir_at(s->root, name, rd);
+        /* The runtime binds and connects to the console and seccomp
+         * sockets by path: sun_path holds 107 bytes and a NUL. */
+        if (strlen(rd->inst) + strlen("/" RUNDIR_LONGEST_SOCKET) >= RUNDIR_SUN_PATH_MAX) {
+                int r = vessel_error_msg(err, ENAMETOOLONG,
+                                         "instance \"%s\": its sockets' path %s/%s would be "
+                                         "longer than a unix socket address allows (%d bytes): "
+                                         "use a shorter name or a shorter $XDG_RUNTIME_DIR",
+                                         name, rd->inst, RUNDIR_LONGEST_SOCKET,
+                                         RUNDIR_SUN_PATH_MAX - 1);
+                rundir_free(rd);
+                return r;
+        }
         if (mkdir_p(rd->runtime, 0700, err) < 0 || mkdir_p(rd->inst, 0700, err) < 0) {
                 rundir_free(rd);
                 return vessel_error_prefix(err, "instance \"%s\": run directory", name);
@@ -177,11 +237,11 @@ int rundir_monitor_wait(const struct rundir *rd, int timeout_ms, vessel_error **
 void rundir_remove(struct vessel_store *s, const char *name)
 {
         char key[13];
-        _cleanup_free_ char *base = NULL;
+        _cleanup_free_ char *base = NULL, *top = rundir_top();
         _cleanup_close_ int fd = -1;
 
         rundir_store_key(s->root, key);
-        base = xasprintf(RUNDIR_BASE "/%s", key);
+        base = xasprintf("%s/%s", top, key);
         fd = open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (fd >= 0)
                 rm_rf_at(fd, name);

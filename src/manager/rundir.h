@@ -1,4 +1,6 @@
-/* rundir.h: what lives only while instances run, under /run/vesselctl.
+/* rundir.h: what lives only while instances run, under /run/vesselctl
+ * (for a non-root user: $XDG_RUNTIME_DIR/vesselctl, else
+ * /tmp/vesselctl-UID, which must be the user's own and 0700).
  *
  *   /run/vesselctl/<key>/         one per store (key: 12 hex digits of the
  *                                 SHA-256 of the store's path), 0700
@@ -27,6 +29,16 @@
 #include "store.h"
 
 #define RUNDIR_BASE "/run/vesselctl"
+#define RUNDIR_TMP_PREFIX "/tmp/vesselctl-"
+/* sizeof(sockaddr_un.sun_path), and the longest socket name in an
+ * instance's directory ("console", "monitor" and "seccomp" are as long). */
+#define RUNDIR_SUN_PATH_MAX 108
+#define RUNDIR_LONGEST_SOCKET "console"
+
+/* The top directory (allocated) for the calling euid; the _for form from
+ * its inputs, for the unit tests. */
+char *rundir_top(void);
+char *rundir_top_for(unsigned euid, const char *xdg_runtime_dir);
 
 struct rundir {
         char *base;    /* /run/vesselctl/<key> */
@@ -35,6 +47,8 @@ struct rundir {
 };
 
 /* The store's run directory and the instance's (created, 0700). */
+/* Also: checks a non-root user's top directory, and that the sockets'
+ * paths fit a unix socket address. */
 int rundir_open(struct vessel_store *s, const char *name, struct rundir *rd, vessel_error **err);
 void rundir_free(struct rundir *rd);
 /* The paths alone (nothing is created): for readers. */

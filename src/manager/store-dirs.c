@@ -23,6 +23,7 @@
 
 #include "store.h"
 #include "util.h"
+#include "userns-helper.h"
 
 int store_dir_lock_free(int dirfd, const char *name)
 {
@@ -100,7 +101,7 @@ static int recover_deleted(struct vessel_store *s, int dirfd, const struct store
         if (exists && faccessat(dirfd, name, F_OK, AT_SYMLINK_NOFOLLOW) < 0 &&
             renameat(dirfd, entry, dirfd, name) == 0)
                 return 0;
-        rm_rf_at(dirfd, entry);
+        store_rm_rf_at(s, dirfd, entry, NULL);
         return 0;
 }
 
@@ -121,7 +122,7 @@ static int recover_orphan(struct vessel_store *s, int dirfd, const struct store_
                 if (r != 0)
                         return r < 0 ? r : 0;
         }
-        rm_rf_at(dirfd, name);
+        store_rm_rf_at(s, dirfd, name, NULL);
         return 0;
 }
 
@@ -173,7 +174,7 @@ int store_recover_dir(struct vessel_store *s, int dirfd, const struct store_dir_
                     (k->tmp_prefix_other && str_has_prefix(de->d_name, k->tmp_prefix_other))) {
                         _cleanup_close_ int lock = store_dir_lock_free(dirfd, de->d_name);
                         if (lock >= 0)
-                                rm_rf_at(dirfd, de->d_name);
+                                store_rm_rf_at(s, dirfd, de->d_name, NULL);
                         continue;
                 }
                 r = needs_lock(s, k, de->d_name, err);
@@ -184,4 +185,14 @@ int store_recover_dir(struct vessel_store *s, int dirfd, const struct store_dir_
         if (r < 0)
                 return vessel_error_prefix(err, "%s/", k->what);
         return later[0] ? recover_locked(s, dirfd, k, later, err) : 0;
+}
+
+int store_rm_rf_at(struct vessel_store *s, int dirfd, const char *name, vessel_error **err)
+{
+        int r;
+
+        if (store_is_rootless(s))
+                return userns_rm_rf_at(dirfd, name, err);
+        r = rm_rf_at(dirfd, name);
+        return r < 0 ? vessel_error_set(err, -r, "rm -rf %s", name) : 0;
 }

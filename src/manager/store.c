@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pwd.h>
 #include <unistd.h>
 #include <sys/stat.h>
 
@@ -18,15 +19,34 @@
  * while unpacking. */
 #define STORE_BUSY_TIMEOUT_MS 60000
 
-const char *store_root_choose(const char *dir)
+char *store_root_choose_for(const char *dir, const char *env_store, unsigned euid,
+                            const char *xdg_data_home, const char *home)
 {
-        const char *env = getenv("VESSEL_STORE");
-
         if (dir && *dir)
-                return dir;
-        if (env && *env)
-                return env;
-        return STORE_DEFAULT_ROOT;
+                return xstrdup(dir);
+        if (env_store && *env_store)
+                return xstrdup(env_store);
+        if (euid == 0)
+                return xstrdup(STORE_DEFAULT_ROOT);
+        /* The XDG base directory spec: a relative $XDG_DATA_HOME is
+         * invalid and ignored. */
+        if (xdg_data_home && xdg_data_home[0] == '/')
+                return xasprintf("%s/vessel", xdg_data_home);
+        if (home && home[0] == '/')
+                return xasprintf("%s/.local/share/vessel", home);
+        return NULL;
+}
+
+char *store_root_choose(const char *dir)
+{
+        char *r = store_root_choose_for(dir, getenv("VESSEL_STORE"), (unsigned)geteuid(),
+                                        getenv("XDG_DATA_HOME"), getenv("HOME"));
+        struct passwd *pw;
+
+        /* No usable $HOME: the home directory of the passwd entry. */
+        if (!r && (pw = getpwuid(geteuid())) && pw->pw_dir)
+                r = store_root_choose_for(NULL, NULL, (unsigned)geteuid(), NULL, pw->pw_dir);
+        return r;
 }
 
 int store_error(struct vessel_store *s, vessel_error **err, const char *what)
@@ -170,7 +190,13 @@ int store_open(const char *root, struct vessel_store **out, vessel_error **err)
 {
         _cleanup_store_ struct vessel_store *s = xmalloc0(sizeof(*s));
 
+        if (!root)
+                return vessel_error_msg(err, ENOENT,
+                                        "store: no --store, $VESSEL_STORE, $XDG_DATA_HOME or "
+                                        "home directory to put a rootless store in");
+
         s->root_fd = s->images_fd = s->instances_fd = -1;
+        s->rootless = geteuid() != 0;
         s->root = root[0] == '/' ? xstrdup(root) : realpath(root, NULL);
         if (!s->root) {
                 if (mkdir_p(root, 0711, err) < 0)

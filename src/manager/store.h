@@ -21,6 +21,7 @@
 
 struct vessel_store {
         char *root;       /* absolute path of the store directory */
+        bool rootless;    /* opened by a non-root euid (docs/manager.md, "Rootless") */
         int root_fd;      /* O_DIRECTORY fd of it */
         int images_fd;    /* root/images */
         int instances_fd; /* root/instances */
@@ -32,8 +33,22 @@ struct store_tx {
         bool open;
 };
 
-/* The store root: dir if given, else $VESSEL_STORE, else the default. */
-const char *store_root_choose(const char *dir);
+/* The store root (allocated): dir if given, else $VESSEL_STORE, else
+ * the default: STORE_DEFAULT_ROOT for root, $XDG_DATA_HOME/vessel (else
+ * ~/.local/share/vessel) for any other effective uid. */
+char *store_root_choose(const char *dir);
+/* The same from its inputs alone (for the unit tests): euid, the
+ * environment's XDG_DATA_HOME and HOME (NULL: unset); NULL when a
+ * non-root caller has neither (or only relative ones). */
+char *store_root_choose_for(const char *dir, const char *env_store, unsigned euid,
+                            const char *xdg_data_home, const char *home);
+/* Whether the store was opened by a non-root euid: its instances' ids
+ * come from the user's own subordinate ids (idrange.h) and work over
+ * their files goes through userns-helper.h. */
+static inline bool store_is_rootless(const struct vessel_store *s)
+{
+        return s->rootless;
+}
 /* Open (creating it if missing) the store at root, apply pending schema
  * migrations and clean what killed commands left behind. */
 int store_open(const char *root, struct vessel_store **out, vessel_error **err);
@@ -101,6 +116,10 @@ int store_delete_begin(int dirfd, const char *name, char *hidden, size_t size, i
                        vessel_error **err);
 int store_recover_dir(struct vessel_store *s, int dirfd, const struct store_dir_kind *k,
                       vessel_error **err);
+
+/* rm -rf dirfd/name; in a rootless store through the user namespace
+ * helper, since its trees hold files of the user's subordinate ids. */
+int store_rm_rf_at(struct vessel_store *s, int dirfd, const char *name, vessel_error **err);
 
 /* Run one migration list on db (store-schema.c); exposed for the tests. */
 int store_migrate(sqlite3 *db, vessel_error **err);

@@ -38,7 +38,8 @@ static void usage(FILE *f)
         ctl_group_usage(f, usage_text, commands);
         fputs("\n"
               "Global options:\n"
-              "  --store DIR    the store (default $VESSEL_STORE, else " STORE_DEFAULT_ROOT ")\n"
+              "  --store DIR    the store (default $VESSEL_STORE, else " STORE_DEFAULT_ROOT
+              "; for a non-root user $XDG_DATA_HOME/vessel, else ~/.local/share/vessel)\n"
               "  -h, --help     this help; COMMAND --help for each command\n"
               "  --version      print the version\n",
               f);
@@ -113,7 +114,9 @@ int ctl_bad_option(const char *cmd, char **argv)
 
 int ctl_store_open(struct ctl *c, struct vessel_store **s, vessel_error **err)
 {
-        return store_open(store_root_choose(c->store_dir), s, err);
+        _cleanup_free_ char *root = store_root_choose(c->store_dir);
+
+        return store_open(root, s, err);
 }
 
 int main(int argc, char **argv)

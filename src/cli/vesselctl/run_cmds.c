@@ -257,8 +257,8 @@ int cli_exec(struct ctl *c, int argc, char **argv)
         o.env = env;
         o.cmd = argv + optind;
         o.tty = tty >= 0 ? tty : isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
-        const char *root = store_root_choose(c->store_dir);
-        _cleanup_free_ char *abs = root[0] == '/' ? xstrdup(root) : realpath(root, NULL);
+        _cleanup_free_ char *root = store_root_choose(c->store_dir);
+        _cleanup_free_ char *abs = !root ? NULL : root[0] == '/' ? xstrdup(root) : realpath(root, NULL);
         r = abs ? instance_exec_argv(abs, name, &o, &args, &err) : -ESRCH;
         if (r == -ESRCH) {
                 /* Not running: the catalogue says whether it exists at all. */

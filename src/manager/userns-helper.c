@@ -1,0 +1,223 @@
+/* userns-helper.c: a child in a user namespace of the user's own ids,
+ * for a rootless store's files (see userns-helper.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <inttypes.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "userns-helper.h"
+#include "util.h"
+
+/* The child's report on the error pipe: "CODE MESSAGE", nothing on
+ * success. */
+static _Noreturn void child_fail(int fd, int code, const char *msg)
+{
+        dprintf(fd, "%d %s", code, msg);
+        _exit(1);
+}
+
+static _Noreturn void child(int sync_rd, int sync_wr, int err_fd, userns_fn fn, void *arg)
+{
+        vessel_error *e = NULL;
+        char c;
+
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+                child_fail(err_fd, errno, "prctl(PR_SET_PDEATHSIG) failed");
+        if (unshare(CLONE_NEWUSER) < 0) {
+                int code = errno;
+                char msg[256];
+                snprintf(msg, sizeof(msg),
+                         "unshare(CLONE_NEWUSER): %s (are unprivileged user namespaces "
+                         "allowed: kernel.unprivileged_userns_clone, "
+                         "user.max_user_namespaces?)",
+                         strerror(code));
+                child_fail(err_fd, code, msg);
+        }
+        c = 'u';
+        if (write(sync_wr, &c, 1) != 1)
+                _exit(1);
+        /* EOF: the parent could not map us and reports why itself. */
+        if (read(sync_rd, &c, 1) != 1 || c != 'm')
+                _exit(1);
+        /* Mapped: our ids are 0 here.  The host groups we carry are not
+         * mapped; drop them so that nothing is done in their name. */
+        if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
+                child_fail(err_fd, errno, "setresuid/setresgid(0) in the user namespace failed");
+        if (setgroups(0, NULL) < 0)
+                child_fail(err_fd, errno, "setgroups(0) in the user namespace failed");
+        if (fn(arg, &e) < 0)
+                child_fail(err_fd, e ? e->code : EIO, e && e->msg ? e->msg : "failed");
+        _exit(0);
+}
+
+/* newuidmap/newgidmap PID 0 OWN 1 then each range of the pool onto
+ * itself: the setuid helpers check them against /etc/subuid and
+ * /etc/subgid. */
+static int run_newidmap(const char *tool, pid_t pid, uint32_t own, const struct idrange_user *u,
+                        vessel_error **err)
+{
+        char **argv = xmalloc0(sizeof(char *) * (3 * (u->n + 1) + 3));
+        size_t a = 0;
+        int status;
+        pid_t child;
+
+        argv[a++] = xstrdup(tool);
+        argv[a++] = xasprintf("%d", (int)pid);
+        argv[a++] = xstrdup("0");
+        argv[a++] = xasprintf("%u", own);
+        argv[a++] = xstrdup("1");
+        for (size_t i = 0; i < u->n; i++) {
+                argv[a++] = xasprintf("%" PRIu64, u->pool[i].start);
+                argv[a++] = xasprintf("%" PRIu64, u->pool[i].start);
+                argv[a++] = xasprintf("%" PRIu64, u->pool[i].size);
+        }
+        child = fork();
+        if (child == 0) {
+                execvp(tool, argv);
+                dprintf(STDERR_FILENO, "vesselctl: exec %s: %s\n", tool, strerror(errno));
+                _exit(127);
+        }
+        strv_free(argv);
+        if (child < 0)
+                return vessel_error_sys(err, "fork for %s", tool);
+        while (waitpid(child, &status, 0) < 0)
+                if (errno != EINTR)
+                        return vessel_error_sys(err, "waitpid %s", tool);
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                return vessel_error_msg(err, EPERM, "%s failed (status %d)%s", tool, status,
+                                        WIFEXITED(status) && WEXITSTATUS(status) == 127
+                                            ? ": is it installed (package uidmap)?"
+                                            : "; see its message above");
+        return 0;
+}
+
+static int map_child(pid_t pid, const struct idrange_user *u, vessel_error **err)
+{
+        if (run_newidmap("newgidmap", pid, u->gid, u, err) < 0)
+                return vessel_error_rc(err);
+        return run_newidmap("newuidmap", pid, u->uid, u, err);
+}
+
+/* The child's report: its error, or success. */
+static int collect(pid_t pid, int err_fd, const char *what, vessel_error **err)
+{
+        char buf[4096];
+        size_t got = 0;
+        int status, code = EIO, off = 0;
+        ssize_t k;
+
+        while (got < sizeof(buf) - 1 &&
+               ((k = read(err_fd, buf + got, sizeof(buf) - 1 - got)) > 0 ||
+                (k < 0 && errno == EINTR)))
+                if (k > 0)
+                        got += (size_t)k;
+        buf[got] = '\0';
+        while (waitpid(pid, &status, 0) < 0)
+                if (errno != EINTR)
+                        return vessel_error_sys(err, "%s: waitpid of the user namespace helper",
+                                                what);
+        if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+                return 0;
+        if (got && sscanf(buf, "%d %n", &code, &off) == 1 && off > 0)
+                return vessel_error_msg(err, code > 0 ? code : EIO, "%s", buf + off);
+        return vessel_error_msg(err, EIO, "%s: the user namespace helper failed (status %d)",
+                                what, status);
+}
+
+int userns_run(const struct idrange_user *u, const char *what, userns_fn fn, void *arg,
+               vessel_error **err)
+{
+        int to_child[2] = {-1, -1}, to_parent[2] = {-1, -1}, errp[2] = {-1, -1}, r;
+        pid_t pid;
+        char c;
+
+        if (pipe2(to_child, O_CLOEXEC) < 0 || pipe2(to_parent, O_CLOEXEC) < 0 ||
+            pipe2(errp, O_CLOEXEC) < 0) {
+                r = vessel_error_sys(err, "%s: pipe", what);
+                goto out;
+        }
+        fflush(NULL);
+        pid = fork();
+        if (pid < 0) {
+                r = vessel_error_sys(err, "%s: fork", what);
+                goto out;
+        }
+        if (pid == 0) {
+                close(to_child[1]);
+                close(to_parent[0]);
+                close(errp[0]);
+                child(to_child[0], to_parent[1], errp[1], fn, arg);
+        }
+        closep(&to_child[0]);
+        closep(&to_parent[1]);
+        closep(&errp[1]);
+        r = 0;
+        if (read(to_parent[0], &c, 1) == 1 && c == 'u') {
+                vessel_error *e = NULL;
+                if (map_child(pid, u, &e) < 0) {
+                        /* The child sees EOF and leaves. */
+                        closep(&to_child[1]);
+                        collect(pid, errp[0], what, NULL);
+                        r = vessel_error_msg(err, e->code ? e->code : EPERM,
+                                             "%s: mapping user %s's ids into a user namespace: %s",
+                                             what, u->name, e->msg);
+                        vessel_error_free(&e);
+                        goto out;
+                }
+                c = 'm';
+                if (write(to_child[1], &c, 1) != 1) {
+                        /* It died: collect says how. */
+                }
+        }
+        closep(&to_child[1]);
+        r = collect(pid, errp[0], what, err);
+out:
+        for (int i = 0; i < 2; i++) {
+                closep(&to_child[i]);
+                closep(&to_parent[i]);
+                closep(&errp[i]);
+        }
+        return r;
+}
+
+int userns_run_self(const char *what, userns_fn fn, void *arg, vessel_error **err)
+{
+        struct idrange_user u;
+        int r = idrange_user_read(&u, err);
+
+        if (r < 0)
+                return vessel_error_prefix(err, "%s", what);
+        r = userns_run(&u, what, fn, arg, err);
+        idrange_user_free(&u);
+        return r;
+}
+
+struct rm_args {
+        int dirfd;
+        const char *name;
+};
+
+static int rm_fn(void *arg, vessel_error **err)
+{
+        const struct rm_args *a = arg;
+
+        int r = rm_rf_at(a->dirfd, a->name);
+
+        return r < 0 ? vessel_error_set(err, -r, "rm -rf %s", a->name) : 0;
+}
+
+int userns_rm_rf_at(int dirfd, const char *name, vessel_error **err)
+{
+        struct rm_args a = {dirfd, name};
+        _cleanup_free_ char *what = xasprintf("removing %s", name);
+
+        return userns_run_self(what, rm_fn, &a, err);
+}
