@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "idshift.h"
+#include "userns-helper.h"
 #include "util.h"
 
 #define MARKER "rootfs.shift"
@@ -143,8 +144,49 @@ static int write_marker(int dirfd, const char *text, vessel_error **err)
         return 0;
 }
 
+int idshift_record(int inst_dirfd, uint64_t base, uint64_t size, vessel_error **err)
+{
+        _cleanup_free_ char *done = xasprintf("shifted %" PRIu64 " %" PRIu64 "\n", base, size);
+
+        return write_marker(inst_dirfd, done, err);
+}
+
+int idshift_current(int inst_dirfd, uint64_t *base)
+{
+        _cleanup_free_ char *text = NULL;
+        unsigned long long a, b, c;
+
+        if (read_file_at(inst_dirfd, MARKER, &text, NULL, NULL) < 0)
+                return 0;
+        if (sscanf(text, "shifted %llu %llu", &a, &b) == 2) {
+                *base = a;
+                return 1;
+        }
+        if (sscanf(text, "shifting %llu %llu %llu", &a, &b, &c) == 3) {
+                *base = b;
+                return 1;
+        }
+        return 0;
+}
+
+/* The walk, in this process or (rootless) in the helper's child. */
+static int walk_fn(void *arg, vessel_error **err)
+{
+        const char *rootfs = arg;
+        int r = 0;
+
+        if (nftw(rootfs, shift_one, 64, FTW_PHYS | FTW_MOUNT) != 0)
+                r = walk.error ? vessel_error_set(err, walk.error, "shift %s: chown",
+                                                  walk.path ? walk.path : rootfs)
+                               : vessel_error_sys(err, "shift %s", rootfs);
+        free(walk.path);
+        walk.path = NULL;
+        return r;
+}
+
 int idshift_prepare(int inst_dirfd, const char *name, const char *rootfs, uint64_t base,
-                    uint64_t size, bool *shifted, vessel_error **err)
+                    uint64_t size, const struct idrange_user *rootless, bool *shifted,
+                    vessel_error **err)
 {
         _cleanup_free_ char *text = NULL;
         unsigned long long mbase = 0, msize = 0, from = 0, to = 0;
@@ -164,14 +206,22 @@ int idshift_prepare(int inst_dirfd, const char *name, const char *rootfs, uint64
                 if (sscanf(text, "shifting %llu %llu %llu", &from, &to, &msize) == 3)
                         mbase = from;
         }
-        if (!marked && (r = probe(rootfs, &ok, err)) < 0)
+        if (rootless && !marked)
+                mbase = idrange_user_image_base(rootless);
+        if (!rootless && !marked && (r = probe(rootfs, &ok, err)) < 0)
                 return r;
-        if (!marked && ok)
+        if (!rootless && !marked && ok)
                 return 0; /* the runtime idmaps it */
-        fprintf(stderr,
-                "vesselctl: instance %s: %s cannot be idmapped on its file system: shifting its "
-                "files to host ids %" PRIu64 "-%" PRIu64 " once\n",
-                name, rootfs, base, base + size - 1);
+        if (rootless)
+                fprintf(stderr,
+                        "vesselctl: instance %s: rootless store: shifting its files to host ids "
+                        "%" PRIu64 "-%" PRIu64 " (idmapped mounts need privilege)\n",
+                        name, base, base + size - 1);
+        else
+                fprintf(stderr,
+                        "vesselctl: instance %s: %s cannot be idmapped on its file system: "
+                        "shifting its files to host ids %" PRIu64 "-%" PRIu64 " once\n",
+                        name, rootfs, base, base + size - 1);
         _cleanup_free_ char *mark = xasprintf("shifting %llu %" PRIu64 " %" PRIu64 "\n", mbase,
                                               base, size);
         if ((r = write_marker(inst_dirfd, mark, err)) < 0)
@@ -181,13 +231,10 @@ int idshift_prepare(int inst_dirfd, const char *name, const char *rootfs, uint64
         walk.size = size;
         walk.error = 0;
         walk.path = NULL;
-        if (nftw(rootfs, shift_one, 64, FTW_PHYS | FTW_MOUNT) != 0) {
-                r = walk.error ? vessel_error_set(err, walk.error, "instance %s: shift %s: chown",
-                                                  name, walk.path ? walk.path : rootfs)
-                               : vessel_error_sys(err, "instance %s: shift %s", name, rootfs);
-                free(walk.path);
-                return r;
-        }
+        r = rootless ? userns_run(rootless, "shifting the rootfs", walk_fn, (void *)rootfs, err)
+                     : walk_fn((void *)rootfs, err);
+        if (r < 0)
+                return vessel_error_prefix(err, "instance %s", name);
         _cleanup_free_ char *done = xasprintf("shifted %" PRIu64 " %" PRIu64 "\n", base, size);
         if ((r = write_marker(inst_dirfd, done, err)) < 0)
                 return vessel_error_prefix(err, "instance %s", name);

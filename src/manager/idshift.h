@@ -18,15 +18,31 @@
 #include <stdint.h>
 
 #include "error.h"
+#include "idrange.h"
 
 /* The id a file owned by id gets when moved from range FROM (0: not
  * shifted) to TO, of size ids each. */
 uint32_t idshift_map(uint32_t id, uint64_t from, uint64_t to, uint64_t size);
 
 /* At start: *shifted true when the files are (now) shifted to base, so
- * that the runtime must not idmap the rootfs; false when it can. */
+ * that the runtime must not idmap the rootfs; false when it can.  With
+ * rootless (a rootless store's user), idmapped mounts are out of reach
+ * (they need CAP_SYS_ADMIN in the initial user namespace): no probe, the
+ * files are always shifted, from where the record says (the copy of an
+ * image records the images' block), by the walk run through the user
+ * namespace helper (userns-helper.h). */
 int idshift_prepare(int inst_dirfd, const char *name, const char *rootfs, uint64_t base,
-                    uint64_t size, bool *shifted, vessel_error **err);
+                    uint64_t size, const struct idrange_user *rootless, bool *shifted,
+                    vessel_error **err);
+
+/* Record that the files in inst_dirfd's rootfs are at host ids base..
+ * (a rootless store's fresh copy of an image: the images' block). */
+int idshift_record(int inst_dirfd, uint64_t base, uint64_t size, vessel_error **err);
+
+/* Where the record says the files are now: 1 and *base when it names
+ * a range (the target of one being shifted, too), 0 when there is no
+ * record. */
+int idshift_current(int inst_dirfd, uint64_t *base);
 
 /* Whether the marker says the files are shifted to base (no probe). */
 bool idshift_recorded(int inst_dirfd, uint64_t base, uint64_t size);

@@ -1,6 +1,8 @@
 /* instance-oci.c: the config.json of an instance in the store (its
  * expanded configuration through oci-gen, with the host's facts). */
 #include <fcntl.h>
+#include <stdio.h>
+#include <unistd.h>
 #include <sys/sysinfo.h>
 
 #include "idshift.h"
@@ -8,6 +10,7 @@
 #include "lxcfs.h"
 #include "mknod-supervisor.h"
 #include "oci-gen.h"
+#include "rootless.h"
 #include "rundir.h"
 #include "util.h"
 
@@ -18,17 +21,35 @@ static long long host_memory(void)
         return sysinfo(&si) == 0 ? (long long)si.totalram * si.mem_unit : 0;
 }
 
+static bool lxcfs_wanted(const struct confset *c)
+{
+        const char *v = kvlist_get(&c->config, "security.lxcfs");
+        bool on = true;
+
+        if (v)
+                config_parse_bool(v, &on);
+        return on;
+}
+
+/* /dev/fuse goes to a rootless instance only if the user may open it:
+ * the runtime can only bind it from the host. */
+static bool fuse_openable(void)
+{
+        int fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
+
+        if (fd < 0)
+                return false;
+        close(fd);
+        return true;
+}
+
 /* security.lxcfs (default true): the live lxcfs directory, started
  * first when start says so. */
 static char *lxcfs_for(const struct confset *c, bool start)
 {
-        const char *v = kvlist_get(&c->config, "security.lxcfs");
-        bool on = true;
         char *dir = NULL;
 
-        if (v)
-                config_parse_bool(v, &on);
-        if (!on)
+        if (!lxcfs_wanted(c))
                 return NULL;
         if (!start)
                 return lxcfs_live_dir();
@@ -46,20 +67,30 @@ static int oci_config(struct vessel_store *s, const char *name, bool start, char
 
         if ((r = instance_get(s, name, &i, err)) < 0)
                 return r;
-        if ((r = instance_expand(s, &i, &c, err)) == 0 &&
-            (r = idrange_ensure(s, i.id, name, &c, &m, err)) == 0) {
+        bool rootless = store_is_rootless(s);
+        struct idrange_user u = {0};
+
+        if ((r = instance_expand(s, &i, &c, err)) == 0 && rootless && start)
+                r = rootless_config_check(&c, rootless_cgroup_delegated(), err);
+        if (r == 0 && rootless)
+                r = idrange_user_read(&u, err);
+        if (r == 0 && (r = idrange_ensure(s, i.id, name, &c, &m, err)) == 0) {
                 _cleanup_free_ char *rootfs = xasprintf("%s/instances/%s/rootfs", s->root, name);
                 _cleanup_free_ char *cgroup = instance_cgroup_path(s, name);
-                _cleanup_free_ char *lxcfs = lxcfs_for(&c, start);
+                _cleanup_free_ char *lxcfs = rootless ? NULL : lxcfs_for(&c, start);
                 bool shifted = false;
+                if (rootless && start && lxcfs_wanted(&c))
+                        fprintf(stderr, "vesselctl: instance %s: rootless store: no lxcfs (its "
+                                        "mount is root's): /proc shows the host's figures\n",
+                                name);
                 if (!m.privileged) {
                         _cleanup_close_ int dfd = openat(s->instances_fd, name,
                                                          O_RDONLY | O_DIRECTORY | O_CLOEXEC);
                         if (dfd < 0)
                                 r = vessel_error_sys(err, "instance %s: open its directory", name);
                         else if (start)
-                                r = idshift_prepare(dfd, name, rootfs, m.base, m.size, &shifted,
-                                                    err);
+                                r = idshift_prepare(dfd, name, rootfs, m.base, m.size,
+                                                    rootless ? &u : NULL, &shifted, err);
                         else
                                 shifted = idshift_recorded(dfd, m.base, m.size);
                         if (r < 0)
@@ -79,11 +110,14 @@ static int oci_config(struct vessel_store *s, const char *name, bool start, char
                                            .idmap = &m,
                                            .rootfs_shifted = shifted,
                                            .lxcfs_dir = lxcfs,
-                                           .seccomp_listener = listener};
+                                           /* A non-root monitor cannot make nodes. */
+                                           .seccomp_listener = rootless ? NULL : listener,
+                                           .no_fuse = rootless && !fuse_openable()};
                 if ((r = oci_gen(&in, json, err)) < 0)
                         vessel_error_prefix(err, "instance %s", name);
         }
 out:
+        idrange_user_free(&u);
         instance_idmap_free(&m);
         confset_free(&c);
         instance_free(&i);
@@ -109,5 +143,7 @@ char *instance_cgroup_path(struct vessel_store *s, const char *name)
         char key[13];
 
         rundir_store_key(s->root, key);
-        return xasprintf("/vessel/%s/%s", key, name);
+        /* Rootless: relative, which the runtime takes below the cgroup
+         * subtree delegated to the user (if any). */
+        return xasprintf("%svessel/%s/%s", store_is_rootless(s) ? "" : "/", key, name);
 }

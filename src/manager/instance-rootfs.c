@@ -14,7 +14,10 @@
 #include <stdlib.h>
 #include <sys/wait.h>
 
+#include "idrange.h"
+#include "idshift.h"
 #include "instance.h"
+#include "userns-helper.h"
 #include "util.h"
 
 /* cp inherits the staging directory's locked fd (the flock belongs to
@@ -52,6 +55,38 @@ static int run_cp(int dir_fd, char **argv, const char *what, vessel_error **err)
         return 0;
 }
 
+struct cp_args {
+        int dir_fd;
+        char **argv;
+        const char *what;
+};
+
+static int cp_in_userns(void *arg, vessel_error **err)
+{
+        struct cp_args *a = arg;
+
+        return run_cp(a->dir_fd, a->argv, a->what, err);
+}
+
+/* A rootless store's image files are the user's subordinate ids': cp
+ * runs as root of a user namespace of them (userns-helper.h), and the
+ * copy's record says that its files are in the images' block, from
+ * which the first start shifts them into the instance's range
+ * (idshift.h). */
+static int rootfs_create_rootless(int dir_fd, char **argv, const char *what, vessel_error **err)
+{
+        struct idrange_user u;
+        int r;
+
+        if ((r = idrange_user_read(&u, err)) < 0)
+                return vessel_error_prefix(err, "copying %s", what);
+        r = userns_run(&u, what, cp_in_userns, &(struct cp_args){dir_fd, argv, what}, err);
+        if (r == 0)
+                r = idshift_record(dir_fd, idrange_user_image_base(&u), IDRANGE_BLOCK, err);
+        idrange_user_free(&u);
+        return r;
+}
+
 int instance_rootfs_create(struct vessel_store *s, const char *fingerprint, int dir_fd,
                            const char *dir_path, vessel_error **err)
 {
@@ -61,6 +96,8 @@ int instance_rootfs_create(struct vessel_store *s, const char *fingerprint, int 
         char *argv[] = {"cp", "-a", "--reflink=auto", "--no-target-directory", "--", src,
                         dst,  NULL};
 
+        if (store_is_rootless(s))
+                return rootfs_create_rootless(dir_fd, argv, what, err);
         return run_cp(dir_fd, argv, what, err);
 }
 

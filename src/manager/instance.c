@@ -366,7 +366,13 @@ int instance_create(struct vessel_store *s, const struct instance_create_opts *o
                 return vessel_error_prefix(err, "instance \"%s\": %s/instances", o->name, s->root);
         }
         path = xasprintf("%s/instances/%s", s->root, staging);
-        r = instance_rootfs_create(s, img.fingerprint, fd, path, err);
+        /* Rootless: the runtime reaches the rootfs as the instance's root,
+         * a subordinate id, which must pass through (no idmapped mount
+         * hides the path as it does for root). */
+        if (store_is_rootless(s) && fchmod(fd, 0711) < 0)
+                r = vessel_error_sys(err, "instance \"%s\": chmod %s", o->name, path);
+        if (r == 0)
+                r = instance_rootfs_create(s, img.fingerprint, fd, path, err);
         if (r == 0)
                 r = instance_templates_copy(s, img.fingerprint, fd, path, err);
         if (r == 0)

@@ -383,7 +383,17 @@ static int start_container(struct monitor *m)
                                               m->o->name, NULL},
                         errbuf, sizeof(errbuf));
         if (r != 0) {
-                report("ERR %s", *errbuf ? errbuf : r < 0 ? strerror(-r) : "the runtime failed");
+                /* Warnings first (a rootless runtime's without a cgroup),
+                 * the error last: all of it to the log, the last line as
+                 * the answer, which is one line. */
+                size_t n = strlen(errbuf);
+                while (n && errbuf[n - 1] == '\n')
+                        errbuf[--n] = '\0';
+                char *last = strrchr(errbuf, '\n');
+                if (last)
+                        fprintf(stderr, "%s\n", errbuf);
+                report("ERR %s", *errbuf ? (last ? last + 1 : errbuf)
+                                         : r < 0 ? strerror(-r) : "the runtime failed");
                 goto fail;
         }
         c = accept4(m->consfd, NULL, NULL, SOCK_CLOEXEC);

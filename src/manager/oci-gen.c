@@ -322,6 +322,8 @@ static json_object *dev_rule(bool allow, char type, long long major, long long m
 
 static bool wants_fuse(const struct oci_gen_input *in)
 {
+        if (in->no_fuse)
+                return false;
         const char *v = kvlist_get(&in->conf->config, "security.fuse");
         const struct devlist *dl = &in->conf->devices;
         bool on = true;

@@ -49,6 +49,7 @@ struct oci_gen_input {
         /* The mknod supervisor's socket (RUNDIR/MKNOD_SUPERVISOR_SOCKET) for
          * linux.seccomp.listenerPath; NULL: no interception. */
         const char *seccomp_listener;
+        bool no_fuse; /* no /dev/fuse whatever security.fuse says (rootless, unopenable) */
 };
 
 /* The bounding set of the calling process (/proc/self/status CapBnd). */

@@ -20,10 +20,13 @@
 
 #include "config-db.h"
 #include "extract.h"
+#include "idrange.h"
+#include "idshift.h"
 #include "instance.h"
 #include "metadata.h"
 #include "resolve.h"
 #include "template.h"
+#include "userns-helper.h"
 #include "util.h"
 
 /* Larger template files are refused (Incus's images have a few lines). */
@@ -54,6 +57,7 @@ struct apply {
         int root_fd;
         struct planned *v;
         size_t n;
+        uint32_t id_base; /* added to the owners (a rootless store's files' block) */
 };
 
 static unsigned trigger_bit(const char *name)
@@ -316,7 +320,7 @@ static int stage_one(struct apply *a, struct planned *p, vessel_error **err)
                 return vessel_error_sys(err, "/%s: creating a temp file beside it", p->clean);
         }
         /* chown before chmod: chown clears the set-id bits. */
-        if (write_all(fd, p->out, p->len) < 0 || fchown(fd, p->uid, p->gid) < 0 ||
+        if (write_all(fd, p->out, p->len) < 0 || fchown(fd, a->id_base + p->uid, a->id_base + p->gid) < 0 ||
             fchmod(fd, p->mode) < 0)
                 return vessel_error_sys(err, "/%s: writing it", p->clean);
         return 0;
@@ -342,6 +346,52 @@ static int write_all_planned(struct apply *a, const char *rootfs_path, vessel_er
                 p->tmp[0] = '\0';
         }
         return 0;
+}
+
+struct write_args {
+        struct apply *a;
+        const char *rootfs_path;
+};
+
+/* In the helper's child: what it made is removed there on failure. */
+static int write_in_userns(void *arg, vessel_error **err)
+{
+        struct write_args *w = arg;
+        int r = write_all_planned(w->a, w->rootfs_path, err);
+
+        for (size_t i = 0; r < 0 && i < w->a->n; i++) {
+                struct planned *p = &w->a->v[i];
+                if (p->tmp[0] && p->parent >= 0)
+                        unlinkat(p->parent, p->tmp, 0);
+        }
+        return r;
+}
+
+/* A rootless store's rootfs belongs to the user's subordinate ids: the
+ * templates are written by root of a user namespace of them, owned by
+ * the block the files are in now (idshift.h: the images' block until the
+ * first start shifts them). */
+static int write_rootless(struct apply *a, const char *rootfs_path, vessel_error **err)
+{
+        _cleanup_close_ int dfd =
+            openat(a->s->instances_fd, a->name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        struct idrange_user u;
+        uint64_t base;
+        int r;
+
+        if (!a->n)
+                return 0;
+        if (dfd < 0)
+                return vessel_error_sys(err, "open instances/%s", a->name);
+        if ((r = idrange_user_read(&u, err)) < 0)
+                return r;
+        if (idshift_current(dfd, &base) == 0)
+                base = idrange_user_image_base(&u);
+        a->id_base = (uint32_t)base;
+        r = userns_run(&u, "writing templates", write_in_userns,
+                       &(struct write_args){a, rootfs_path}, err);
+        idrange_user_free(&u);
+        return r;
 }
 
 /* The pending trigger is cleared only if nobody changed it meanwhile. */
@@ -392,7 +442,8 @@ int instance_templates_apply(struct vessel_store *s, const char *name, const cha
         if (r == 0)
                 r = plan(&a, triggers, n, err);
         if (r == 0)
-                r = write_all_planned(&a, rootfs_path, err);
+                r = store_is_rootless(s) ? write_rootless(&a, rootfs_path, err)
+                                         : write_all_planned(&a, rootfs_path, err);
         apply_free(&a);
         if (r == 0 && pending)
                 r = clear_pending(s, name, pending, err);
