@@ -71,7 +71,9 @@ static int oci_config(struct vessel_store *s, const char *name, bool start, char
         struct idrange_user u = {0};
 
         if ((r = instance_expand(s, &i, &c, err)) == 0 && rootless && start)
-                r = rootless_config_check(&c, rootless_cgroup_delegated(), err);
+                r = rootless_config_check(&c, rootless_cgroup_delegated(), err) < 0
+                        ? vessel_error_prefix(err, "instance %s", name)
+                        : 0;
         if (r == 0 && rootless)
                 r = idrange_user_read(&u, err);
         if (r == 0 && (r = idrange_ensure(s, i.id, name, &c, &m, err)) == 0) {
