@@ -94,7 +94,8 @@ static int oci_config(struct vessel_store *s, const char *name, bool start, char
                                 r = idshift_prepare(dfd, name, rootfs, m.base, m.size,
                                                     rootless ? &u : NULL, &shifted, err);
                         else
-                                shifted = idshift_recorded(dfd, m.base, m.size);
+                                /* A rootless store's start always shifts. */
+                                shifted = rootless || idshift_recorded(dfd, m.base, m.size);
                         if (r < 0)
                                 goto out;
                 }

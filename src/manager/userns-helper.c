@@ -218,6 +218,14 @@ int userns_rm_rf_at(int dirfd, const char *name, vessel_error **err)
 {
         struct rm_args a = {dirfd, name};
         _cleanup_free_ char *what = xasprintf("removing %s", name);
+        struct idrange_user u;
+        int r;
 
-        return userns_run_self(what, rm_fn, &a, err);
+        /* A user without a usable pool cannot have made files of other
+         * ids (a refused import's staging directory): removed as is. */
+        if (idrange_user_read(&u, NULL) < 0)
+                return rm_fn(&a, err);
+        r = userns_run(&u, what, rm_fn, &a, err);
+        idrange_user_free(&u);
+        return r;
 }

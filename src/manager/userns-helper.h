@@ -31,5 +31,7 @@ int userns_run(const struct idrange_user *u, const char *what, userns_fn fn, voi
 /* The same for the calling user (idrange_user_read). */
 int userns_run_self(const char *what, userns_fn fn, void *arg, vessel_error **err);
 
-/* rm -rf dirfd/name through the helper (a rootless store's trees). */
+/* rm -rf dirfd/name through the helper (a rootless store's trees); as
+ * the user itself when it has no usable pool (nothing of other ids can
+ * be in its store then). */
 int userns_rm_rf_at(int dirfd, const char *name, vessel_error **err);
