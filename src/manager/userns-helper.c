@@ -24,13 +24,16 @@ static _Noreturn void child_fail(int fd, int code, const char *msg)
         _exit(1);
 }
 
-static _Noreturn void child(int sync_rd, int sync_wr, int err_fd, userns_fn fn, void *arg)
+static _Noreturn void child(pid_t parent, int sync_rd, int sync_wr, int err_fd, userns_fn fn,
+                            void *arg)
 {
         vessel_error *e = NULL;
         char c;
 
         if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
                 child_fail(err_fd, errno, "prctl(PR_SET_PDEATHSIG) failed");
+        if (getppid() != parent)
+                _exit(1); /* the parent died before the line above */
         if (unshare(CLONE_NEWUSER) < 0) {
                 int code = errno;
                 char msg[256];
@@ -114,9 +117,8 @@ static int collect(pid_t pid, int err_fd, const char *what, vessel_error **err)
         int status, code = EIO, off = 0;
         ssize_t k;
 
-        while (got < sizeof(buf) - 1 &&
-               ((k = read(err_fd, buf + got, sizeof(buf) - 1 - got)) > 0 ||
-                (k < 0 && errno == EINTR)))
+        while (got < sizeof(buf) - 1 && ((k = read(err_fd, buf + got, sizeof(buf) - 1 - got)) > 0 ||
+                                         (k < 0 && errno == EINTR)))
                 if (k > 0)
                         got += (size_t)k;
         buf[got] = '\0';
@@ -128,15 +130,15 @@ static int collect(pid_t pid, int err_fd, const char *what, vessel_error **err)
                 return 0;
         if (got && sscanf(buf, "%d %n", &code, &off) == 1 && off > 0)
                 return vessel_error_msg(err, code > 0 ? code : EIO, "%s", buf + off);
-        return vessel_error_msg(err, EIO, "%s: the user namespace helper failed (status %d)",
-                                what, status);
+        return vessel_error_msg(err, EIO, "%s: the user namespace helper failed (status %d)", what,
+                                status);
 }
 
 int userns_run(const struct idrange_user *u, const char *what, userns_fn fn, void *arg,
                vessel_error **err)
 {
         int to_child[2] = {-1, -1}, to_parent[2] = {-1, -1}, errp[2] = {-1, -1}, r;
-        pid_t pid;
+        pid_t pid, parent;
         char c;
 
         if (pipe2(to_child, O_CLOEXEC) < 0 || pipe2(to_parent, O_CLOEXEC) < 0 ||
@@ -145,6 +147,7 @@ int userns_run(const struct idrange_user *u, const char *what, userns_fn fn, voi
                 goto out;
         }
         fflush(NULL);
+        parent = getpid();
         pid = fork();
         if (pid < 0) {
                 r = vessel_error_sys(err, "%s: fork", what);
@@ -154,7 +157,7 @@ int userns_run(const struct idrange_user *u, const char *what, userns_fn fn, voi
                 close(to_child[1]);
                 close(to_parent[0]);
                 close(errp[0]);
-                child(to_child[0], to_parent[1], errp[1], fn, arg);
+                child(parent, to_child[0], to_parent[1], errp[1], fn, arg);
         }
         closep(&to_child[0]);
         closep(&to_parent[1]);

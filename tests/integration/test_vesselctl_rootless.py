@@ -153,6 +153,8 @@ class User:
         cmd += [os.path.join(self.bins, "vesselctl")] + [str(a) for a in args]
         r = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL,
                            timeout=timeout, cwd=self.pw.pw_dir)
+        # An ASan/UBSan build's reports fail the test whatever the status.
+        assert "Sanitizer" not in r.stderr and "runtime error:" not in r.stderr, r.stderr
         if check:
             assert r.returncode == 0, f"{args}: {r.stderr}"
         return r
@@ -230,12 +232,19 @@ def clean(rl):
     """Every instance a test made is deleted after it; none may remain
     running, in the runtime's state or in the run directory."""
     yield rl
+    reports = []
+    for log in glob.glob(os.path.join(rl.store, "instances", "*", "monitor.log")):
+        with open(log, errors="replace") as f:
+            text = f.read()
+        if "Sanitizer" in text or "runtime error:" in text:
+            reports.append(f"{log}:\n{text}")
     for name in rl.instances():
         rl.ctl("delete", "--force", name, check=False)
     rt = os.path.join(rl.rundir, "runtime")
     assert not [e for e in (os.listdir(rt) if os.path.isdir(rt) else []) if not e.startswith(".")]
     assert not [e for e in (os.listdir(rl.rundir) if os.path.isdir(rl.rundir) else [])
                 if e not in ("runtime", "store")], "an instance's run directory was left"
+    assert not reports, "\n".join(reports)
 
 
 def _uid_of(pid):

@@ -81,8 +81,8 @@ static void test_carving(void)
         taken[2] = (struct id_range){s, IDRANGE_BLOCK};
         CHECK(idrange_first_fit(pool, 1, taken, 3, IDRANGE_BLOCK, &s) == -ENOSPC);
         /* A freed range (deleted instance) is handed out again. */
-        CHECK(idrange_first_fit(pool, 1, (struct id_range[]){taken[0], taken[2]}, 2,
-                                IDRANGE_BLOCK, &s) == 0 &&
+        CHECK(idrange_first_fit(pool, 1, (struct id_range[]){taken[0], taken[2]}, 2, IDRANGE_BLOCK,
+                                &s) == 0 &&
               s == 300000 + IDRANGE_BLOCK);
 }
 
@@ -90,20 +90,24 @@ static void test_store_choice(void)
 {
         char *p;
 
-        CHECK_STR(p = store_root_choose_for("/x", "/y", 1000, "/d", "/h"), "/x");
+        p = store_root_choose_for("/x", "/y", 1000, "/d", "/h");
+        CHECK_STR(p, "/x");
         free(p);
-        CHECK_STR(p = store_root_choose_for(NULL, "/y", 1000, "/d", "/h"), "/y");
+        p = store_root_choose_for(NULL, "/y", 1000, "/d", "/h");
+        CHECK_STR(p, "/y");
         free(p);
-        CHECK_STR(p = store_root_choose_for(NULL, NULL, 0, "/d", "/h"), STORE_DEFAULT_ROOT);
+        p = store_root_choose_for(NULL, NULL, 0, "/d", "/h");
+        CHECK_STR(p, STORE_DEFAULT_ROOT);
         free(p);
-        CHECK_STR(p = store_root_choose_for(NULL, "", 1000, "/d", "/h"), "/d/vessel");
+        p = store_root_choose_for(NULL, "", 1000, "/d", "/h");
+        CHECK_STR(p, "/d/vessel");
         free(p);
-        CHECK_STR(p = store_root_choose_for(NULL, NULL, 1000, NULL, "/home/u"),
-                  "/home/u/.local/share/vessel");
+        p = store_root_choose_for(NULL, NULL, 1000, NULL, "/home/u");
+        CHECK_STR(p, "/home/u/.local/share/vessel");
         free(p);
         /* A relative $XDG_DATA_HOME is ignored (the XDG spec). */
-        CHECK_STR(p = store_root_choose_for(NULL, NULL, 1000, "rel", "/home/u"),
-                  "/home/u/.local/share/vessel");
+        p = store_root_choose_for(NULL, NULL, 1000, "rel", "/home/u");
+        CHECK_STR(p, "/home/u/.local/share/vessel");
         free(p);
         CHECK(store_root_choose_for(NULL, NULL, 1000, NULL, NULL) == NULL);
 }
@@ -112,13 +116,17 @@ static void test_rundir_choice(void)
 {
         char *p;
 
-        CHECK_STR(p = rundir_top_for(0, "/run/user/0"), RUNDIR_BASE);
+        p = rundir_top_for(0, "/run/user/0");
+        CHECK_STR(p, RUNDIR_BASE);
         free(p);
-        CHECK_STR(p = rundir_top_for(1000, "/run/user/1000"), "/run/user/1000/vesselctl");
+        p = rundir_top_for(1000, "/run/user/1000");
+        CHECK_STR(p, "/run/user/1000/vesselctl");
         free(p);
-        CHECK_STR(p = rundir_top_for(1000, NULL), "/tmp/vesselctl-1000");
+        p = rundir_top_for(1000, NULL);
+        CHECK_STR(p, "/tmp/vesselctl-1000");
         free(p);
-        CHECK_STR(p = rundir_top_for(1000, "relative"), "/tmp/vesselctl-1000");
+        p = rundir_top_for(1000, "relative");
+        CHECK_STR(p, "/tmp/vesselctl-1000");
         free(p);
 }
 
@@ -145,8 +153,8 @@ static void test_config_refused(void)
         CHECK(check_one("security.privileged", "false", false, NULL) == 0);
         CHECK(check_one("security.privileged", "true", true, "security.privileged=true") < 0);
         CHECK(check_one("security.syscalls.intercept.mknod", "false", false, NULL) == 0);
-        CHECK(check_one("security.syscalls.intercept.mknod", "true", true,
-                        "intercept.mknod=true") < 0);
+        CHECK(check_one("security.syscalls.intercept.mknod", "true", true, "intercept.mknod=true") <
+              0);
         CHECK(check_one("limits.memory", "64MiB", false, "limits.memory: refused") < 0);
         CHECK(check_one("limits.cpu", "1", false, "limits.cpu: refused") < 0);
         CHECK(check_one("limits.processes", "100", false, "delegated cgroup") < 0);
