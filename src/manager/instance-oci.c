@@ -115,7 +115,8 @@ static int oci_config(struct vessel_store *s, const char *name, bool start, char
                                            .lxcfs_dir = lxcfs,
                                            /* A non-root monitor cannot make nodes. */
                                            .seccomp_listener = rootless ? NULL : listener,
-                                           .no_fuse = rootless && !fuse_openable()};
+                                           .no_fuse = rootless && !fuse_openable(),
+                                           .no_cgroup_inner = rootless};
                 if ((r = oci_gen(&in, json, err)) < 0)
                         vessel_error_prefix(err, "instance %s", name);
         }

@@ -221,7 +221,8 @@ static json_object *gen_annotations(const struct oci_gen_input *in)
 {
         json_object *a = json_object_new_object();
 
-        add(a, OCI_GEN_CGROUP_INNER_ANNOTATION, J_STR(OCI_GEN_CGROUP_INNER));
+        if (!in->no_cgroup_inner)
+                add(a, OCI_GEN_CGROUP_INNER_ANNOTATION, J_STR(OCI_GEN_CGROUP_INNER));
         if (unprivileged(in)) {
                 if (!in->rootfs_shifted)
                         add(a, OCI_GEN_ROOTFS_IDMAP_ANNOTATION, J_STR("true"));

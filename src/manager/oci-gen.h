@@ -50,6 +50,10 @@ struct oci_gen_input {
          * linux.seccomp.listenerPath; NULL: no interception. */
         const char *seccomp_listener;
         bool no_fuse; /* no /dev/fuse whatever security.fuse says (rootless, unopenable) */
+        /* No inner cgroup handed to the instance's root: a rootless runtime
+         * cannot chown a cgroup to a subordinate id (docs/manager.md,
+         * "Rootless"). */
+        bool no_cgroup_inner;
 };
 
 /* The bounding set of the calling process (/proc/self/status CapBnd). */

@@ -137,6 +137,7 @@ class User:
         os.chown(self.xdg_run, pw.pw_uid, pw.pw_gid)
         os.chmod(self.xdg_run, 0o700)
         self.rundir = os.path.join(self.xdg_run, "vesselctl", store_key(self.store))
+        self.cgroup = None
 
     def env(self, **extra):
         e = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": self.pw.pw_dir,
@@ -147,8 +148,16 @@ class User:
         e.update(extra)
         return {k: v for k, v in e.items() if v is not None}
 
+    def _cmd(self):
+        """runuser, after moving into self.cgroup (root writes the pid, as
+        systemd does for a user's session) when set."""
+        pre = []
+        if self.cgroup:
+            pre = ["sh", "-c", f'echo $$ > {self.cgroup}/cgroup.procs && exec "$@"', "sh"]
+        return pre + ["runuser", "-u", self.pw.pw_name, "--", "env", "-i"]
+
     def ctl(self, *args, check=True, timeout=120, **env):
-        cmd = ["runuser", "-u", self.pw.pw_name, "--", "env", "-i"]
+        cmd = self._cmd()
         cmd += [f"{k}={v}" for k, v in self.env(**env).items()]
         cmd += [os.path.join(self.bins, "vesselctl")] + [str(a) for a in args]
         r = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL,
@@ -160,7 +169,7 @@ class User:
         return r
 
     def popen(self, *args):
-        cmd = ["runuser", "-u", self.pw.pw_name, "--", "env", "-i"]
+        cmd = self._cmd()
         cmd += [f"{k}={v}" for k, v in self.env().items()]
         cmd += [os.path.join(self.bins, "vesselctl")] + [str(a) for a in args]
         return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -436,3 +445,79 @@ def test_debian_image(clean, debian_image):
     assert "Failed to create /init.scope control group" in log, log
     rl.ctl("delete", "--force", "d2")
     rl.ctl("image", "delete", "debian")
+
+
+def _cgroup2():
+    for d in ("/sys/fs/cgroup/unified", "/sys/fs/cgroup"):
+        if os.path.isfile(os.path.join(d, "cgroup.controllers")):
+            return d
+    return None
+
+
+@pytest.fixture
+def delegated(clean):
+    """A cgroup v2 subtree delegated to the user, as systemd's
+    Delegate=yes makes it (test_rootless_cgroups.py):
+    <cgroup2>/vessel/rl-<pid>/user (the user's, +pids for its children
+    where cgroup2 has it) and user/session, where every command runs."""
+    rl = clean
+    cg2 = _cgroup2()
+    if not cg2:
+        pytest.skip("no cgroup2 mount")
+    top = os.path.join(cg2, "vessel", f"rl-{os.getpid()}")
+    user = os.path.join(top, "user")
+    session = os.path.join(user, "session")
+    os.makedirs(session)
+    try:
+        with open(os.path.join(top, "cgroup.controllers")) as f:
+            have = f.read().split()
+        for c in ("pids", "memory"):
+            if c in have:
+                with open(os.path.join(top, "cgroup.subtree_control"), "w") as f:
+                    f.write(f"+{c}")
+        for d in (user, session):
+            os.chown(d, rl.pw.pw_uid, rl.pw.pw_gid)
+            for n in ("cgroup.procs", "cgroup.threads", "cgroup.subtree_control"):
+                os.chown(os.path.join(d, n), rl.pw.pw_uid, rl.pw.pw_gid)
+        rl.cgroup = session
+        yield rl, user, "pids" in have
+    finally:
+        rl.cgroup = None
+        for name in rl.instances():
+            rl.ctl("delete", "--force", name, check=False)
+        left = [d for d, _, _ in os.walk(user) if d not in (user, session)]
+        for d, _, _ in sorted(os.walk(top), key=lambda w: -len(w[0])):
+            try:
+                os.rmdir(d)
+            except OSError:
+                pass
+        assert not left, f"cgroups left in the delegated subtree: {left}"
+        assert not os.path.exists(top)
+
+
+def test_delegated_cgroup(delegated, boot):
+    """With a delegated subtree the instance's cgroup is made in it
+    (cgroupsPath is relative) and the cgroup limits are no longer refused
+    by vesselctl: the runtime applies what the subtree's controllers
+    allow, and says which controller it lacks (a hybrid host's cgroup2
+    has no pids controller)."""
+    rl, user, pids = delegated
+    rl.ctl("launch", "boot", "c6")
+    with open(f"/proc/{_init_pid(rl, 'c6')}/cgroup") as f:
+        own = [l.strip()[3:] for l in f if l.startswith("0::")][0]
+    rel = os.path.relpath(user, _cgroup2())
+    assert own.startswith(f"/{rel}/vessel/{store_key(rl.store)}/c6"), own
+    assert rl.ctl("exec", "c6", "--", "id", "-u").stdout.strip() == "0"
+    rl.ctl("delete", "--force", "c6")
+    assert not os.path.exists(os.path.join(user, "vessel", store_key(rl.store), "c6"))
+    r = rl.ctl("launch", "boot", "c7", "-c", "limits.processes=50", check=False)
+    assert "refused in a rootless store" not in r.stderr, r.stderr
+    if pids:
+        assert r.returncode == 0, r.stderr
+        cg = os.path.join(user, "vessel", store_key(rl.store), "c7")
+        with open(os.path.join(cg, "pids.max")) as f:
+            assert f.read().strip() == "50"
+    else:
+        assert r.returncode != 0
+        assert "no pids controller" in r.stderr, r.stderr
+    rl.ctl("delete", "--force", "c7")
