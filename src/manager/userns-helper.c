@@ -13,6 +13,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "idmap.h"
+#include "spec.h"
 #include "userns-helper.h"
 #include "util.h"
 
@@ -61,52 +63,26 @@ static _Noreturn void child(pid_t parent, int sync_rd, int sync_wr, int err_fd, 
         _exit(0);
 }
 
-/* newuidmap/newgidmap PID 0 OWN 1 then each range of the pool onto
- * itself: the setuid helpers check them against /etc/subuid and
- * /etc/subgid. */
-static int run_newidmap(const char *tool, pid_t pid, uint32_t own, const struct idrange_user *u,
-                        vessel_error **err)
-{
-        char **argv = xmalloc0(sizeof(char *) * (3 * (u->n + 1) + 3));
-        size_t a = 0;
-        int status;
-        pid_t child;
-
-        argv[a++] = xstrdup(tool);
-        argv[a++] = xasprintf("%d", (int)pid);
-        argv[a++] = xstrdup("0");
-        argv[a++] = xasprintf("%u", own);
-        argv[a++] = xstrdup("1");
-        for (size_t i = 0; i < u->n; i++) {
-                argv[a++] = xasprintf("%" PRIu64, u->pool[i].start);
-                argv[a++] = xasprintf("%" PRIu64, u->pool[i].start);
-                argv[a++] = xasprintf("%" PRIu64, u->pool[i].size);
-        }
-        child = fork();
-        if (child == 0) {
-                execvp(tool, argv);
-                dprintf(STDERR_FILENO, "vesselctl: exec %s: %s\n", tool, strerror(errno));
-                _exit(127);
-        }
-        strv_free(argv);
-        if (child < 0)
-                return vessel_error_sys(err, "fork for %s", tool);
-        while (waitpid(child, &status, 0) < 0)
-                if (errno != EINTR)
-                        return vessel_error_sys(err, "waitpid %s", tool);
-        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-                return vessel_error_msg(err, EPERM, "%s failed (status %d)%s", tool, status,
-                                        WIFEXITED(status) && WEXITSTATUS(status) == 127
-                                            ? ": is it installed (package uidmap)?"
-                                            : "; see its message above");
-        return 0;
-}
-
+/* The user's own uid and gid as 0, then each range of the pool onto
+ * itself, written by newuidmap/newgidmap (idmap_write), which check them
+ * against /etc/subuid and /etc/subgid. */
 static int map_child(pid_t pid, const struct idrange_user *u, vessel_error **err)
 {
-        if (run_newidmap("newgidmap", pid, u->gid, u, err) < 0)
-                return vessel_error_rc(err);
-        return run_newidmap("newuidmap", pid, u->uid, u, err);
+        _cleanup_free_ struct vessel_idmap *uids = xmalloc0((u->n + 1) * sizeof(*uids));
+        _cleanup_free_ struct vessel_idmap *gids = xmalloc0((u->n + 1) * sizeof(*gids));
+        struct vessel_linux lx = {.uid_mappings = uids,
+                                  .n_uid_mappings = u->n + 1,
+                                  .gid_mappings = gids,
+                                  .n_gid_mappings = u->n + 1};
+
+        uids[0] = (struct vessel_idmap){0, u->uid, 1};
+        gids[0] = (struct vessel_idmap){0, u->gid, 1};
+        for (size_t i = 0; i < u->n; i++) {
+                struct vessel_idmap m = {(uint32_t)u->pool[i].start, (uint32_t)u->pool[i].start,
+                                         (uint32_t)u->pool[i].size};
+                uids[i + 1] = gids[i + 1] = m;
+        }
+        return idmap_write(pid, &lx, err);
 }
 
 /* The child's report: its error, or success. */
