@@ -20,12 +20,15 @@ PYTEST     ?= /usr/bin/python3 -m pytest
 # test_docs.py builds them), mmdebstrap (`vesselctl image build` makes
 # Debian images with it; the tests build theirs once per machine), man-db
 # (test_docs.py renders the man pages with man -l).  libc6-dev brings
-# linux-libc-dev, whose asm/unistd_64.h test_seccomp reads.
+# linux-libc-dev, whose asm/unistd_64.h test_seccomp reads.  libbtrfsutil-dev
+# (subvolumes and snapshots of btrfs storage pools) and btrfs-progs (mkfs.btrfs
+# for pools on a device or file; test_vesselctl_storage.py makes one).
 DEBS = meson ninja-build pkg-config gcc libc6-dev libjson-c-dev libseccomp-dev \
        libsqlite3-dev libarchive-dev libyaml-dev nettle-dev \
        busybox-static python3-pytest iproute2 util-linux mount passwd uidmap procps kmod \
        golang-github-containers-common zstd xz-utils python3-yaml man-db scdoc mmdebstrap \
-       lxcfs fuse3 squashfuse squashfs-tools strace
+       lxcfs fuse3 squashfuse squashfs-tools strace \
+       libbtrfsutil-dev btrfs-progs
 
 .PHONY: all deps build demo check check-unit check-integration check-cgroupv2 check-fresh check-asan e2e fuzz bench bench-manager clean
 

@@ -184,9 +184,11 @@ static int walk_fn(void *arg, vessel_error **err)
         return r;
 }
 
-int idshift_prepare(int inst_dirfd, const char *name, const char *rootfs, uint64_t base,
-                    uint64_t size, const struct idrange_user *rootless, bool *shifted,
-                    vessel_error **err)
+/* layer: the upper layer of an overlay, always shifted (no probe), with
+ * no message: it holds only what the instance changed. */
+static int prepare(int inst_dirfd, const char *name, const char *rootfs, uint64_t base,
+                   uint64_t size, const struct idrange_user *rootless, bool layer, bool *shifted,
+                   vessel_error **err)
 {
         _cleanup_free_ char *text = NULL;
         unsigned long long mbase = 0, msize = 0, from = 0, to = 0;
@@ -208,11 +210,13 @@ int idshift_prepare(int inst_dirfd, const char *name, const char *rootfs, uint64
         }
         if (rootless && !marked)
                 mbase = idrange_user_image_base(rootless);
-        if (!rootless && !marked && (r = probe(rootfs, &ok, err)) < 0)
+        if (!layer && !rootless && !marked && (r = probe(rootfs, &ok, err)) < 0)
                 return r;
-        if (!rootless && !marked && ok)
+        if (!layer && !rootless && !marked && ok)
                 return 0; /* the runtime idmaps it */
-        if (rootless)
+        if (layer)
+                ;
+        else if (rootless)
                 fprintf(stderr,
                         "vesselctl: instance %s: rootless store: shifting its files to host ids "
                         "%" PRIu64 "-%" PRIu64 " (idmapped mounts need privilege)\n",
@@ -222,8 +226,8 @@ int idshift_prepare(int inst_dirfd, const char *name, const char *rootfs, uint64
                         "vesselctl: instance %s: %s cannot be idmapped on its file system: "
                         "shifting its files to host ids %" PRIu64 "-%" PRIu64 " once\n",
                         name, rootfs, base, base + size - 1);
-        _cleanup_free_ char *mark = xasprintf("shifting %llu %" PRIu64 " %" PRIu64 "\n", mbase,
-                                              base, size);
+        _cleanup_free_ char *mark =
+            xasprintf("shifting %llu %" PRIu64 " %" PRIu64 "\n", mbase, base, size);
         if ((r = write_marker(inst_dirfd, mark, err)) < 0)
                 return vessel_error_prefix(err, "instance %s", name);
         walk.from = mbase;
@@ -240,6 +244,34 @@ int idshift_prepare(int inst_dirfd, const char *name, const char *rootfs, uint64
                 return vessel_error_prefix(err, "instance %s", name);
         *shifted = true;
         return 0;
+}
+
+int idshift_prepare(int inst_dirfd, const char *name, const char *rootfs, uint64_t base,
+                    uint64_t size, const struct idrange_user *rootless, bool *shifted,
+                    vessel_error **err)
+{
+        return prepare(inst_dirfd, name, rootfs, base, size, rootless, false, shifted, err);
+}
+
+int idshift_prepare_layer(int inst_dirfd, const char *name, const char *dir, uint64_t base,
+                          uint64_t size, vessel_error **err)
+{
+        bool shifted;
+
+        return prepare(inst_dirfd, name, dir, base, size, NULL, true, &shifted, err);
+}
+
+int idshift_range(int inst_dirfd, uint64_t *base, uint64_t *size)
+{
+        _cleanup_free_ char *text = NULL;
+        unsigned long long b, n;
+
+        if (read_file_at(inst_dirfd, MARKER, &text, NULL, NULL) < 0 ||
+            sscanf(text, "shifted %llu %llu", &b, &n) != 2)
+                return 0;
+        *base = b;
+        *size = n;
+        return 1;
 }
 
 bool idshift_recorded(int inst_dirfd, uint64_t base, uint64_t size)

@@ -35,6 +35,12 @@ int idshift_prepare(int inst_dirfd, const char *name, const char *rootfs, uint64
                     uint64_t size, const struct idrange_user *rootless, bool *shifted,
                     vessel_error **err);
 
+/* The same for the upper layer of an overlay (storage-overlay.c), whose
+ * lower layers are idmapped instead: always shifted, quietly. */
+int idshift_prepare_layer(int inst_dirfd, const char *name, const char *dir, uint64_t base,
+                          uint64_t size, vessel_error **err);
+/* 1 with the range when the record says the files are shifted there. */
+int idshift_range(int inst_dirfd, uint64_t *base, uint64_t *size);
 /* Record that the files in inst_dirfd's rootfs are at host ids base..
  * (a rootless store's fresh copy of an image: the images' block). */
 int idshift_record(int inst_dirfd, uint64_t base, uint64_t size, vessel_error **err);

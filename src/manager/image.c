@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 
 #include "image-internal.h"
+#include "storage.h"
 #include "util.h"
 
 /* The directory is renamed to a hidden name inside the transaction and
@@ -41,7 +42,9 @@ int image_delete(struct vessel_store *s, const char *fp, vessel_error **err)
         }
         if (moved && store_rm_rf_at(s, s->images_fd, hidden, err) < 0)
                 return vessel_error_prefix(err, "removing images/%s", hidden);
-        return 0;
+        /* Its volumes in the pools, but for overlay lower layers that
+         * instances stand on (removed with their last instance). */
+        return storage_image_release(s, fp, err);
 }
 
 static int copy_out(int src_dir, const char *src, const char *dir, const char *name,

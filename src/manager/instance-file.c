@@ -114,7 +114,10 @@ static int iroot_open(struct vessel_store *s, const char *name, struct iroot *r,
         if (instance_get(s, name, &i, err) < 0)
                 return vessel_error_rc(err);
         instance_free(&i);
-        r->fd = openat(s->instances_fd, rel, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (instance_storage_ready(s, name, err) < 0)
+                return vessel_error_rc(err);
+        /* rootfs: the manager's own symlink to the instance's volume. */
+        r->fd = openat(s->instances_fd, rel, O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (r->fd < 0)
                 return vessel_error_sys(err, "instance \"%s\": opening its rootfs", name);
         return 0;

@@ -12,6 +12,7 @@
 #include "oci-gen.h"
 #include "rootless.h"
 #include "rundir.h"
+#include "storage.h"
 #include "util.h"
 
 static long long host_memory(void)
@@ -57,6 +58,21 @@ static char *lxcfs_for(const struct confset *c, bool start)
         return dir;
 }
 
+/* An overlay volume (storage-overlay.c): its upper layer shifted into
+ * the range, its lower layers mounted idmapped to it. */
+static int layer_prepare(struct vessel_store *s, struct storage_pool *p, const struct instance *i,
+                         int dfd, uint64_t base, uint64_t size, vessel_error **err)
+{
+        _cleanup_free_ char *vol = storage_volume_path("containers", i->volume);
+        _cleanup_free_ char *rel = p->ops->shift_rel(vol);
+        _cleanup_free_ char *dir = xasprintf("%s/%s", p->path, rel);
+        int r = idshift_prepare_layer(dfd, i->name, dir, base, size, err);
+
+        if (r == 0)
+                r = storage_volume_mount(s, p, vol, base, size, err);
+        return r < 0 ? vessel_error_prefix(err, "instance %s", i->name) : 0;
+}
+
 static int oci_config(struct vessel_store *s, const char *name, bool start, char **json,
                       vessel_error **err)
 {
@@ -82,20 +98,32 @@ static int oci_config(struct vessel_store *s, const char *name, bool start, char
                 _cleanup_free_ char *lxcfs = rootless ? NULL : lxcfs_for(&c, start);
                 bool shifted = false;
                 if (rootless && start && lxcfs_wanted(&c))
-                        fprintf(stderr, "vesselctl: instance %s: rootless store: no lxcfs (its "
-                                        "mount is root's): /proc shows the host's figures\n",
+                        fprintf(stderr,
+                                "vesselctl: instance %s: rootless store: no lxcfs (its "
+                                "mount is root's): /proc shows the host's figures\n",
                                 name);
                 if (!m.privileged) {
-                        _cleanup_close_ int dfd = openat(s->instances_fd, name,
-                                                         O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                        _cleanup_close_ int dfd =
+                            openat(s->instances_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                        struct storage_pool p = {0};
+                        bool layered = false;
+                        if (i.pool_id && storage_pool_get_id(s, i.pool_id, &p, NULL) == 0)
+                                layered = p.ops->shift_rel != NULL;
                         if (dfd < 0)
                                 r = vessel_error_sys(err, "instance %s: open its directory", name);
-                        else if (start)
-                                r = idshift_prepare(dfd, name, rootfs, m.base, m.size,
+                        else if (layered)
+                                r = start ? layer_prepare(s, &p, &i, dfd, m.base, m.size, err) : 0;
+                        else if (start) {
+                                /* The walk must not stop at the symlink. */
+                                _cleanup_free_ char *real = realpath(rootfs, NULL);
+                                r = idshift_prepare(dfd, name, real ? real : rootfs, m.base, m.size,
                                                     rootless ? &u : NULL, &shifted, err);
-                        else
+                        } else
                                 /* A rootless store's start always shifts. */
                                 shifted = rootless || idshift_recorded(dfd, m.base, m.size);
+                        if (layered)
+                                shifted = true;
+                        storage_pool_free(&p);
                         if (r < 0)
                                 goto out;
                 }

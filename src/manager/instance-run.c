@@ -270,7 +270,8 @@ int instance_start(struct vessel_store *s, const char *name, vessel_error **err)
         unlink(paused);
         /* The pending create/copy/rename templates, then the start ones. */
         _cleanup_free_ char *rootfs = xasprintf("%s/instances/%s/rootfs", s->root, name);
-        if (instance_templates_apply(s, name, rootfs, TRIGGER_START, err) < 0)
+        if (instance_storage_ready(s, name, err) < 0 ||
+            instance_templates_apply(s, name, rootfs, TRIGGER_START, err) < 0)
                 return vessel_error_rc(err);
         if (instance_oci_config_start(s, name, &json, err) < 0)
                 return vessel_error_rc(err);

@@ -4,6 +4,7 @@
 #include "instance.h"
 
 #include <ctype.h>
+#include <stdio.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -13,6 +14,9 @@
 #include <sys/stat.h>
 
 #include "config-db.h"
+#include "idrange.h"
+#include "idshift.h"
+#include "storage.h"
 #include "instance-run.h"
 #include "rundir.h"
 #include "image.h"
@@ -45,7 +49,9 @@ static int name_check(const char *name, vessel_error **err)
 #define INSTANCE_COLS                                                                              \
         "id, name, type, architecture, image_fingerprint, description, ephemeral, state,"          \
         " storage_driver, created_at, last_used_at,"                                               \
-        " (SELECT count(*) FROM snapshots WHERE instance_id = instances.id)"
+        " (SELECT count(*) FROM snapshots WHERE instance_id = instances.id),"                      \
+        " coalesce(pool_id, 0), volume,"                                                           \
+        " (SELECT name FROM storage_pools WHERE id = instances.pool_id)"
 
 static void row_read(sqlite3_stmt *st, struct instance *i)
 {
@@ -62,6 +68,9 @@ static void row_read(sqlite3_stmt *st, struct instance *i)
             .created_at = sqlite3_column_int64(st, 9),
             .last_used_at = sqlite3_column_int64(st, 10),
             .n_snapshots = (size_t)sqlite3_column_int64(st, 11),
+            .pool_id = sqlite3_column_int64(st, 12),
+            .volume = sqlite3_column_type(st, 13) == SQLITE_NULL ? NULL : db_col_text(st, 13),
+            .pool = sqlite3_column_type(st, 14) == SQLITE_NULL ? NULL : db_col_text(st, 14),
         };
 }
 
@@ -159,6 +168,8 @@ void instance_free(struct instance *i)
         free(i->image);
         free(i->state);
         free(i->storage_driver);
+        free(i->pool);
+        free(i->volume);
         strv_free(i->profiles);
         confset_free(&i->conf);
         *i = (struct instance){0};
@@ -227,7 +238,8 @@ static int db_set_profiles(struct vessel_store *s, int64_t id, char *const *prof
 }
 
 static int db_insert(struct vessel_store *s, const struct instance_create_opts *o,
-                     const struct image_info *img, int64_t *id, vessel_error **err)
+                     const struct image_info *img, const struct storage_pool *pool,
+                     const char *volume, int64_t *id, vessel_error **err)
 {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         static char *const default_profiles[] = {PROFILE_DEFAULT, NULL};
@@ -241,8 +253,8 @@ static int db_insert(struct vessel_store *s, const struct instance_create_opts *
         kvlist_set(&c.config, INSTANCE_KEY_APPLY_TEMPLATE, "create");
         if (store_prepare(s,
                           "INSERT OR IGNORE INTO instances (name, architecture, image_fingerprint,"
-                          " description, ephemeral, state, created_at)"
-                          " VALUES (?, ?, ?, ?, ?, 'creating', ?)",
+                          " description, ephemeral, state, created_at, storage_driver, pool_id,"
+                          " volume) VALUES (?, ?, ?, ?, ?, 'creating', ?, ?, ?, ?)",
                           &st, err) < 0)
                 return -EIO;
         db_bind_text(st, 1, o->name);
@@ -251,6 +263,9 @@ static int db_insert(struct vessel_store *s, const struct instance_create_opts *
         db_bind_text(st, 4, o->description);
         sqlite3_bind_int(st, 5, o->ephemeral);
         sqlite3_bind_int64(st, 6, (int64_t)time(NULL));
+        db_bind_text(st, 7, pool->driver);
+        sqlite3_bind_int64(st, 8, pool->id);
+        db_bind_text(st, 9, volume);
         if (store_step(s, st, err) < 0) {
                 confset_free(&c);
                 return -EIO;
@@ -306,12 +321,14 @@ int instance_backup_write_name(struct vessel_store *s, const char *name, vessel_
 
 /* The transaction of init: rows, backup.yaml, the rename into place. */
 static int create_commit(struct vessel_store *s, const struct instance_create_opts *o,
-                         const struct image_info *img, const char *staging, vessel_error **err)
+                         const struct image_info *img, const struct storage_pool *pool,
+                         const char *staging, vessel_error **err)
 {
         _cleanup_tx_ struct store_tx tx = {0};
         int64_t id = 0;
 
-        if (store_tx_begin(s, &tx, err) < 0 || db_insert(s, o, img, &id, err) < 0 ||
+        if (store_tx_begin(s, &tx, err) < 0 ||
+            db_insert(s, o, img, pool, staging + strlen(INSTANCE_TMP_PREFIX), &id, err) < 0 ||
             backup_write_at(s, o->name, staging, err) < 0)
                 return vessel_error_rc(err);
         if (renameat(s->instances_fd, staging, s->instances_fd, o->name) < 0)
@@ -348,21 +365,54 @@ static int create_check(struct vessel_store *s, const struct instance_create_opt
         return 0;
 }
 
+/* The rootfs of a new instance: a volume of the pool named after the
+ * staging directory (whose lock tells recovery that it is at work), and
+ * the symlink to it.  A rootless store's copy holds the image's ids, in
+ * the images' block of the user's pool: its record says so, and the
+ * first start shifts them into the instance's range (idshift.h). */
+static int rootfs_create(struct vessel_store *s, struct storage_pool *pool, const char *fp,
+                         int dir_fd, const char *staging, vessel_error **err)
+{
+        const char *vol = staging + strlen(INSTANCE_TMP_PREFIX);
+        _cleanup_free_ char *rel = storage_volume_path("containers", vol);
+        _cleanup_free_ char *link = storage_rootfs_link(pool, rel);
+        int r = storage_volume_from_image(s, pool, fp, rel, err);
+
+        if (r == 0 && symlinkat(link, dir_fd, "rootfs") < 0)
+                r = vessel_error_sys(err, "symlink instances/%s/rootfs", staging);
+        if (r == 0 && store_is_rootless(s)) {
+                struct idrange_user u;
+                if ((r = idrange_user_read(&u, err)) == 0) {
+                        r = idshift_record(dir_fd, idrange_user_image_base(&u), IDRANGE_BLOCK, err);
+                        idrange_user_free(&u);
+                }
+        }
+        if (r < 0)
+                storage_volume_delete(s, pool, rel, NULL);
+        return r;
+}
+
 int instance_create(struct vessel_store *s, const struct instance_create_opts *o,
                     vessel_error **err)
 {
         _cleanup_close_ int fd = -1;
         _cleanup_free_ char *path = NULL;
         struct image_info img = {0};
+        struct storage_pool pool = {0};
         char staging[64];
         int r = create_check(s, o, &img, err);
 
         if (r < 0)
                 return r;
+        if ((r = storage_pool_for_new(s, o->pool, &pool, err)) < 0) {
+                image_info_free(&img);
+                return vessel_error_prefix(err, "instance \"%s\"", o->name);
+        }
         r = store_workdir_create(s->instances_fd, INSTANCE_TMP_PREFIX, staging, sizeof(staging),
                                  &fd, err);
         if (r < 0) {
                 image_info_free(&img);
+                storage_pool_free(&pool);
                 return vessel_error_prefix(err, "instance \"%s\": %s/instances", o->name, s->root);
         }
         path = xasprintf("%s/instances/%s", s->root, staging);
@@ -372,15 +422,70 @@ int instance_create(struct vessel_store *s, const struct instance_create_opts *o
         if (store_is_rootless(s) && fchmod(fd, 0711) < 0)
                 r = vessel_error_sys(err, "instance \"%s\": chmod %s", o->name, path);
         if (r == 0)
-                r = instance_rootfs_create(s, img.fingerprint, fd, path, err);
+                r = rootfs_create(s, &pool, img.fingerprint, fd, staging, err);
         if (r == 0)
                 r = instance_templates_copy(s, img.fingerprint, fd, path, err);
-        if (r == 0)
-                r = create_commit(s, o, &img, staging, err);
+        if (r == 0 && (r = create_commit(s, o, &img, &pool, staging, err)) < 0) {
+                _cleanup_free_ char *rel =
+                    storage_volume_path("containers", staging + strlen(INSTANCE_TMP_PREFIX));
+                storage_volume_delete(s, &pool, rel, NULL);
+        }
         if (r < 0)
                 store_rm_rf_at(s, s->instances_fd, staging, NULL);
         image_info_free(&img);
+        storage_pool_free(&pool);
         return r;
+}
+
+/* The volumes of an instance and of its snapshots, before its rows go. */
+static int volumes_of(struct vessel_store *s, const struct instance *i, char ***out,
+                      vessel_error **err)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int rc;
+
+        *out = xmalloc0(sizeof(char *));
+        if (!i->volume)
+                return 0;
+        char *c = storage_volume_path("containers", i->volume);
+        *out = strv_append(*out, c);
+        free(c);
+        if (store_prepare(
+                s, "SELECT volume FROM snapshots WHERE instance_id = ? AND volume IS NOT NULL", &st,
+                err) < 0)
+                return -EIO;
+        sqlite3_bind_int64(st, 1, i->id);
+        while ((rc = store_step(s, st, err)) == SQLITE_ROW) {
+                char *v =
+                    storage_volume_path("snapshots", (const char *)sqlite3_column_text(st, 0));
+                *out = strv_append(*out, v);
+                free(v);
+        }
+        return rc < 0 ? rc : 0;
+}
+
+/* After the commit of a delete: its volumes (a kill before the end
+ * leaves them to storage_recover), and the image volumes nothing needs
+ * any more. */
+static void volumes_remove(struct vessel_store *s, int64_t pool_id, char **vols, const char *fp)
+{
+        struct storage_pool p;
+
+        if (!pool_id || !vols[0] || storage_pool_get_id(s, pool_id, &p, NULL) < 0)
+                return;
+        if (storage_pool_activate(s, &p, NULL) == 0) {
+                for (char **v = vols; *v; v++) {
+                        vessel_error *e = NULL;
+                        if (storage_volume_delete(s, &p, *v, &e) < 0) {
+                                fprintf(stderr, "vesselctl: %s (the next command retries)\n",
+                                        e->msg);
+                                vessel_error_free(&e);
+                        }
+                }
+                if (fp && fp[0])
+                        storage_image_release(s, fp, NULL);
+        }
+        storage_pool_free(&p);
 }
 
 /* by_monitor: called by the instance's own monitor, whose lock this
@@ -393,6 +498,9 @@ static int delete_instance(struct vessel_store *s, const char *name, bool force,
         _cleanup_close_ int fd = -1;
         struct instance i;
         char hidden[128];
+        char **vols = NULL;
+        _cleanup_free_ char *fp = NULL;
+        int64_t pool_id;
         bool busy;
         int moved;
 
@@ -411,22 +519,35 @@ static int delete_instance(struct vessel_store *s, const char *name, bool force,
                 return vessel_error_rc(err);
         /* A row that says running without a monitor is a leftover. */
         busy = !by_monitor && strcmp(i.state, "stopped") && instance_monitor_alive(s, name);
+        pool_id = i.pool_id;
+        fp = xstrdup(i.image);
+        if (!busy && volumes_of(s, &i, &vols, err) < 0) {
+                instance_free(&i);
+                strv_free(vols);
+                return -EIO;
+        }
         instance_free(&i);
-        if (busy)
+        if (busy) {
+                strv_free(vols);
                 return vessel_error_msg(err, EBUSY, "instance \"%s\": was started meanwhile", name);
+        }
         moved = store_delete_begin(s->instances_fd, name, hidden, sizeof(hidden), &fd, err);
-        if (moved < 0)
+        if (moved < 0) {
+                strv_free(vols);
                 return vessel_error_prefix(err, "instance \"%s\"", name);
+        }
         if (store_prepare(s, "DELETE FROM instances WHERE name = ?", &st, err) == 0) {
                 db_bind_text(st, 1, name);
                 if (store_step(s, st, err) == SQLITE_DONE && store_tx_commit(&tx, err) == 0) {
                         rundir_remove(s, name);
+                        volumes_remove(s, pool_id, vols, fp);
+                        strv_free(vols);
                         if (moved && store_rm_rf_at(s, s->instances_fd, hidden, err) < 0)
-                                return vessel_error_prefix(err, "removing instances/%s",
-                                                           hidden);
+                                return vessel_error_prefix(err, "removing instances/%s", hidden);
                         return 0;
                 }
         }
+        strv_free(vols);
         if (moved)
                 renameat(s->instances_fd, hidden, s->instances_fd, name);
         return vessel_error_rc(err);
@@ -640,4 +761,32 @@ int instance_profiles_change(struct vessel_store *s, const char *name, enum prof
         if (instance_backup_write_name(s, name, err) < 0)
                 return -EIO;
         return store_tx_commit(&tx, err);
+}
+
+int instance_storage_ready(struct vessel_store *s, const char *name, vessel_error **err)
+{
+        struct instance i;
+        struct storage_pool p;
+        int r = instance_get(s, name, &i, err);
+
+        if (r < 0)
+                return r;
+        if (i.pool_id && i.volume) {
+                if ((r = storage_pool_get_id(s, i.pool_id, &p, err)) == 0) {
+                        _cleanup_free_ char *rel = storage_volume_path("containers", i.volume);
+                        _cleanup_close_ int dfd =
+                            openat(s->instances_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                        uint64_t base = 0, size = 0;
+                        if (dfd >= 0 && p.ops->shift_rel)
+                                idshift_range(dfd, &base, &size);
+                        r = storage_pool_activate(s, &p, err);
+                        if (r == 0)
+                                r = storage_volume_mount(s, &p, rel, base, size, err);
+                        storage_pool_free(&p);
+                }
+                if (r < 0)
+                        vessel_error_prefix(err, "instance %s", name);
+        }
+        instance_free(&i);
+        return r;
 }

@@ -40,6 +40,9 @@ struct instance {
         char *image;        /* fingerprint ("" once unknown) */
         char *state;        /* "stopped", "running", "frozen" */
         char *storage_driver;
+        int64_t pool_id; /* 0: made before pools, its rootfs in its directory */
+        char *pool;      /* the pool's name, or NULL */
+        char *volume;    /* its volume's name in the pool (storage.h), or NULL */
         bool ephemeral;
         int64_t created_at, last_used_at; /* unix times, 0: never */
         char **profiles;                  /* in order; never NULL */
@@ -65,6 +68,7 @@ struct instance_create_opts {
         const struct kvlist *config; /* -c keys, or NULL */
         const char *description;
         bool ephemeral;
+        const char *pool; /* storage pool; NULL: the default pool */
 };
 
 int instance_create(struct vessel_store *s, const struct instance_create_opts *o,
@@ -113,11 +117,9 @@ int instance_backup_yaml(struct vessel_store *s, const struct instance *i, char 
 /* Clean what killed commands left in instances/ (called by store_open). */
 int instance_recover(struct vessel_store *s, vessel_error **err);
 
-/* instance-rootfs.c: the rootfs of a new instance from its image's (a
- * plain copy, reflinked where the file system can; storage pools replace
- * this in issue 13). */
-int instance_rootfs_create(struct vessel_store *s, const char *fingerprint, int dir_fd,
-                           const char *dir_path, vessel_error **err);
+/* Make the instance's rootfs reachable at instances/<name>/rootfs: its
+ * pool attached and mounted, its volume mounted (after a host reboot). */
+int instance_storage_ready(struct vessel_store *s, const char *name, vessel_error **err);
 /* The image's metadata.yaml and templates/ into the instance directory,
  * so that its templates outlive the image (as Incus keeps them). */
 int instance_templates_copy(struct vessel_store *s, const char *fingerprint, int dir_fd,

@@ -143,9 +143,28 @@ static const char migration_2[] =
     ");"
     "CREATE INDEX idmaps_base ON idmaps (base);";
 
+/* Storage pools (storage.h): an instance's volume is named by a random
+ * hex string, in the pool its row names; a row without a pool (made
+ * before pools) has its rootfs in its instance directory. */
+static const char migration_3[] =
+    "CREATE TABLE storage_pools ("
+    "  id INTEGER PRIMARY KEY,"
+    "  name TEXT NOT NULL UNIQUE,"
+    "  driver TEXT NOT NULL,"
+    "  source TEXT NOT NULL DEFAULT '',"
+    "  size INTEGER NOT NULL DEFAULT 0,"
+    "  description TEXT NOT NULL DEFAULT '',"
+    "  created_at INTEGER NOT NULL"
+    ");"
+    "ALTER TABLE instances ADD COLUMN pool_id INTEGER REFERENCES storage_pools (id);"
+    "ALTER TABLE instances ADD COLUMN volume TEXT;"
+    "ALTER TABLE snapshots ADD COLUMN volume TEXT;"
+    "CREATE UNIQUE INDEX instances_volume ON instances (pool_id, volume);";
+
 static const char *const migrations[] = {
     migration_1,
     migration_2,
+    migration_3,
 };
 
 int store_schema_latest(void)

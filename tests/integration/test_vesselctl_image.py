@@ -256,11 +256,12 @@ def test_catalogue_schema(store, imgdir):
     ctl(store, "image", "list")
     db = sqlite3.connect(os.path.join(store, "catalogue.db"))
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert db.execute("SELECT max(version) FROM schema_version").fetchone()[0] == 2
+    assert db.execute("SELECT max(version) FROM schema_version").fetchone()[0] == 3
     tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert {"images", "image_properties", "image_aliases", "instances", "instance_config",
             "profiles", "profile_config", "devices", "device_config", "instance_profiles",
-            "snapshots", "snapshot_config", "schema_version", "idmaps"} <= tables
+            "snapshots", "snapshot_config", "schema_version", "idmaps",
+            "storage_pools"} <= tables
     assert db.execute("SELECT name FROM profiles").fetchall() == [("default",)]
     db.close()
     ctl(store, "image", "list")  # opening again applies nothing twice

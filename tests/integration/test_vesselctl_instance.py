@@ -250,7 +250,7 @@ def test_list_filters_columns_formats(img):
     row = csv("web1", "-c", "nacfFlbS")[0].split(",")
     assert row[0] == "web1" and row[1] == "x86_64" and row[2].endswith("UTC")
     assert len(row[3]) == 12 and len(row[4]) == 64 and row[5] == "never"
-    assert row[6] == "dir" and row[7] == "0"
+    assert row[6] == "default" and row[7] == "0"  # the storage pool
     compact = ctl(img, "list", "-f", "compact", "-c", "ns").stdout.splitlines()
     assert compact[0].split() == ["NAME", "STATE"] and compact[1].split() == ["db1", "STOPPED"]
     y = yaml.safe_load(ctl(img, "list", "-f", "yaml").stdout)

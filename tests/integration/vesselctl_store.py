@@ -71,6 +71,17 @@ def cleanup_store(vesselctl, s):
                        capture_output=True, text=True)
     for name in r.stdout.split():
         subprocess.run([vesselctl, "--store", s, "delete", "-f", name], capture_output=True)
+    # Its storage pools (a btrfs pool's mount and loop device), and then
+    # no mount may be left under the store (an overlay volume's, say).
+    r = subprocess.run([vesselctl, "--store", s, "storage", "list", "-f", "csv"],
+                       capture_output=True, text=True)
+    for line in r.stdout.splitlines():
+        subprocess.run([vesselctl, "--store", s, "storage", "delete", line.split(",")[0]],
+                       capture_output=True)
+    with open("/proc/self/mountinfo") as f:
+        mnts = [l.split()[4] for l in f if l.split()[4].startswith(s + "/")]
+    for m in reversed(mnts):
+        subprocess.run(["umount", "-l", m], capture_output=True)
     left = monitors(s)
     for pid in left:
         os.kill(pid, signal.SIGKILL)
@@ -85,5 +96,6 @@ def cleanup_store(vesselctl, s):
     shutil.rmtree(rundir(s), ignore_errors=True)
     assert not reports, "\n".join(reports)
     assert not left, f"monitors left running: {left}"
+    assert not mnts, f"mounts left: {mnts}"
     assert not cg, f"cgroups left: {cg}"
     assert not left_state, f"runtime state left: {left_state}"

@@ -11,6 +11,7 @@
 #include "image.h"
 #include "instance-run.h"
 #include "instance.h"
+#include "storage.h"
 #include "util.h"
 #include "vesselctl.h"
 
@@ -26,6 +27,8 @@ const char help_init[] =
     "  -c, --config K=V    set a key (repeatable; see vesselctl config --help)\n"
     "  -d, --description T a description\n"
     "  -e, --ephemeral     mark it ephemeral (deleted when it stops)\n"
+    "  -s, --storage POOL  the storage pool of its rootfs (default: the pool\n"
+    "                      \"default\", made on first use)\n"
     "\nExample:\n"
     "  vesselctl init busybox web1 -p default -p big -c limits.memory=512MiB\n";
 
@@ -77,6 +80,7 @@ static int create_cmd(struct ctl *c, int argc, char **argv, bool launch)
             {"config", required_argument, NULL, 'c'},
             {"description", required_argument, NULL, 'd'},
             {"ephemeral", no_argument, NULL, 'e'},
+            {"storage", required_argument, NULL, 's'},
             {0},
         };
         _cleanup_store_ struct vessel_store *s = NULL;
@@ -86,7 +90,7 @@ static int create_cmd(struct ctl *c, int argc, char **argv, bool launch)
         vessel_error *err = NULL;
         int opt, r;
 
-        while ((opt = getopt_long(argc, argv, "p:nc:d:e", opts, NULL)) != -1) {
+        while ((opt = getopt_long(argc, argv, "p:nc:d:es:", opts, NULL)) != -1) {
                 switch (opt) {
                 case 'p':
                         profiles = strv_append(profiles ?: xmalloc0(sizeof(char *)), optarg);
@@ -106,6 +110,9 @@ static int create_cmd(struct ctl *c, int argc, char **argv, bool launch)
                         break;
                 case 'e':
                         o.ephemeral = true;
+                        break;
+                case 's':
+                        o.pool = optarg;
                         break;
                 default:
                         kvlist_free(&config);
@@ -250,6 +257,8 @@ static json_object *instance_json(const struct instance *i, const struct confset
         json_object_object_add(o, "type", json_object_new_string(i->type));
         json_object_object_add(o, "architecture", json_object_new_string(i->architecture));
         json_object_object_add(o, "ephemeral", json_object_new_boolean(i->ephemeral));
+        json_object_object_add(o, "storage_pool",
+                               i->pool ? json_object_new_string(i->pool) : NULL);
         json_object_object_add(o, "stateful", json_object_new_boolean(false));
         json_object_object_add(o, "created_at", json_object_new_string(ca));
         json_object_object_add(o, "last_used_at", json_object_new_string(la));
@@ -312,7 +321,7 @@ static char *c_arch(const struct instance *i)
 }
 static char *c_storage(const struct instance *i)
 {
-        return xstrdup(i->storage_driver);
+        return xstrdup(i->pool ? i->pool : i->storage_driver);
 }
 static char *c_created(const struct instance *i)
 {
@@ -532,7 +541,23 @@ static void info_print(struct vessel_store *s, const struct instance *i)
                 printf("Image: %.12s (deleted since)\n", i->image);
         }
         printf("Profiles: %s\n", profiles[0] ? profiles : "(none)");
-        printf("Storage: %s\n", i->storage_driver);
+        if (i->pool) {
+                struct storage_pool p;
+                uint64_t bytes;
+                printf("Storage pool: %s (%s)\n", i->pool, i->storage_driver);
+                if (storage_pool_get_id(s, i->pool_id, &p, NULL) == 0) {
+                        _cleanup_free_ char *vol = storage_volume_path("containers", i->volume);
+                        if (storage_volume_usage(s, &p, vol, &bytes, NULL) == 0) {
+                                _cleanup_free_ char *du = out_size((int64_t)bytes);
+                                printf("Disk usage: %s%s\n", du,
+                                       strcmp(p.driver, "overlay") ? ""
+                                                                   : " (its own upper layer)");
+                        }
+                        storage_pool_free(&p);
+                }
+        } else {
+                printf("Storage pool: (none: %s in its directory)\n", i->storage_driver);
+        }
         printf("Created: %s\n", created);
         printf("Last Used: %s\n", used);
         printf("Snapshots: %zu\n", i->n_snapshots);

@@ -27,6 +27,7 @@ static const struct ctl_cmd commands[] = {
     {"info", cli_info, "show an instance", help_info, NULL},
     {"config", cli_config, "show and change an instance's keys and devices", NULL, NULL},
     {"profile", cli_profile, "manage profiles", NULL, NULL},
+    {"storage", cli_storage, "manage storage pools", NULL, NULL},
     {"file", cli_file, "push, pull and delete files in instances", NULL, NULL},
     {"rename", cli_rename, "rename an instance", help_rename, "move"},
     {"delete", cli_delete, "delete instances", help_delete, "rm"},

@@ -21,6 +21,7 @@ const char help_launch[] =
     "  -c, --config K=V    set a key (repeatable; see vesselctl config --help)\n"
     "  -d, --description T a description\n"
     "  -e, --ephemeral     delete the instance when it stops\n"
+    "  -s, --storage POOL  the storage pool of its rootfs (default: \"default\")\n"
     "\nExample:\n"
     "  vesselctl launch debian/12 web1 -c limits.memory=1GiB\n";
 

@@ -69,6 +69,8 @@ extern const char help_launch[], help_start[], help_stop[], help_restart[], help
 /* config_cmds.c, profile_cmds.c */
 int cli_config(struct ctl *c, int argc, char **argv);
 int cli_profile(struct ctl *c, int argc, char **argv);
+/* storage_cmds.c */
+int cli_storage(struct ctl *c, int argc, char **argv);
 /* file_cmds.c */
 int cli_file(struct ctl *c, int argc, char **argv);
 /* edit.c: $EDITOR on yaml, or stdin when it is not a terminal; apply is

@@ -1,0 +1,381 @@
+/* storage-btrfs.c: the btrfs back end (libbtrfsutil).
+ *
+ * The pool is a btrfs file system: an existing mount (source=DIR, the
+ * store's storage/<name> a symlink to it), a block device or an image
+ * file (source=DEVICE|FILE: a file attached through a loop device;
+ * formatted when it holds nothing, refused when it holds another file
+ * system), or a file the pool makes in the store (size=N, in
+ * <store>/disks/<name>.img).  A device or file is mounted at
+ * storage/<name>, and mounted again by the first command that needs the
+ * pool after a host reboot.  An image is a subvolume (images/<fp>), an
+ * instance a snapshot of it (containers/<vol>), a snapshot or a copy a
+ * snapshot of that: constant time whatever the size of the rootfs.
+ * Subvolumes that an instance made inside its own (systemd-nspawn's
+ * machines, say) are snapshotted and deleted with it. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <btrfsutil.h>
+#include <linux/loop.h>
+#include <linux/magic.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "storage.h"
+#include "storage-internal.h"
+#include "util.h"
+
+/* mkfs.btrfs refuses less (with its default profiles). */
+#define BTRFS_MIN_SIZE (256ULL << 20)
+
+static int bu_error(vessel_error **err, enum btrfs_util_error e, const char *what, const char *path)
+{
+        int code = errno ? errno : EIO;
+
+        return vessel_error_msg(err, code, "%s %s: %s (%s)", what, path, btrfs_util_strerror(e),
+                                strerror(code));
+}
+
+static char *disk_path(struct vessel_store *s, const char *name)
+{
+        return xasprintf("%s/disks/%s.img", s->root, name);
+}
+
+/* The file system type blkid finds on path: "" when none, NULL when it
+ * could not tell. */
+static char *probe_fs(const char *path)
+{
+        char buf[64] = "";
+        int pipefd[2], status;
+        ssize_t n = 0, got;
+        pid_t pid;
+
+        if (pipe2(pipefd, O_CLOEXEC) < 0)
+                return NULL;
+        pid = fork();
+        if (pid < 0) {
+                close(pipefd[0]);
+                close(pipefd[1]);
+                return NULL;
+        }
+        if (pid == 0) {
+                dup2(pipefd[1], 1);
+                execlp("blkid", "blkid", "-p", "-o", "value", "-s", "TYPE", "--", path, NULL);
+                _exit(127);
+        }
+        close(pipefd[1]);
+        while (n < (ssize_t)sizeof(buf) - 1 &&
+               (got = read(pipefd[0], buf + n, sizeof(buf) - 1 - (size_t)n)) > 0)
+                n += got;
+        close(pipefd[0]);
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+                ;
+        buf[n] = 0;
+        buf[strcspn(buf, "\n")] = 0;
+        /* blkid -p: 2 when nothing was found. */
+        if (WIFEXITED(status) && WEXITSTATUS(status) == 2)
+                return xstrdup("");
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                return NULL;
+        return xstrdup(buf);
+}
+
+static int run(char **argv, const char *what, vessel_error **err)
+{
+        pid_t pid = fork();
+        int status;
+
+        if (pid < 0)
+                return vessel_error_sys(err, "%s: fork", what);
+        if (pid == 0) {
+                int null = open("/dev/null", O_WRONLY);
+                if (null >= 0)
+                        dup2(null, 1);
+                execvp(argv[0], argv);
+                _exit(127);
+        }
+        while (waitpid(pid, &status, 0) < 0)
+                if (errno != EINTR)
+                        return vessel_error_sys(err, "%s: waitpid", what);
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                return vessel_error_msg(
+                    err, EIO, "%s: %s failed (status %d%s)", what, argv[0], status,
+                    WIFEXITED(status) && WEXITSTATUS(status) == 127 ? ": is btrfs-progs installed?"
+                                                                    : "; see its message above");
+        return 0;
+}
+
+/* A loop device backed by file, freed by the kernel when the mount on it
+ * goes (LO_FLAGS_AUTOCLEAR); *dev its /dev path. */
+static int loop_attach(const char *file, char **dev, int *loopfd, vessel_error **err)
+{
+        _cleanup_close_ int ctl = open("/dev/loop-control", O_RDWR | O_CLOEXEC);
+        _cleanup_close_ int back = open(file, O_RDWR | O_CLOEXEC);
+
+        if (back < 0)
+                return vessel_error_sys(err, "open %s", file);
+        if (ctl < 0)
+                return vessel_error_sys(err, "open /dev/loop-control");
+        for (int tries = 0; tries < 32; tries++) {
+                struct loop_config c = {.fd = (unsigned)back,
+                                        .info = {.lo_flags = LO_FLAGS_AUTOCLEAR}};
+                int n = ioctl(ctl, LOOP_CTL_GET_FREE);
+                if (n < 0)
+                        return vessel_error_sys(err, "attaching %s: LOOP_CTL_GET_FREE", file);
+                char *path = xasprintf("/dev/loop%d", n);
+                int fd = open(path, O_RDWR | O_CLOEXEC);
+                if (fd < 0) {
+                        int e = errno;
+                        free(path);
+                        if (e == ENOENT)
+                                continue; /* udev has not made it yet */
+                        return vessel_error_set(err, e, "attaching %s: open /dev/loop%d", file, n);
+                }
+                snprintf((char *)c.info.lo_file_name, sizeof(c.info.lo_file_name), "%s", file);
+                if (ioctl(fd, LOOP_CONFIGURE, &c) == 0) {
+                        *dev = path;
+                        *loopfd = fd;
+                        return 0;
+                }
+                int e = errno;
+                close(fd);
+                free(path);
+                if (e != EBUSY)
+                        return vessel_error_set(err, e, "attaching %s: LOOP_CONFIGURE", file);
+        }
+        return vessel_error_msg(err, EBUSY, "attaching %s: no free loop device", file);
+}
+
+static bool is_mount_of_btrfs(const char *path)
+{
+        _cleanup_free_ char *parent = xasprintf("%s/..", path);
+        struct stat a, b;
+
+        return storage_fs_is(path, BTRFS_SUPER_MAGIC) && stat(path, &a) == 0 &&
+               stat(parent, &b) == 0 && (a.st_dev != b.st_dev || a.st_ino == 256);
+}
+
+/* Mount the pool's device or file at p->path. */
+static int mount_source(struct vessel_store *s, struct storage_pool *p, vessel_error **err)
+{
+        struct stat st;
+        _cleanup_free_ char *dev = NULL;
+        _cleanup_close_ int loopfd = -1;
+        const char *what;
+
+        if (stat(p->source, &st) < 0)
+                return vessel_error_sys(err, "storage pool %s: source %s", p->name, p->source);
+        (void)s;
+        if (S_ISBLK(st.st_mode)) {
+                what = p->source;
+        } else if (loop_attach(p->source, &dev, &loopfd, err) < 0) {
+                return vessel_error_prefix(err, "storage pool %s", p->name);
+        } else {
+                what = dev;
+        }
+        if (mount(what, p->path, "btrfs", MS_NOATIME, "user_subvol_rm_allowed") < 0)
+                return vessel_error_sys(err, "storage pool %s: mount %s (%s) on %s", p->name, what,
+                                        p->source, p->path);
+        return 0;
+}
+
+static int btrfs_create(struct vessel_store *s, struct storage_pool *p, vessel_error **err)
+{
+        _cleanup_free_ char *made = NULL, *fs = NULL;
+        struct stat st;
+        int r;
+
+        if (p->source[0] && stat(p->source, &st) == 0 && S_ISDIR(st.st_mode)) {
+                if (!storage_fs_is(p->source, BTRFS_SUPER_MAGIC))
+                        return vessel_error_msg(err, EINVAL,
+                                                "storage pool %s: source %s is not on a btrfs "
+                                                "file system",
+                                                p->name, p->source);
+                return pool_dirs_create(s, p, err);
+        }
+        if (!p->source[0]) {
+                /* A loop file of our own. */
+                _cleanup_free_ char *disks = xasprintf("%s/disks", s->root);
+                _cleanup_close_ int fd = -1;
+                if (p->size < BTRFS_MIN_SIZE)
+                        return vessel_error_msg(err, EINVAL,
+                                                "storage pool %s: size %llu is too small for "
+                                                "btrfs (at least %llu MiB)",
+                                                p->name, (unsigned long long)p->size,
+                                                BTRFS_MIN_SIZE >> 20);
+                if (mkdir(disks, 0700) < 0 && errno != EEXIST)
+                        return vessel_error_sys(err, "storage pool %s: mkdir %s", p->name, disks);
+                made = disk_path(s, p->name);
+                fd = open(made, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+                if (fd < 0)
+                        return vessel_error_sys(err, "storage pool %s: create %s", p->name, made);
+                if (ftruncate(fd, (off_t)p->size) < 0) {
+                        r = vessel_error_sys(err, "storage pool %s: size %s", p->name, made);
+                        unlink(made);
+                        return r;
+                }
+                free(p->source);
+                p->source = xstrdup(made);
+        } else if (stat(p->source, &st) < 0) {
+                return vessel_error_sys(err, "storage pool %s: source %s", p->name, p->source);
+        } else if (!S_ISBLK(st.st_mode) && !S_ISREG(st.st_mode)) {
+                return vessel_error_msg(err, EINVAL,
+                                        "storage pool %s: source %s is neither a directory, a "
+                                        "block device nor a file",
+                                        p->name, p->source);
+        }
+        fs = probe_fs(p->source);
+        if (!fs)
+                r = vessel_error_msg(err, EIO, "storage pool %s: cannot tell what %s holds (blkid)",
+                                     p->name, p->source);
+        else if (fs[0] && strcmp(fs, "btrfs"))
+                r = vessel_error_msg(err, EEXIST,
+                                     "storage pool %s: %s holds a %s file system: refusing to "
+                                     "format it (wipefs it first if it is not needed)",
+                                     p->name, p->source, fs);
+        else if (!fs[0]) {
+                _cleanup_free_ char *what =
+                    xasprintf("storage pool %s: formatting %s", p->name, p->source);
+                char *argv[] = {"mkfs.btrfs", "-q", "-L", p->name, "--", p->source, NULL};
+                r = run(argv, what, err);
+        } else
+                r = 0;
+        if (r == 0 && mkdir(p->path, 0711) < 0)
+                r = vessel_error_sys(err, "storage pool %s: mkdir %s", p->name, p->path);
+        if (r == 0 && (r = mount_source(s, p, err)) < 0)
+                rmdir(p->path);
+        if (r == 0 && (r = pool_subdirs_create(p, err)) < 0) {
+                umount2(p->path, MNT_DETACH);
+                rmdir(p->path);
+        }
+        if (r < 0 && made)
+                unlink(made);
+        return r;
+}
+
+static int btrfs_activate(struct vessel_store *s, struct storage_pool *p, vessel_error **err)
+{
+        struct stat st;
+
+        if (stat(p->source, &st) == 0 && S_ISDIR(st.st_mode)) {
+                if (!storage_fs_is(p->path, BTRFS_SUPER_MAGIC))
+                        return vessel_error_msg(err, ENODEV,
+                                                "storage pool %s: %s is not on btrfs (is its file "
+                                                "system mounted?)",
+                                                p->name, p->source);
+                return 0;
+        }
+        if (is_mount_of_btrfs(p->path))
+                return 0;
+        if (mkdir(p->path, 0711) < 0 && errno != EEXIST)
+                return vessel_error_sys(err, "storage pool %s: mkdir %s", p->name, p->path);
+        if (mount_source(s, p, err) < 0)
+                return -EIO;
+        fprintf(stderr, "vesselctl: storage pool %s: mounted %s on %s\n", p->name, p->source,
+                p->path);
+        return 0;
+}
+
+static int btrfs_destroy(struct vessel_store *s, struct storage_pool *p, vessel_error **err)
+{
+        struct stat st;
+
+        if (stat(p->source, &st) == 0 && S_ISDIR(st.st_mode))
+                return pool_dirs_destroy(s, p, err);
+        if (images_remove(s, p, err) < 0)
+                return -EIO;
+        pool_subdirs_remove(p);
+        if (is_mount_of_btrfs(p->path) && umount2(p->path, 0) < 0 &&
+            umount2(p->path, MNT_DETACH) < 0)
+                return vessel_error_sys(err, "storage pool %s: unmount %s", p->name, p->path);
+        rmdir(p->path);
+        if (p->size) {
+                _cleanup_free_ char *made = disk_path(s, p->name);
+                if (unlink(made) < 0 && errno != ENOENT)
+                        return vessel_error_sys(err, "storage pool %s: remove %s", p->name, made);
+        }
+        return 0;
+}
+
+static char *btrfs_rootfs_rel(const char *vol)
+{
+        return xstrdup(vol);
+}
+
+static int btrfs_image_create(struct vessel_store *s, struct storage_pool *p, const char *src,
+                              const char *vol, vessel_error **err)
+{
+        _cleanup_free_ char *to = pool_abs(p, vol), *from = xasprintf("%s/.", src);
+        char *argv[] = {"cp", "-a", "--reflink=auto", "-T", "--", from, to, NULL};
+        enum btrfs_util_error e;
+        int r;
+
+        errno = 0;
+        if ((e = btrfs_util_create_subvolume(to, 0, NULL, NULL)))
+                return bu_error(err, e, "creating subvolume", to);
+        /* cp into the subvolume it now is. */
+        r = run(argv, "unpacking an image into its subvolume", err);
+        (void)s;
+        if (r < 0)
+                btrfs_util_delete_subvolume(to, BTRFS_UTIL_DELETE_SUBVOLUME_RECURSIVE);
+        return r;
+}
+
+static int btrfs_clone(struct vessel_store *s, struct storage_pool *p, const char *src,
+                       const char *vol, vessel_error **err)
+{
+        _cleanup_free_ char *from = pool_abs(p, src), *to = pool_abs(p, vol);
+        enum btrfs_util_error e;
+
+        (void)s;
+        errno = 0;
+        if ((e = btrfs_util_create_snapshot(from, to, BTRFS_UTIL_CREATE_SNAPSHOT_RECURSIVE, NULL,
+                                            NULL)))
+                return bu_error(err, e, "snapshotting into", to);
+        return 0;
+}
+
+static int btrfs_delete(struct vessel_store *s, struct storage_pool *p, const char *vol,
+                        vessel_error **err)
+{
+        _cleanup_free_ char *path = pool_abs(p, vol);
+        enum btrfs_util_error e;
+
+        (void)s;
+        if (access(path, F_OK) < 0 && errno == ENOENT)
+                return 0;
+        errno = 0;
+        if (btrfs_util_is_subvolume(path) != BTRFS_UTIL_OK)
+                return storage_rm(s, path, err); /* a half-made one */
+        if ((e = btrfs_util_delete_subvolume(path, BTRFS_UTIL_DELETE_SUBVOLUME_RECURSIVE)))
+                return bu_error(err, e, "deleting subvolume", path);
+        return 0;
+}
+
+static int btrfs_usage(struct vessel_store *s, struct storage_pool *p, const char *vol,
+                       uint64_t *bytes, vessel_error **err)
+{
+        _cleanup_free_ char *path = pool_abs(p, vol);
+
+        (void)s;
+        return storage_du(path, bytes, err);
+}
+
+const struct storage_ops storage_btrfs_ops = {
+    .name = "btrfs",
+    .rootless = false,
+    .image_volumes = true,
+    .create = btrfs_create,
+    .activate = btrfs_activate,
+    .destroy = btrfs_destroy,
+    .rootfs_rel = btrfs_rootfs_rel,
+    .image_create = btrfs_image_create,
+    .volume_clone = btrfs_clone,
+    .volume_delete = btrfs_delete,
+    .volume_usage = btrfs_usage,
+};
