@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "storage.h"
 #include "util.h"
 
 bool device_name_valid(const char *name)
@@ -73,13 +74,34 @@ struct dev_type {
         const struct dev_key *keys;
 };
 
+static int v_size(const char *s)
+{
+        uint64_t v;
+
+        return storage_size_parse(s, &v, NULL) < 0 || v == 0 ? -EINVAL : 0;
+}
+
+static int v_pool(const char *s)
+{
+        return storage_pool_name_valid(s) ? 0 : -EINVAL;
+}
+
 static const struct dev_key disk_keys[] = {
     {"source", v_abs_path, "an absolute host path"},
     {"path", v_abs_path, "an absolute path"},
     {"readonly", v_bool, "a boolean (true or false)"},
     {"shift", v_bool, "a boolean (true or false)"},
+    {"pool", v_pool, "a storage pool name"},
+    {"size", v_size, "a size (bytes, or with KiB, MiB, GiB, TiB, kB, MB, GB, TB)"},
     {0},
 };
+
+bool device_is_root_disk(const struct device *d)
+{
+        const char *path = kvlist_get(&d->cfg, "path");
+
+        return !strcmp(d->type, "disk") && path && !strcmp(path, "/");
+}
 
 static const struct dev_key unix_keys[] = {
     {"source", v_abs_path, "an absolute host path"},
@@ -111,7 +133,25 @@ static int check_required(const struct device *d, vessel_error **err)
 {
         const struct kvlist *c = &d->cfg;
 
+        if (device_is_root_disk(d)) {
+                /* The instance's root file system, in its storage pool. */
+                static const char *const not_root[] = {"source", "readonly", "shift"};
+                for (size_t i = 0; i < ARRAY_SIZE(not_root); i++)
+                        if (kvlist_get(c, not_root[i]))
+                                return vessel_error_msg(err, EINVAL,
+                                                        "device \"%s\": the root disk (path "
+                                                        "/) takes pool and size, not \"%s\"",
+                                                        d->name, not_root[i]);
+                return 0;
+        }
         if (!strcmp(d->type, "disk")) {
+                static const char *const root_only[] = {"pool", "size"};
+                for (size_t i = 0; i < ARRAY_SIZE(root_only); i++)
+                        if (kvlist_get(c, root_only[i]))
+                                return vessel_error_msg(err, EINVAL,
+                                                        "device \"%s\": \"%s\" is for the root "
+                                                        "disk (path /) only",
+                                                        d->name, root_only[i]);
                 if (!kvlist_get(c, "path"))
                         return vessel_error_msg(err, EINVAL,
                                                 "device \"%s\": a disk needs \"path\" (where "

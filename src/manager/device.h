@@ -17,5 +17,8 @@ bool device_name_valid(const char *name);
 /* Unknown types and keys, missing required keys and bad values are
  * errors naming the device and the key. */
 int device_check(const struct device *d, vessel_error **err);
+/* A disk at path "/": the instance's root file system in its storage
+ * pool (keys pool and size), not a mount. */
+bool device_is_root_disk(const struct device *d);
 /* Parse "KEY=VALUE" arguments into a device's keys (type excluded). */
 int device_parse_args(struct device *d, char *const *args, size_t n, vessel_error **err);

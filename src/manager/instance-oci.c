@@ -1,10 +1,14 @@
 /* instance-oci.c: the config.json of an instance in the store (its
  * expanded configuration through oci-gen, with the host's facts). */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 #include <sys/sysinfo.h>
 
+#include "device.h"
 #include "idshift.h"
 #include "instance.h"
 #include "lxcfs.h"
@@ -73,6 +77,45 @@ static int layer_prepare(struct vessel_store *s, struct storage_pool *p, const s
         return r < 0 ? vessel_error_prefix(err, "instance %s", i->name) : 0;
 }
 
+/* The root disk device (path /): its pool must be the instance's (a move
+ * changes that), its size= is applied to the volume at every start (and
+ * lifted when unset). */
+static int root_disk_apply(struct vessel_store *s, const struct instance *i,
+                           const struct confset *c, vessel_error **err)
+{
+        const struct device *root = NULL;
+        struct storage_pool p;
+        uint64_t bytes = 0;
+        int r;
+
+        for (size_t k = 0; k < c->devices.n; k++)
+                if (device_is_root_disk(&c->devices.v[k]))
+                        root = &c->devices.v[k];
+        if (!i->pool_id) {
+                if (root && kvlist_get(&root->cfg, "size"))
+                        return vessel_error_msg(err, ENOTSUP,
+                                                "instance %s: root disk size=: the instance is "
+                                                "in no storage pool (made before pools)",
+                                                i->name);
+                return 0;
+        }
+        const char *want = root ? kvlist_get(&root->cfg, "pool") : NULL;
+        if (want && strcmp(want, i->pool))
+                return vessel_error_msg(err, EINVAL,
+                                        "instance %s: root disk pool=%s, but the instance is in "
+                                        "pool %s (vesselctl move -s %s moves it)",
+                                        i->name, want, i->pool, want);
+        const char *size = root ? kvlist_get(&root->cfg, "size") : NULL;
+        if (size && storage_size_parse(size, &bytes, err) < 0)
+                return vessel_error_prefix(err, "instance %s: root disk", i->name);
+        if ((r = storage_pool_get_id(s, i->pool_id, &p, err)) < 0)
+                return r;
+        _cleanup_free_ char *vol = storage_volume_path("containers", i->volume);
+        r = storage_volume_quota(s, &p, vol, bytes, err);
+        storage_pool_free(&p);
+        return r < 0 ? vessel_error_prefix(err, "instance %s", i->name) : 0;
+}
+
 static int oci_config(struct vessel_store *s, const char *name, bool start, char **json,
                       vessel_error **err)
 {
@@ -86,7 +129,9 @@ static int oci_config(struct vessel_store *s, const char *name, bool start, char
         bool rootless = store_is_rootless(s);
         struct idrange_user u = {0};
 
-        if ((r = instance_expand(s, &i, &c, err)) == 0 && rootless && start)
+        if ((r = instance_expand(s, &i, &c, err)) == 0 && start)
+                r = root_disk_apply(s, &i, &c, err);
+        if (r == 0 && rootless && start)
                 r = rootless_config_check(&c, rootless_cgroup_delegated(), err) < 0
                         ? vessel_error_prefix(err, "instance %s", name)
                         : 0;

@@ -14,6 +14,7 @@
 
 #include "lxcfs.h"
 #include "oci-gen.h"
+#include "device.h"
 #include "oci-gen-seccomp.h"
 #include "util.h"
 
@@ -503,6 +504,8 @@ static int gen_devices(const struct oci_gen_input *in, json_object *mounts, json
         add(section(linux_, "resources"), "devices", rules);
         for (size_t i = 0; i < dl->n; i++) {
                 const struct device *d = &dl->v[i];
+                if (device_is_root_disk(d))
+                        continue; /* the rootfs itself: its pool's business */
                 if (!strcmp(d->type, "disk"))
                         json_object_array_add(mounts, gen_disk(in, d));
                 else if ((r = gen_unix(d, devs, rules, err)) < 0)

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <btrfsutil.h>
+#include <linux/btrfs.h>
 #include <linux/loop.h>
 #include <linux/magic.h>
 #include <sys/ioctl.h>
@@ -357,6 +358,38 @@ static int btrfs_delete(struct vessel_store *s, struct storage_pool *p, const ch
         return 0;
 }
 
+/* A quota group limit on the subvolume (max referenced bytes); quotas
+ * are enabled on the file system by the first limit. */
+static int btrfs_quota(struct vessel_store *s, struct storage_pool *p, const char *vol,
+                       uint64_t bytes, vessel_error **err)
+{
+        _cleanup_free_ char *path = pool_abs(p, vol);
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        struct btrfs_ioctl_qgroup_limit_args lim = {
+            .lim = {.flags = BTRFS_QGROUP_LIMIT_MAX_RFER,
+                    .max_rfer = bytes ? bytes : (uint64_t)-1}};
+
+        (void)s;
+        if (fd < 0)
+                return vessel_error_sys(err, "storage pool %s: open %s", p->name, path);
+        if (ioctl(fd, BTRFS_IOC_QGROUP_LIMIT, &lim) == 0)
+                return 0;
+        if (errno != ENOTCONN && errno != ENOENT)
+                return vessel_error_sys(err, "storage pool %s: quota group limit on %s", p->name,
+                                        path);
+        if (!bytes)
+                return 0; /* no quotas: no limit to lift */
+        struct btrfs_ioctl_quota_ctl_args ctl = {.cmd = BTRFS_QUOTA_CTL_ENABLE};
+        _cleanup_close_ int root = open(p->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (root < 0 || ioctl(root, BTRFS_IOC_QUOTA_CTL, &ctl) < 0)
+                return vessel_error_sys(err, "storage pool %s: enabling quotas on %s", p->name,
+                                        p->path);
+        if (ioctl(fd, BTRFS_IOC_QGROUP_LIMIT, &lim) < 0)
+                return vessel_error_sys(err, "storage pool %s: quota group limit on %s", p->name,
+                                        path);
+        return 0;
+}
+
 static int btrfs_usage(struct vessel_store *s, struct storage_pool *p, const char *vol,
                        uint64_t *bytes, vessel_error **err)
 {
@@ -370,6 +403,7 @@ const struct storage_ops storage_btrfs_ops = {
     .name = "btrfs",
     .rootless = false,
     .image_volumes = true,
+    .quota = true,
     .create = btrfs_create,
     .activate = btrfs_activate,
     .destroy = btrfs_destroy,
@@ -377,5 +411,6 @@ const struct storage_ops storage_btrfs_ops = {
     .image_create = btrfs_image_create,
     .volume_clone = btrfs_clone,
     .volume_delete = btrfs_delete,
+    .volume_quota = btrfs_quota,
     .volume_usage = btrfs_usage,
 };

@@ -716,6 +716,19 @@ int storage_volume_usage(struct vessel_store *s, struct storage_pool *p, const c
         return p->ops->volume_usage(s, p, vol, bytes, err);
 }
 
+int storage_volume_quota(struct vessel_store *s, struct storage_pool *p, const char *vol,
+                         uint64_t bytes, vessel_error **err)
+{
+        if (p->ops->volume_quota)
+                return p->ops->volume_quota(s, p, vol, bytes, err);
+        if (!bytes)
+                return 0;
+        return vessel_error_msg(err, ENOTSUP,
+                                "root disk size=: storage pool %s (%s) cannot limit the size of "
+                                "a volume (btrfs pools can, with quota groups)",
+                                p->name, p->driver);
+}
+
 void storage_volume_list_free(struct storage_volume *v, size_t n)
 {
         for (size_t i = 0; i < n; i++) {

@@ -82,6 +82,10 @@ struct storage_ops {
         char *(*shift_rel)(const char *vol);
         int (*volume_umount)(struct vessel_store *s, struct storage_pool *p, const char *vol,
                              vessel_error **err);
+        /* Limit the volume to bytes (0: no limit).  NULL: the back end
+         * cannot (size= on the root disk is refused). */
+        int (*volume_quota)(struct vessel_store *s, struct storage_pool *p, const char *vol,
+                            uint64_t bytes, vessel_error **err);
         /* Bytes the volume holds of its own (not what it shares). */
         int (*volume_usage)(struct vessel_store *s, struct storage_pool *p, const char *vol,
                             uint64_t *bytes, vessel_error **err);
@@ -171,6 +175,10 @@ int storage_volume_umount(struct vessel_store *s, struct storage_pool *p, const 
                           vessel_error **err);
 int storage_volume_usage(struct vessel_store *s, struct storage_pool *p, const char *vol,
                          uint64_t *bytes, vessel_error **err);
+/* The root disk's size= (0: none) on the volume: refused by a back end
+ * that cannot limit it, naming the pool. */
+int storage_volume_quota(struct vessel_store *s, struct storage_pool *p, const char *vol,
+                         uint64_t bytes, vessel_error **err);
 
 /* Volumes without a row (a command killed between making a volume and
  * its commit, or between a delete's commit and the volume's removal),

@@ -291,3 +291,34 @@ def test_debris_of_killed_commands_is_removed(img):
 def run_in_started(store, name):
     ctl(store, "start", name)
     return run_in(store, name, "echo ok")
+
+
+def test_root_disk_size_on_btrfs_and_refused_elsewhere(img):
+    ctl(img, "storage", "create", "bt", "btrfs", "size=400MiB")
+    ctl(img, "init", "bb", "q1", "-s", "bt")
+    ctl(img, "config", "device", "add", "q1", "root", "disk", "path=/", "size=64MiB")
+    ctl(img, "start", "q1")
+    r = ctl(img, "exec", "q1", "--", "sh", "-c",
+            "dd if=/dev/zero of=/tmp/big bs=1M count=100 2>&1; stat -c %s /tmp/big",
+            check=False)
+    assert "Disk quota exceeded" in r.stdout
+    assert int(r.stdout.split()[-1]) <= 64 << 20
+    # Unset: the limit is lifted at the next start.
+    ctl(img, "config", "device", "unset", "q1", "root", "size")
+    ctl(img, "restart", "q1")
+    assert run_in(img, "q1", "dd if=/dev/zero of=/tmp/big2 bs=1M count=100 2>/dev/null; "
+                  "stat -c %s /tmp/big2") == f"{100 << 20}\n"
+    # The root disk's pool must be the instance's.
+    ctl(img, "config", "device", "set", "q1", "root", "pool=elsewhere")
+    assert "but the instance is in pool bt" in fail(img, "restart", "q1")
+    # A dir pool cannot limit a volume: a clear error at start.
+    ctl(img, "storage", "create", "d", "dir")
+    ctl(img, "init", "bb", "d1", "-s", "d")
+    ctl(img, "config", "device", "add", "d1", "root", "disk", "path=/", "size=1GiB")
+    assert "storage pool d (dir) cannot limit" in fail(img, "start", "d1")
+    # Keys of the root disk only, and not its own.
+    assert "is for the root disk" in fail(img, "config", "device", "add", "d1", "x", "disk",
+                                          "path=/x", "source=/tmp", "size=1GiB")
+    assert "takes pool and size" in fail(img, "config", "device", "add", "d1", "r2", "disk",
+                                         "path=/", "source=/tmp")
+    assert "is not a size" in fail(img, "config", "device", "set", "d1", "root", "size=big")
