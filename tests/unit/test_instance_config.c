@@ -200,7 +200,19 @@ static void test_devices(void)
         CHECK(dev_ok("disk", (const char *[]){"source", "/a", "path", "/m", "readonly", "x", NULL},
                      "not a boolean"));
         CHECK(dev_ok("disk", (const char *[]){"source", "/a", "path", "/m", "pool", "x", NULL},
-                     "unknown key \"pool\""));
+                     "\"pool\" is for the root disk (path /) only"));
+        CHECK(dev_ok("disk", (const char *[]){"source", "/a", "path", "/m", "colour", "x", NULL},
+                     "unknown key \"colour\""));
+        /* The root disk: pool and size, nothing of a mount. */
+        CHECK(dev_ok("disk", (const char *[]){"path", "/", "pool", "p1", "size", "10GiB", NULL},
+                     NULL));
+        CHECK(dev_ok("disk", (const char *[]){"path", "/", NULL}, NULL));
+        CHECK(dev_ok("disk", (const char *[]){"path", "/", "size", "0", NULL}, "not a size"));
+        CHECK(dev_ok("disk", (const char *[]){"path", "/", "size", "-5", NULL}, "not a size"));
+        CHECK(dev_ok("disk", (const char *[]){"path", "/", "pool", "a/b", NULL},
+                     "not a storage pool name"));
+        CHECK(dev_ok("disk", (const char *[]){"path", "/", "source", "/a", NULL},
+                     "takes pool and size, not \"source\""));
         CHECK(dev_ok("unix-char", (const char *[]){"source", "/dev/null", NULL}, NULL));
         CHECK(dev_ok("unix-block",
                      (const char *[]){"major", "8", "minor", "0", "path", "/dev/sda", "mode",
