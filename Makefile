@@ -30,7 +30,7 @@ DEBS = meson ninja-build pkg-config gcc libc6-dev libjson-c-dev libseccomp-dev \
        lxcfs fuse3 squashfuse squashfs-tools strace \
        libbtrfsutil-dev btrfs-progs
 
-.PHONY: all deps build demo check check-unit check-integration check-cgroupv2 check-fresh check-asan e2e fuzz bench bench-manager clean
+.PHONY: all deps build demo check check-unit check-integration check-cgroupv2 check-fresh check-asan e2e fuzz bench bench-manager bench-storage clean
 
 all: build
 
@@ -126,6 +126,11 @@ bench: deps
 # only the manager rows: vesselctl vs LXC 5 (bench/results-manager.md)
 bench-manager: deps
 	BENCH_SUITES=manager ./bench/bench.sh
+
+# only the storage rows: pools' clones, copies, export/import vs LXC and tar
+# (bench/results-storage.md)
+bench-storage: deps
+	BENCH_SUITES=storage ./bench/bench.sh
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN) build-fuzz

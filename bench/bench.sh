@@ -5,10 +5,13 @@
 # cgroup2 cgroup.controllers (crun refuses the hybrid layout otherwise) and
 # the same tmpfs for state and bundle.  Writes bench/results.md.  Then the
 # manager rows (bench/manager.py: vesselctl against LXC 5 on one Debian
-# image), which write bench/results-manager.md.
+# image), which write bench/results-manager.md; and the storage rows
+# (bench/storage.py: pools' clones, copies, export and import against LXC's
+# lxc-copy and tar | zstd), which write bench/results-storage.md.
 #
 # Environment (all optional):
-#   BENCH_SUITES=runtime,manager  which drivers run (`make bench-manager`: manager)
+#   BENCH_SUITES=runtime,manager,storage  which drivers run (`make bench-manager`:
+#                          manager, `make bench-storage`: storage)
 #   BENCH_N=200            runs per row and runtime (run, lifecycle, exec, seccomp)
 #   BENCH_SCALE=1000       containers in the scale row
 #   BENCH_RUNTIMES=vessel,crun,runc,crun-nocg
@@ -27,6 +30,8 @@
 #   BENCH_MGR_NOTE="..."     a line for the report (e.g. "smoke run, machine busy")
 #   BENCH_MGR_ARGS="..."     more manager.py options (e.g. "--exec-n 20 --list-n 30")
 #   VESSELCTL=/path/to/vesselctl  (default: beside $VESSEL)
+# Storage rows (bench/storage.py --help): BENCH_STORAGE_ROUNDS=10,
+#   BENCH_STORAGE_OUT=bench/results-storage.md, BENCH_STORAGE_NOTE="..."
 # Arguments are passed on to bench.py (to manager.py when BENCH_SUITES=manager), e.g. `bench/bench.sh --profile DIR`
 # (strace timelines and perf profiles of `run` for vessel and crun, no
 # benchmark) or `-n 50 --scale 100` for a quick run.
@@ -34,17 +39,19 @@ set -eu
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "bench.sh: run as root" >&2; exit 1; }
 
-SUITES=${BENCH_SUITES:-runtime,manager}
+SUITES=${BENCH_SUITES:-runtime,manager,storage}
 case ",$SUITES," in *,runtime,*) RUNTIME=1 ;; *) RUNTIME= ;; esac
 case ",$SUITES," in *,manager,*) MANAGER=1 ;; *) MANAGER= ;; esac
-[ -n "$RUNTIME$MANAGER" ] || { echo "bench.sh: BENCH_SUITES: runtime, manager or both" >&2; exit 1; }
+case ",$SUITES," in *,storage,*) STORAGE=1 ;; *) STORAGE= ;; esac
+[ -n "$RUNTIME$MANAGER$STORAGE" ] || { echo "bench.sh: BENCH_SUITES: runtime, manager, storage" >&2; exit 1; }
 
 PKGS="crun runc gcc libc6-dev python3 busybox-static util-linux strace"
 # LXC 5 from Debian without its recommends (no AppArmor, no bridge set-up),
 # but with lxcfs (its hooks are part of what lxc-stop costs on Debian) and
 # lxc-templates (debian.common.conf, which the containers include); and
 # mmdebstrap for `vesselctl image build`
-[ -z "$MANAGER" ] || PKGS="$PKGS lxc lxcfs lxc-templates mmdebstrap"
+# (rsync: lxc-copy copies a dir rootfs with it)
+[ -z "$MANAGER$STORAGE" ] || PKGS="$PKGS lxc lxcfs lxc-templates mmdebstrap zstd btrfs-progs rsync"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
@@ -73,7 +80,7 @@ VESSEL=$(realpath "$VESSEL")
 # vesselctl runs the vessel and vesselctl-monitor beside it
 VESSELCTL=${VESSELCTL:-$(dirname "$VESSEL")/vesselctl}
 MGR_IMAGE=${BENCH_MGR_IMAGE:-}
-if [ -n "$MANAGER" ] && [ -z "$MGR_IMAGE" ]; then
+if [ -n "$MANAGER$STORAGE" ] && [ -z "$MGR_IMAGE" ]; then
 	# The Debian 12 image `vesselctl image build debian/12` makes (mmdebstrap
 	# minbase with systemd-sysv and dbus), built once into the bench's own
 	# store and cached there, exported as the tarball both tools start from.
@@ -95,10 +102,12 @@ work=/run/vessel-bench.$$
 # when it could not (SIGKILL): kill what carries this run's marker, remove
 # the /vessel-bench cgroups and the (empty, unmounted here) work directory.
 mgrwork=/var/tmp/vessel-bench-mgr.$$
+storwork=/var/tmp/vessel-bench-storage.$$
 cleanup() {
 	[ -z "$RUNTIME" ] || "$PYTHON" bench/bench.py --sweep "$token" || true
 	rmdir "$work" 2>/dev/null || true
 	[ -z "$MANAGER" ] || "$PYTHON" bench/manager.py --sweep "$mgrwork" --vesselctl "$VESSELCTL" || true
+	[ -z "$STORAGE" ] || "$PYTHON" bench/storage.py --sweep "$storwork" --vesselctl "$VESSELCTL" || true
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
@@ -135,4 +144,13 @@ if [ -n "$MANAGER" ]; then
 		${BENCH_MGR_NOTE:+--note "$BENCH_MGR_NOTE"} \
 		${BENCH_MGR_ARGS:-} \
 		"$@"
+fi
+if [ -n "$STORAGE" ]; then
+	"$PYTHON" bench/storage.py \
+		--vesselctl "$VESSELCTL" \
+		--tarball "$MGR_IMAGE" \
+		--workdir "$storwork" \
+		--out "${BENCH_STORAGE_OUT:-bench/results-storage.md}" \
+		${BENCH_STORAGE_ROUNDS:+--rounds "$BENCH_STORAGE_ROUNDS"} \
+		${BENCH_STORAGE_NOTE:+--note "$BENCH_STORAGE_NOTE"}
 fi

@@ -185,6 +185,29 @@ static int mount_source(struct vessel_store *s, struct storage_pool *p, vessel_e
         return 0;
 }
 
+enum subvol_op { SV_CREATE, SV_SNAPSHOT, SV_DELETE };
+static int subvol(struct vessel_store *s, enum subvol_op op, const char *from, const char *to,
+                  vessel_error **err);
+
+/* A rootless store makes and removes subvolumes as root of its user
+ * namespace: the file system must let it (user_subvol_rm_allowed). */
+static int rootless_probe(struct vessel_store *s, struct storage_pool *p, vessel_error **err)
+{
+        _cleanup_free_ char *probe = xasprintf("%s/images/.probe", p->path);
+        int r = subvol(s, SV_CREATE, NULL, probe, err);
+
+        if (r == 0 && (r = subvol(s, SV_DELETE, NULL, probe, err)) < 0) {
+                rmdir(probe);
+                vessel_error_free(err);
+                return vessel_error_msg(err, EPERM,
+                                        "storage pool %s: a rootless store cannot delete "
+                                        "subvolumes on %s: mount it with "
+                                        "user_subvol_rm_allowed",
+                                        p->name, p->source);
+        }
+        return r;
+}
+
 static int btrfs_create(struct vessel_store *s, struct storage_pool *p, vessel_error **err)
 {
         _cleanup_free_ char *made = NULL, *fs = NULL;
@@ -197,8 +220,18 @@ static int btrfs_create(struct vessel_store *s, struct storage_pool *p, vessel_e
                                                 "storage pool %s: source %s is not on a btrfs "
                                                 "file system",
                                                 p->name, p->source);
-                return pool_dirs_create(s, p, err);
+                if ((r = pool_dirs_create(s, p, err)) == 0 && store_is_rootless(s) &&
+                    (r = rootless_probe(s, p, err)) < 0)
+                        pool_dirs_destroy(s, p, NULL);
+                return r;
         }
+        if (store_is_rootless(s))
+                return vessel_error_msg(err, EPERM,
+                                        "storage pool %s: a rootless store's btrfs pool needs "
+                                        "source=DIR: a directory of its user on a btrfs file "
+                                        "system mounted with user_subvol_rm_allowed (attaching "
+                                        "and mounting a device or file needs root)",
+                                        p->name);
         if (!p->source[0]) {
                 /* A loop file of our own. */
                 _cleanup_free_ char *disks = xasprintf("%s/disks", s->root);
@@ -308,22 +341,62 @@ static char *btrfs_rootfs_rel(const char *vol)
         return xstrdup(vol);
 }
 
+/* The subvolume work, in this process or (a rootless store) as root of
+ * the user namespace of its ids, where recursion (which needs
+ * CAP_SYS_ADMIN) is not to be had: an instance's own subvolumes are not
+ * snapshotted with it there, and must be gone before it is deleted. */
+struct subvol_job {
+        enum subvol_op op;
+        const char *from, *to;
+        bool recursive;
+};
+
+static int subvol_fn(void *arg, vessel_error **err)
+{
+        struct subvol_job *j = arg;
+        enum btrfs_util_error e;
+
+        errno = 0;
+        switch (j->op) {
+        case SV_CREATE:
+                if ((e = btrfs_util_create_subvolume(j->to, 0, NULL, NULL)))
+                        return bu_error(err, e, "creating subvolume", j->to);
+                return 0;
+        case SV_SNAPSHOT:
+                if ((e = btrfs_util_create_snapshot(
+                         j->from, j->to, j->recursive ? BTRFS_UTIL_CREATE_SNAPSHOT_RECURSIVE : 0,
+                         NULL, NULL)))
+                        return bu_error(err, e, "snapshotting into", j->to);
+                return 0;
+        case SV_DELETE:
+                if ((e = btrfs_util_delete_subvolume(
+                         j->to, j->recursive ? BTRFS_UTIL_DELETE_SUBVOLUME_RECURSIVE : 0)))
+                        return bu_error(err, e, "deleting subvolume", j->to);
+                return 0;
+        }
+        return -EINVAL;
+}
+
+static int subvol(struct vessel_store *s, enum subvol_op op, const char *from, const char *to,
+                  vessel_error **err)
+{
+        struct subvol_job j = {op, from, to, !store_is_rootless(s)};
+
+        return storage_as_store(s, "btrfs subvolume", subvol_fn, &j, err);
+}
+
 static int btrfs_image_create(struct vessel_store *s, struct storage_pool *p, const char *src,
                               const char *vol, vessel_error **err)
 {
         _cleanup_free_ char *to = pool_abs(p, vol), *from = xasprintf("%s/.", src);
-        char *argv[] = {"cp", "-a", "--reflink=auto", "-T", "--", from, to, NULL};
-        enum btrfs_util_error e;
         int r;
 
-        errno = 0;
-        if ((e = btrfs_util_create_subvolume(to, 0, NULL, NULL)))
-                return bu_error(err, e, "creating subvolume", to);
-        /* cp into the subvolume it now is. */
-        r = run(argv, "unpacking an image into its subvolume", err);
-        (void)s;
+        if ((r = subvol(s, SV_CREATE, NULL, to, err)) < 0)
+                return r;
+        /* cp into the subvolume it now is (a directory for cp -T). */
+        r = storage_cp(s, from, to, err);
         if (r < 0)
-                btrfs_util_delete_subvolume(to, BTRFS_UTIL_DELETE_SUBVOLUME_RECURSIVE);
+                subvol(s, SV_DELETE, NULL, to, NULL);
         return r;
 }
 
@@ -331,31 +404,20 @@ static int btrfs_clone(struct vessel_store *s, struct storage_pool *p, const cha
                        const char *vol, vessel_error **err)
 {
         _cleanup_free_ char *from = pool_abs(p, src), *to = pool_abs(p, vol);
-        enum btrfs_util_error e;
 
-        (void)s;
-        errno = 0;
-        if ((e = btrfs_util_create_snapshot(from, to, BTRFS_UTIL_CREATE_SNAPSHOT_RECURSIVE, NULL,
-                                            NULL)))
-                return bu_error(err, e, "snapshotting into", to);
-        return 0;
+        return subvol(s, SV_SNAPSHOT, from, to, err);
 }
 
 static int btrfs_delete(struct vessel_store *s, struct storage_pool *p, const char *vol,
                         vessel_error **err)
 {
         _cleanup_free_ char *path = pool_abs(p, vol);
-        enum btrfs_util_error e;
 
-        (void)s;
         if (access(path, F_OK) < 0 && errno == ENOENT)
                 return 0;
-        errno = 0;
         if (btrfs_util_is_subvolume(path) != BTRFS_UTIL_OK)
                 return storage_rm(s, path, err); /* a half-made one */
-        if ((e = btrfs_util_delete_subvolume(path, BTRFS_UTIL_DELETE_SUBVOLUME_RECURSIVE)))
-                return bu_error(err, e, "deleting subvolume", path);
-        return 0;
+        return subvol(s, SV_DELETE, NULL, path, err);
 }
 
 /* A quota group limit on the subvolume (max referenced bytes); quotas
@@ -374,11 +436,18 @@ static int btrfs_quota(struct vessel_store *s, struct storage_pool *p, const cha
                 return vessel_error_sys(err, "storage pool %s: open %s", p->name, path);
         if (ioctl(fd, BTRFS_IOC_QGROUP_LIMIT, &lim) == 0)
                 return 0;
+        /* No limit wanted: none to lift without quotas, nor where this
+         * process may not set one (a rootless store: none was set). */
+        if (!bytes && (errno == ENOTCONN || errno == ENOENT || errno == EPERM))
+                return 0;
+        if (store_is_rootless(s) && errno == EPERM)
+                return vessel_error_msg(err, EPERM,
+                                        "storage pool %s: root disk size=: quota group limits "
+                                        "need root (a rootless store cannot set them)",
+                                        p->name);
         if (errno != ENOTCONN && errno != ENOENT)
                 return vessel_error_sys(err, "storage pool %s: quota group limit on %s", p->name,
                                         path);
-        if (!bytes)
-                return 0; /* no quotas: no limit to lift */
         struct btrfs_ioctl_quota_ctl_args ctl = {.cmd = BTRFS_QUOTA_CTL_ENABLE};
         _cleanup_close_ int root = open(p->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (root < 0 || ioctl(root, BTRFS_IOC_QUOTA_CTL, &ctl) < 0)
@@ -401,7 +470,7 @@ static int btrfs_usage(struct vessel_store *s, struct storage_pool *p, const cha
 
 const struct storage_ops storage_btrfs_ops = {
     .name = "btrfs",
-    .rootless = false,
+    .rootless = true,
     .image_volumes = true,
     .quota = true,
     .create = btrfs_create,

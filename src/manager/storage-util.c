@@ -55,18 +55,24 @@ static int argv_in_userns(void *arg, vessel_error **err)
         return run_argv(j->argv, j->what, err);
 }
 
-static int run_as_store(struct vessel_store *s, char **argv, const char *what, vessel_error **err)
+int storage_as_store(struct vessel_store *s, const char *what, int (*fn)(void *, vessel_error **),
+                     void *arg, vessel_error **err)
 {
         struct idrange_user u;
         int r;
 
         if (!store_is_rootless(s))
-                return run_argv(argv, what, err);
+                return fn(arg, err);
         if ((r = idrange_user_read(&u, err)) < 0)
                 return vessel_error_prefix(err, "%s", what);
-        r = userns_run(&u, what, argv_in_userns, &(struct argv_job){argv, what}, err);
+        r = userns_run(&u, what, fn, arg, err);
         idrange_user_free(&u);
         return r;
+}
+
+static int run_as_store(struct vessel_store *s, char **argv, const char *what, vessel_error **err)
+{
+        return storage_as_store(s, what, argv_in_userns, &(struct argv_job){argv, what}, err);
 }
 
 int storage_cp(struct vessel_store *s, const char *src, const char *dst, vessel_error **err)

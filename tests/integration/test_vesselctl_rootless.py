@@ -521,3 +521,73 @@ def test_delegated_cgroup(delegated, boot):
         assert r.returncode != 0
         assert "no pids controller" in r.stderr, r.stderr
     rl.ctl("delete", "--force", "c7")
+
+
+@pytest.fixture
+def user_btrfs(rl):
+    """A btrfs file system on a loop file, mounted with
+    user_subvol_rm_allowed, with a directory of the rootless user's in it;
+    unmounted (its loop device freed) and removed at the end."""
+    d = tempfile.mkdtemp(prefix="vessel-rl-btrfs-")
+    os.chmod(d, 0o755)
+    img, mnt = os.path.join(d, "fs.img"), os.path.join(d, "mnt")
+    with open(img, "wb") as f:
+        f.truncate(320 << 20)
+    subprocess.run(["mkfs.btrfs", "-q", img], check=True)
+    os.mkdir(mnt)
+    subprocess.run(["mount", "-o", "loop,user_subvol_rm_allowed", img, mnt], check=True)
+    try:
+        pool = os.path.join(mnt, "pool")
+        os.mkdir(pool)
+        os.chown(pool, rl.pw.pw_uid, rl.pw.pw_gid)
+        yield pool
+    finally:
+        subprocess.run(["umount", "-l", mnt], check=True)
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def test_btrfs_pool_of_the_user(clean, boot, user_btrfs):
+    """A rootless store's btrfs pool on a directory of the user's: the
+    image a subvolume, the instance a snapshot of it, made and removed as
+    root of the user's namespace."""
+    rl = clean
+    for bad, needle in ((["btrfs", "size=300MiB"], "needs source=DIR"),
+                        (["overlay"], "cannot have overlay pools")):
+        r = rl.ctl("storage", "create", "x", *bad, check=False)
+        assert r.returncode != 0 and needle in r.stderr, r.stderr
+    rl.ctl("storage", "create", "ub", "btrfs", f"source={user_btrfs}")
+    rl.ctl("launch", "boot", "b1", "-s", "ub")
+    assert rl.ctl("exec", "b1", "--", "id", "-u").stdout.strip() == "0"
+    vols = json.loads(rl.ctl("storage", "volume", "list", "ub", "-f", "json").stdout)
+    assert sorted(v["type"] for v in vols) == ["container", "image"]
+    c = [v for v in vols if v["type"] == "container"][0]["volume"]
+    assert subprocess.run(["btrfs", "subvolume", "show", os.path.join(user_btrfs, c)],
+                          capture_output=True).returncode == 0
+    rl.ctl("exec", "b1", "--", "sh", "-c", "echo kept > /etc/kept")
+    rl.ctl("restart", "b1")
+    assert rl.ctl("exec", "b1", "--", "cat", "/etc/kept").stdout == "kept\n"
+    rl.ctl("delete", "--force", "b1")
+    assert not os.path.exists(os.path.join(user_btrfs, c))
+    rl.ctl("storage", "delete", "ub")
+    assert os.listdir(user_btrfs) == []
+
+
+def test_btrfs_pool_needs_user_subvol_rm_allowed(clean, boot, tmp_path):
+    rl = clean
+    d = tempfile.mkdtemp(prefix="vessel-rl-btrfs-")
+    os.chmod(d, 0o755)
+    img, mnt = os.path.join(d, "fs.img"), os.path.join(d, "mnt")
+    with open(img, "wb") as f:
+        f.truncate(320 << 20)
+    subprocess.run(["mkfs.btrfs", "-q", img], check=True)
+    os.mkdir(mnt)
+    subprocess.run(["mount", "-o", "loop", img, mnt], check=True)
+    try:
+        os.chown(mnt, rl.pw.pw_uid, rl.pw.pw_gid)
+        r = rl.ctl("storage", "create", "ub", "btrfs", f"source={mnt}", check=False)
+        assert r.returncode != 0 and "user_subvol_rm_allowed" in r.stderr, r.stderr
+        assert "ub" not in rl.ctl("storage", "list", "-f", "csv").stdout
+        assert sorted(os.listdir(mnt)) == []
+    finally:
+        subprocess.run(["umount", "-l", mnt], check=True)
+        shutil.rmtree(d, ignore_errors=True)
