@@ -853,13 +853,18 @@ static int recover_kind(struct vessel_store *s, struct storage_pool *p, const ch
                 strv_free(debris);
                 return 0;
         }
-        while ((de = readdir(d)))
-                if (hex12(de->d_name))
+        /* Owned ones are skipped without the write lock: every command
+         * opens the store, and most find nothing to remove. */
+        while (r == 0 && (de = readdir(d))) {
+                bool owned = true;
+                if (hex12(de->d_name) && (r = volume_owned(s, kind, de->d_name, &owned, err)) == 0 &&
+                    !owned)
                         debris = strv_append(debris, de->d_name);
+        }
         closedir(d);
-        if (!debris[0]) {
+        if (r < 0 || !debris[0]) {
                 strv_free(debris);
-                return 0;
+                return r;
         }
         /* Decide under the write lock, which every commit of a volume's
          * row holds. */
