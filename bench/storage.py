@@ -253,13 +253,16 @@ class Storage:
         for row in ("init", "copy"):
             for t in self.res.get(row + ".plain", {}):
                 tools.append((row, t))
+        def md(t):
+            return t.replace("|", "\\|")
+
         for row, t in tools:
-            L.append(f"| {t} | {self.cell(row + '.plain', t)} | {self.cell(row + '.big', t)} |")
+            L.append(f"| {md(t)} | {self.cell(row + '.plain', t)} | {self.cell(row + '.big', t)} |")
         if "export" in self.res:
             L += ["", "| row | image + 1 GiB |", "|---|---|"]
             for row in ("export", "import"):
                 for t in self.res.get(row, {}):
-                    L.append(f"| {t} | {self.cell(row, t)} |")
+                    L.append(f"| {md(t)} | {self.cell(row, t)} |")
         L += ["", "## Goals (issue 13)", "", "| goal | measured | verdict |", "|---|---|---|"]
 
         def verdict(ok):
@@ -278,10 +281,10 @@ class Storage:
             t = [x for x in self.res.get(row, {}) if x.startswith("vesselctl")]
             if t:
                 r = self.m(row, ref) / self.m(row, t[0])
-                L.append(f"| {row} ≥ 80 % of {ref}'s speed | {ms(self.m(row, t[0])):.0f} / "
+                L.append(f"| {row} ≥ 80 % of {md(ref)}'s speed | {ms(self.m(row, t[0])):.0f} / "
                          f"{ms(self.m(row, ref)):.0f} ms: {r * 100:.0f} % | {verdict(r >= 0.8)} |")
             else:
-                L.append(f"| {row} ≥ 80 % of {ref}'s speed | (this vesselctl has no {row}) | "
+                L.append(f"| {row} ≥ 80 % of {md(ref)}'s speed | (this vesselctl has no {row}) | "
                          "not measured |")
         return "\n".join(L) + "\n"
 
