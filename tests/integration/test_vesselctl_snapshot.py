@@ -461,6 +461,41 @@ def test_dead_work_directory_and_volume_are_removed(img):
     assert os.listdir(snapdir) == [] and work_dirs(img) == []
 
 
+def test_restore_killed_between_its_switch_and_its_commit_is_undone(img):
+    """The narrowest window of a restore, made by hand: the rootfs link,
+    the shift record and backup.yaml already switched to the new volume,
+    the row not (killed before the commit).  The next command puts them
+    back and removes the new volume."""
+    ctl(img, "init", "bb", "c1")
+    ctl(img, "config", "set", "c1", "user.k=kept")
+    db = sqlite3.connect(os.path.join(img, "catalogue.db"))
+    iid, vol = db.execute("SELECT id, volume FROM instances").fetchone()
+    db.close()
+    pool = os.path.join(img, "storage", "default", "containers")
+    new = "0123456789ab"
+    subprocess.run(["cp", "-a", os.path.join(pool, vol), os.path.join(pool, new)], check=True)
+    d = os.path.join(img, "instances", "c1")
+    os.symlink(f"../../storage/default/containers/{new}", os.path.join(d, "rootfs.new"))
+    os.rename(os.path.join(d, "rootfs.new"), os.path.join(d, "rootfs"))
+    with open(os.path.join(d, "rootfs.shift"), "w") as f:
+        f.write("shifted 1000000 65536\n")
+    with open(os.path.join(d, "backup.yaml"), "w") as f:
+        f.write("name: c1\nconfig:\n  user.k: restored\n")
+    work = os.path.join(img, "instances", f".copy-{new}")
+    os.mkdir(work)
+    with open(os.path.join(work, "restore"), "w") as f:
+        f.write(f"{iid}\n{vol}\n{new}\n")
+    ctl(img, "list")
+    assert os.readlink(os.path.join(d, "rootfs")) == f"../../storage/default/containers/{vol}"
+    assert not os.path.exists(os.path.join(d, "rootfs.shift"))
+    with open(os.path.join(d, "backup.yaml")) as f:
+        assert "user.k: kept" in f.read()
+    assert os.listdir(pool) == [vol] and work_dirs(img) == []
+    assert_consistent(img, "c1", "default")
+    ctl(img, "start", "c1")
+    assert run_in(img, "c1", "stat -c %u /bin/busybox") == "0\n"
+
+
 def test_debian_boots_again_after_rm_usr_and_restore(store, debian_image):
     import_debian(VESSELCTL, store, debian_image)
     ctl(store, "launch", "debian", "deb1", "-c", "limits.memory=512MiB")
