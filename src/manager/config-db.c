@@ -20,12 +20,16 @@ void db_bind_text(sqlite3_stmt *st, int i, const char *s)
 
 static const char *owner_col(enum conf_owner o)
 {
-        return o == OWNER_INSTANCE ? "instance_id" : "profile_id";
+        return o == OWNER_INSTANCE  ? "instance_id"
+               : o == OWNER_PROFILE ? "profile_id"
+                                    : "snapshot_id";
 }
 
 static const char *config_table(enum conf_owner o)
 {
-        return o == OWNER_INSTANCE ? "instance_config" : "profile_config";
+        return o == OWNER_INSTANCE  ? "instance_config"
+               : o == OWNER_PROFILE ? "profile_config"
+                                    : "snapshot_config";
 }
 
 static int load_keys(struct vessel_store *s, const char *sql, int64_t id, struct kvlist *out,

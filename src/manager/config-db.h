@@ -1,5 +1,5 @@
 /* config-db.h: the catalogue rows of a configuration (keys and devices)
- * of an instance or a profile.  Writers hold a transaction. */
+ * of an instance, a profile or a snapshot.  Writers hold a transaction. */
 #pragma once
 
 #include <stdint.h>
@@ -7,7 +7,7 @@
 #include "config.h"
 #include "store.h"
 
-enum conf_owner { OWNER_INSTANCE, OWNER_PROFILE };
+enum conf_owner { OWNER_INSTANCE, OWNER_PROFILE, OWNER_SNAPSHOT };
 
 /* Keys and devices (not the description, which is in the owner's row). */
 int confdb_load(struct vessel_store *s, enum conf_owner o, int64_t id, struct confset *out,

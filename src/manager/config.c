@@ -2,6 +2,7 @@
  * expansion of profiles and instance keys (Incus's precedence). */
 #include "config.h"
 #include "idrange.h"
+#include "snapshot.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -11,6 +12,7 @@
 #include <stddef.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <json-c/json.h>
 
 #include "util.h"
@@ -494,6 +496,12 @@ static int v_rlimit(const char *s)
         return config_parse_rlimit(s, &a, &b);
 }
 
+static int v_expiry(const char *s)
+{
+        int64_t t;
+        return snapshot_expiry_parse(s, (int64_t)time(NULL), &t, NULL);
+}
+
 static int v_any(const char *s)
 {
         (void)s;
@@ -533,6 +541,9 @@ static const struct key_type known_keys[] = {
     {"security.fuse", v_bool, "a boolean (true or false)"},
     {"security.lxcfs", v_bool, "a boolean (true or false)"},
     {"raw.oci", v_json_object, "a JSON object"},
+    {"snapshots.expiry", v_expiry,
+     "an expiry (like 1d 3H: S seconds, M minutes, H hours, d days, w weeks, m months, y "
+     "years)"},
     {"volatile.apply_template", v_trigger, "a template trigger (create, copy or rename)"},
     {"environment.", v_any, NULL},
     {"user.", v_any, NULL},

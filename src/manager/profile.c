@@ -244,6 +244,31 @@ int profile_rename(struct vessel_store *s, const char *from, const char *to, ves
         return store_tx_commit(&tx, err);
 }
 
+/* "inst/snap, ..." of the snapshots that keep profile id, NULL if none. */
+static int snapshot_users(struct vessel_store *s, int64_t id, char **out, vessel_error **err)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        _cleanup_strv_ char **v = xmalloc0(sizeof(char *));
+        int rc;
+
+        *out = NULL;
+        if (store_prepare(s,
+                          "SELECT i.name || '/' || sn.name FROM snapshot_profiles sp"
+                          " JOIN snapshots sn ON sn.id = sp.snapshot_id"
+                          " JOIN instances i ON i.id = sn.instance_id"
+                          " WHERE sp.profile_id = ? ORDER BY i.name, sn.name",
+                          &st, err) < 0)
+                return -EIO;
+        sqlite3_bind_int64(st, 1, id);
+        while ((rc = store_step(s, st, err)) == SQLITE_ROW)
+                v = strv_append(v, (const char *)sqlite3_column_text(st, 0));
+        if (rc < 0)
+                return rc;
+        if (v[0])
+                *out = strv_join(v, ", ");
+        return 0;
+}
+
 int profile_delete(struct vessel_store *s, const char *name, vessel_error **err)
 {
         _cleanup_tx_ struct store_tx tx = {0};
@@ -261,6 +286,14 @@ int profile_delete(struct vessel_store *s, const char *name, vessel_error **err)
                 list = strv_join(users, ", ");
                 return vessel_error_msg(err, EBUSY, "profile \"%s\": in use by %s", name, list);
         }
+        /* A snapshot keeps the profiles it was taken with. */
+        if (snapshot_users(s, id, &list, err) < 0)
+                return -EIO;
+        if (list)
+                return vessel_error_msg(err, EBUSY,
+                                        "profile \"%s\": in use by the snapshot%s %s (delete "
+                                        "them first)",
+                                        name, strchr(list, ',') ? "s" : "", list);
         if (store_prepare(s, "DELETE FROM profiles WHERE id = ?", &st, err) < 0)
                 return -EIO;
         sqlite3_bind_int64(st, 1, id);

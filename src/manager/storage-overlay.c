@@ -24,6 +24,7 @@
  * instance changed, not the size of its image.  The mount is made with
  * the new mount API (fsopen, fsconfig "lowerdir+"), so that no option
  * string limits the length of the paths. */
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <fcntl.h>
@@ -301,6 +302,27 @@ static char *ovl_shift_rel(const char *vol)
         return xasprintf("%s/upper", vol);
 }
 
+/* The idmapped lower layers a mount killed halfway left attached under
+ * .layers/ (mount_idmapped detaches them once overlayfs has its own). */
+static void layers_detach(const char *path)
+{
+        _cleanup_free_ char *layers = xasprintf("%s/.layers", path);
+        DIR *d = opendir(layers);
+        struct dirent *de;
+
+        if (!d)
+                return;
+        while ((de = readdir(d))) {
+                if (de->d_name[0] == '.')
+                        continue;
+                _cleanup_free_ char *at = xasprintf("%s/%s", layers, de->d_name);
+                umount2(at, MNT_DETACH);
+                rmdir(at);
+        }
+        closedir(d);
+        rmdir(layers);
+}
+
 static int ovl_umount_vol(struct vessel_store *s, struct storage_pool *p, const char *vol,
                           vessel_error **err)
 {
@@ -310,6 +332,7 @@ static int ovl_umount_vol(struct vessel_store *s, struct storage_pool *p, const 
         while (mounted(path))
                 if (umount2(root, MNT_DETACH) < 0)
                         return vessel_error_sys(err, "storage pool %s: unmount %s", p->name, root);
+        layers_detach(path);
         return 0;
 }
 

@@ -161,10 +161,27 @@ static const char migration_3[] =
     "ALTER TABLE snapshots ADD COLUMN volume TEXT;"
     "CREATE UNIQUE INDEX instances_volume ON instances (pool_id, volume);";
 
+/* Snapshots (snapshot.h): the profiles of a snapshot in order, as the
+ * instance had them (a profile a snapshot uses cannot be deleted), and
+ * the rootfs.shift record of its files (idshift.h; NULL: none), so that a
+ * restore puts the record back in step with the files. */
+static const char migration_4[] =
+    "CREATE TABLE snapshot_profiles ("
+    "  snapshot_id INTEGER NOT NULL REFERENCES snapshots (id) ON DELETE CASCADE,"
+    "  profile_id INTEGER NOT NULL REFERENCES profiles (id) ON DELETE RESTRICT,"
+    "  apply_order INTEGER NOT NULL,"
+    "  PRIMARY KEY (snapshot_id, profile_id),"
+    "  UNIQUE (snapshot_id, apply_order)"
+    ");"
+    "CREATE INDEX snapshot_profiles_profile ON snapshot_profiles (profile_id);"
+    "ALTER TABLE snapshots ADD COLUMN shift TEXT;"
+    "CREATE INDEX snapshots_volume ON snapshots (volume);";
+
 static const char *const migrations[] = {
     migration_1,
     migration_2,
     migration_3,
+    migration_4,
 };
 
 int store_schema_latest(void)

@@ -12,6 +12,7 @@
 
 #include "image.h"
 #include "instance.h"
+#include "snapshot.h"
 #include "storage.h"
 #include "util.h"
 
@@ -208,8 +209,8 @@ int store_open(const char *root, struct vessel_store **out, vessel_error **err)
         }
         if (store_dirs_open(s, err) < 0 || db_open(s, err) < 0)
                 return vessel_error_rc(err);
-        if (image_recover(s, err) < 0 || instance_recover(s, err) < 0 ||
-            storage_recover(s, err) < 0)
+        if (image_recover(s, err) < 0 || snapshot_recover(s, err) < 0 ||
+            instance_recover(s, err) < 0 || storage_recover(s, err) < 0)
                 return vessel_error_prefix(err, "store %s: recovering", s->root);
         *out = steal_ptr(&s);
         return 0;

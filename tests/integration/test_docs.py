@@ -18,7 +18,7 @@ from test_vesselctl_image import VESSELCTL, ctl, make_image_dir, store  # noqa: 
 
 MAN = os.path.join(REPO, "docs", "man")
 COMPLETION = os.path.join(REPO, "data", "completion")
-GROUPS = {"vessel": [], "vesselctl": ["image", "config", "profile", "storage", "file"]}
+GROUPS = {"vessel": [], "vesselctl": ["image", "config", "profile", "storage", "snapshot", "file"]}
 NESTED = {("image", "alias"), ("config", "device"), ("profile", "device"),
           ("storage", "volume")}
 

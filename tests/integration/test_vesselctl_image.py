@@ -256,7 +256,7 @@ def test_catalogue_schema(store, imgdir):
     ctl(store, "image", "list")
     db = sqlite3.connect(os.path.join(store, "catalogue.db"))
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert db.execute("SELECT max(version) FROM schema_version").fetchone()[0] == 3
+    assert db.execute("SELECT max(version) FROM schema_version").fetchone()[0] == 4
     tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert {"images", "image_properties", "image_aliases", "instances", "instance_config",
             "profiles", "profile_config", "devices", "device_config", "instance_profiles",

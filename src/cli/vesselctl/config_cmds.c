@@ -329,6 +329,8 @@ static const char config_keys_help[] =
     "                              true or false: device nodes made by the monitor\n"
     "                              (default: true unless privileged)\n"
     "  raw.oci                     a JSON object merged into the OCI config\n"
+    "  snapshots.expiry            how long a new snapshot lives (like 1d 3H; S, M\n"
+    "                              minutes, H, d, w, m months, y)\n"
     "  user.NAME                   free-form\n"
     "  volatile.apply_template     the templates' trigger pending for the next start\n"
     "                              (create, copy or rename; set by init, rename)\n";

@@ -11,6 +11,7 @@
 #include "image.h"
 #include "instance-run.h"
 #include "instance.h"
+#include "snapshot.h"
 #include "storage.h"
 #include "util.h"
 #include "vesselctl.h"
@@ -56,8 +57,8 @@ const char help_list[] =
     "  -f, --format F    table (default), compact, csv, json or yaml\n";
 
 const char help_info[] = "Usage: vesselctl info NAME [-f json|yaml]\n\n"
-                         "Show an instance: its state, type, architecture, image, profiles and\n"
-                         "dates.\n";
+                         "Show an instance: its state, type, architecture, image, profiles,\n"
+                         "dates and, at the end, its snapshots.\n";
 
 static int add_config_arg(struct kvlist *l, const char *arg)
 {
@@ -522,6 +523,24 @@ static void info_print_idmap(struct vessel_store *s, const struct instance *i)
                isolated ? "its own" : "shared: security.idmap.isolated=false");
 }
 
+/* As Incus's info ends: the table of its snapshots. */
+static void info_print_snapshots(struct vessel_store *s, const struct instance *i)
+{
+        struct snapshot *v = NULL;
+        struct table t;
+        size_t n = 0;
+
+        if (snapshot_list(s, i->name, false, &v, &n, NULL) < 0 || n == 0) {
+                snapshot_list_free(v, n);
+                return;
+        }
+        printf("\nSnapshots:\n");
+        snapshot_table_fill(&t, NULL, v, n);
+        table_print(stdout, &t, OUT_TABLE);
+        table_free(&t);
+        snapshot_list_free(v, n);
+}
+
 static void info_print(struct vessel_store *s, const struct instance *i)
 {
         _cleanup_free_ char *state = state_upper(i->state), *created = c_created(i);
@@ -579,6 +598,7 @@ static void info_print(struct vessel_store *s, const struct instance *i)
                 printf("    Memory (peak): %s\n", peak);
                 printf("    Swap (current): %s\n", swap);
         }
+        info_print_snapshots(s, i);
 }
 
 int cli_info(struct ctl *c, int argc, char **argv)

@@ -28,6 +28,7 @@ static const struct ctl_cmd commands[] = {
     {"config", cli_config, "show and change an instance's keys and devices", NULL, NULL},
     {"profile", cli_profile, "manage profiles", NULL, NULL},
     {"storage", cli_storage, "manage storage pools", NULL, NULL},
+    {"snapshot", cli_snapshot, "snapshot instances and restore them", NULL, NULL},
     {"file", cli_file, "push, pull and delete files in instances", NULL, NULL},
     {"rename", cli_rename, "rename an instance", help_rename, "move"},
     {"delete", cli_delete, "delete instances", help_delete, "rm"},

@@ -71,6 +71,13 @@ int cli_config(struct ctl *c, int argc, char **argv);
 int cli_profile(struct ctl *c, int argc, char **argv);
 /* storage_cmds.c */
 int cli_storage(struct ctl *c, int argc, char **argv);
+/* snapshot_cmds.c; the table and JSON of snapshots are also info's. */
+struct snapshot;
+int cli_snapshot(struct ctl *c, int argc, char **argv);
+json_object *snapshot_json(const struct snapshot *sn);
+/* The table (and, arr not NULL, the JSON array) of snapshots v. */
+struct table;
+void snapshot_table_fill(struct table *t, json_object *arr, const struct snapshot *v, size_t n);
 /* file_cmds.c */
 int cli_file(struct ctl *c, int argc, char **argv);
 /* edit.c: $EDITOR on yaml, or stdin when it is not a terminal; apply is
