@@ -379,8 +379,7 @@ static int extract_owner(struct extractor *x, int tree, struct archive_entry *e,
         return 0;
 }
 
-/* One entry into tree at rel. */
-static int extract_one(struct extractor *x, struct archive *a, struct archive_entry *e, int tree,
+int extract_entry(struct extractor *x, struct archive *a, struct archive_entry *e, int tree,
                        const char *rel, const char *hardlink_rel, const char *what,
                        vessel_error **err)
 {
@@ -461,7 +460,7 @@ static int route_entry(struct extractor *x, struct archive *a, struct archive_en
         if (tree < 0)
                 return 0;
         x->n_entries++;
-        return extract_one(x, a, e, tree, rel, link_rel, what, err);
+        return extract_entry(x, a, e, tree, rel, link_rel, what, err);
 }
 
 int extract_archive(struct extractor *x, struct archive *a, enum extract_layout layout,

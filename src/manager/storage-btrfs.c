@@ -340,6 +340,19 @@ static int btrfs_clone(struct vessel_store *s, struct storage_pool *p, const cha
         return 0;
 }
 
+static int btrfs_create_vol(struct vessel_store *s, struct storage_pool *p, const char *vol,
+                            vessel_error **err)
+{
+        _cleanup_free_ char *to = pool_abs(p, vol);
+        enum btrfs_util_error e;
+
+        (void)s;
+        errno = 0;
+        if ((e = btrfs_util_create_subvolume(to, 0, NULL, NULL)))
+                return bu_error(err, e, "creating subvolume", to);
+        return 0;
+}
+
 static int btrfs_delete(struct vessel_store *s, struct storage_pool *p, const char *vol,
                         vessel_error **err)
 {
@@ -377,5 +390,6 @@ const struct storage_ops storage_btrfs_ops = {
     .image_create = btrfs_image_create,
     .volume_clone = btrfs_clone,
     .volume_delete = btrfs_delete,
+    .volume_create = btrfs_create_vol,
     .volume_usage = btrfs_usage,
 };
