@@ -33,7 +33,9 @@
 /* zstd: the fastest level that still compresses a root file system
  * well (docs/store.md gives the measurements), on two workers, so that
  * compressing overlaps reading as it does in `tar | zstd`. */
+#ifndef ZSTD_LEVEL
 #define ZSTD_LEVEL "1"
+#endif
 #define ZSTD_THREADS "2"
 
 struct exporter {
@@ -349,7 +351,9 @@ static int writer_open(struct exporter *x, enum xfer_compression c, vessel_error
         x->a = archive_write_new();
         if (!x->a)
                 abort();
-        archive_write_set_format_pax_restricted(x->a);
+        /* pax: every entry with its nanosecond mtime (the restricted form drops
+         * it where nothing else needs an extended header). */
+        archive_write_set_format_pax(x->a);
         switch (c) {
         case XFER_ZSTD:
                 r = archive_write_add_filter_zstd(x->a);

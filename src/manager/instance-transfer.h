@@ -27,13 +27,7 @@
 
 #include "error.h"
 #include "store.h"
-
-/* Progress of a transfer (the CLI draws it): done bytes out of total (0:
- * unknown). */
-struct xfer_progress {
-        void (*report)(void *data, uint64_t done, uint64_t total);
-        void *data;
-};
+#include "xfer-progress.h"
 
 enum xfer_compression { XFER_ZSTD, XFER_GZIP, XFER_XZ, XFER_NONE };
 /* "zstd", "gzip", "xz", "none": 0, else -EINVAL. */

@@ -108,7 +108,8 @@ void xfer_bar_report(void *data, uint64_t done, uint64_t total)
         if (!b->tty)
                 return;
         now = now_ns_monotonic();
-        if (b->shown && now - b->last_ns < REDRAW_NS)
+        /* The end is always drawn. */
+        if (b->shown && now - b->last_ns < REDRAW_NS && !(total && done >= total))
                 return;
         draw(b, now);
 }
