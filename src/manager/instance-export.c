@@ -108,11 +108,10 @@ static int add_xattrs(struct exporter *x, struct archive_entry *e, int fd, const
                                                         "export of %s: %s: %s: not a POSIX ACL",
                                                         x->what, path, name);
                 } else if (!strcmp(name, "security.capability")) {
-                        char cap[64];
+                        char cap[XFER_CAP_MAX];
                         size_t clen;
-                        if ((size_t)len > sizeof(cap) ||
-                            xfer_cap_unshift(x->xval, (size_t)len, x->base, x->size, cap, &clen) <
-                                0)
+                        if (xfer_cap_unshift(x->xval, (size_t)len, x->base, x->size, cap, &clen) <
+                            0)
                                 return vessel_error_msg(err, EINVAL,
                                                         "export of %s: %s: %s: not a file "
                                                         "capability",

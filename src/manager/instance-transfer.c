@@ -97,7 +97,7 @@ int xfer_cap_unshift(const void *in, size_t len, uint64_t base, uint64_t size, v
 {
         uint32_t magic, rootid;
 
-        if (len < 4)
+        if (len < 4 || len > XFER_CAP_MAX)
                 return -EINVAL;
         memcpy(&magic, in, 4);
         magic = le32toh(magic);

@@ -84,7 +84,9 @@ uint32_t xfer_id_unshift(uint32_t id, uint64_t base, uint64_t size);
 int xfer_acl_unshift(void *value, size_t len, uint64_t base, uint64_t size);
 /* security.capability: a v3 value's root id mapped back; a v3 whose
  * root id becomes 0 is written as v2 (what setting it inside the
- * instance gives).  *out_len <= len; -EINVAL when malformed. */
+ * instance gives).  out holds XFER_CAP_MAX bytes, *out_len <= len;
+ * -EINVAL when malformed (no capability is longer than a v3's). */
+#define XFER_CAP_MAX 24
 int xfer_cap_unshift(const void *in, size_t len, uint64_t base, uint64_t size, void *out,
                      size_t *out_len);
 

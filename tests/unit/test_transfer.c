@@ -91,6 +91,8 @@ static void test_cap(void)
         /* a v3 of the wrong size */
         CHECK(xfer_cap_unshift(v3, 22, 3000000, 65536, out, &len) == -EINVAL);
         CHECK(xfer_cap_unshift(v3, 2, 3000000, 65536, out, &len) == -EINVAL);
+        unsigned char long_one[40] = {0};
+        CHECK(xfer_cap_unshift(long_one, sizeof(long_one), 3000000, 65536, out, &len) == -EINVAL);
 }
 
 static void test_route(void)

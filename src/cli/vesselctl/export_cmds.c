@@ -34,8 +34,8 @@ const char help_import[] =
     "Make an instance from a tarball of `vesselctl export` (- reads stdin),\n"
     "named NAME or as in the tarball, in the storage pool POOL or the default\n"
     "pool.  Profiles it uses that this store does not have are made from the\n"
-    "tarball's copies of them.  `vesselctl export web - | vesselctl --store\n"
-    "OTHER import -` moves an instance between two stores.\n\n"
+    "tarball's copies of them.  An export to - piped into an import of - in\n"
+    "another store (or on another host, through ssh) moves an instance.\n\n"
     "Options:\n"
     "  -s, --storage POOL  the storage pool of the new instance\n";
 
