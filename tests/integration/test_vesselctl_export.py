@@ -460,3 +460,54 @@ def test_import_killed_at_random_moments_leaves_no_half_instance(img, tmp_path):
                        capture_output=True, timeout=60)
     assert r.returncode == 0, r.stderr
     assert names(img) == ["c1"]
+
+
+def test_files_shifted_on_disk_are_mapped_back_acls_and_capabilities_too(img, tmp_path):
+    """A rootfs whose record says its files are shifted (as on a file
+    system that cannot be idmapped): every owner, the ids of ACL entries
+    and a v3 capability's root id come out 0-based."""
+    base = 3000000
+    ctl(img, "init", "bb", "c1")
+    r = rootfs(img, "c1")
+    for dirpath, dirs, files in os.walk(r):
+        for n in dirs + files + ([""] if dirpath == r else []):
+            p = os.path.join(dirpath, n)
+            st = os.lstat(p)
+            os.lchown(p, base + st.st_uid, base + st.st_gid)
+    f = os.path.join(r, "f")
+    with open(f, "w") as fh:
+        fh.write("x\n")
+    os.chown(f, base + 5, base + 6)
+    os.setxattr(f, "system.posix_acl_access",
+                acl([(0x01, 6, NOID), (0x02, 4, base + 1234), (0x04, 4, NOID), (0x10, 4, NOID),
+                     (0x20, 0, NOID)]))
+    os.setxattr(f, "security.capability",
+                struct.pack("<IIIIII", 0x03000001, 1 << 13, 0, 0, 0, base))
+    with open(os.path.join(img, "instances", "c1", "rootfs.shift"), "w") as fh:
+        fh.write(f"shifted {base} 65536\n")
+    tarball = str(tmp_path / "c1.tar")
+    ctl(img, "export", "c1", tarball, "--compression", "none")
+    with tarfile.open(tarball) as t:
+        m = {i.name: i for i in t.getmembers()}
+    root = "backup/container/rootfs"
+    assert (m[root].uid, m[root + "/f"].uid, m[root + "/f"].gid) == (0, 5, 6)
+    assert m[root + "/bin/busybox"].uid == 0
+    assert all(i.uid < 65536 and i.gid < 65536 for i in m.values())
+    ctl(img, "import", tarball, "c2")
+    g = os.path.join(rootfs(img, "c2"), "f")
+    assert (os.stat(g).st_uid, os.stat(g).st_gid) == (5, 6)
+    assert os.getxattr(g, "system.posix_acl_access") == acl(
+        [(0x01, 6, NOID), (0x02, 4, 1234), (0x04, 4, NOID), (0x10, 4, NOID), (0x20, 0, NOID)])
+    assert os.getxattr(g, "security.capability") == struct.pack("<IIIII", 0x02000001, 1 << 13,
+                                                                 0, 0, 0)
+    # The import is not shifted: the new instance gets its own range.
+    assert not os.path.exists(os.path.join(img, "instances", "c2", "rootfs.shift"))
+
+
+def test_export_refusals(img, tmp_path):
+    assert "no such instance" in fail(img, "export", "nope", str(tmp_path / "x.tar"))
+    assert not os.path.exists(tmp_path / "x.tar")
+    ctl(img, "init", "bb", "c1")
+    # A directory that cannot be written: nothing left behind.
+    line = fail(img, "export", "c1", str(tmp_path / "missing" / "x.tar"))
+    assert "No such file or directory" in line
