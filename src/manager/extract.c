@@ -373,16 +373,14 @@ static int extract_owner(struct extractor *x, int tree, struct archive_entry *e,
                 return vessel_error_msg(err, ERANGE,
                                         "%s: entry \"%s\": owner %lld:%lld is outside the %u ids "
                                         "an image of a rootless store keeps",
-                                        what, archive_entry_pathname(e), (long long)u,
-                                        (long long)g, x->id_size);
+                                        what, archive_entry_pathname(e), (long long)u, (long long)g,
+                                        x->id_size);
         *o = (struct owner){(uid_t)(x->id_base + (uint32_t)u), (gid_t)(x->id_base + (uint32_t)g)};
         return 0;
 }
 
-/* One entry into tree at rel. */
-static int extract_one(struct extractor *x, struct archive *a, struct archive_entry *e, int tree,
-                       const char *rel, const char *hardlink_rel, const char *what,
-                       vessel_error **err)
+int extract_entry(struct extractor *x, struct archive *a, struct archive_entry *e, int tree,
+                  const char *rel, const char *hardlink_rel, const char *what, vessel_error **err)
 {
         const char *name = archive_entry_pathname(e);
         mode_t type = archive_entry_filetype(e);
@@ -461,7 +459,7 @@ static int route_entry(struct extractor *x, struct archive *a, struct archive_en
         if (tree < 0)
                 return 0;
         x->n_entries++;
-        return extract_one(x, a, e, tree, rel, link_rel, what, err);
+        return extract_entry(x, a, e, tree, rel, link_rel, what, err);
 }
 
 int extract_archive(struct extractor *x, struct archive *a, enum extract_layout layout,

@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <archive.h>
+#include <archive_entry.h>
 
 #include "error.h"
 
@@ -65,5 +66,11 @@ void extractor_free(struct extractor *x);
  * errors. */
 int extract_archive(struct extractor *x, struct archive *a, enum extract_layout layout,
                     const char *what, vessel_error **err);
+/* One entry into tree (x->rootfs_fd or x->templates_fd) at rel, a
+ * cleaned path ("" for the tree's top), or with hardlink_rel (cleaned,
+ * in the same tree) a hard link to it: for a caller that routes the
+ * entries of its own layout (instance-import.c). */
+int extract_entry(struct extractor *x, struct archive *a, struct archive_entry *e, int tree,
+                  const char *rel, const char *hardlink_rel, const char *what, vessel_error **err);
 /* Set the directories' times (after all entries, which change them). */
 int extract_finish(struct extractor *x, vessel_error **err);

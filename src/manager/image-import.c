@@ -30,6 +30,8 @@ struct staging {
         char name[32];
         int fd; /* the staging directory, flock'ed while we work */
         int rootfs_fd, templates_fd;
+        const struct xfer_progress *progress;
+        uint64_t done, total; /* bytes of the tarballs read, and their size */
 };
 
 /* A hidden directory under images/ that image_recover leaves alone while
@@ -67,6 +69,7 @@ struct tee_in {
         int copy_fd;            /* -1: no copy */
         struct fingerprint *fp; /* NULL: no hash */
         int64_t total;
+        struct staging *st; /* its progress */
         char buf[1 << 16];
 };
 
@@ -89,6 +92,10 @@ static la_ssize_t tee_read(struct archive *a, void *data, const void **out)
         if (n > 0 && t->fp)
                 fingerprint_update(t->fp, t->buf, (size_t)n);
         t->total += n;
+        if (t->st && t->st->progress && t->st->progress->report) {
+                t->st->done += (uint64_t)n;
+                t->st->progress->report(t->st->progress->data, t->st->done, t->st->total);
+        }
         *out = t->buf;
         return n;
 }
@@ -127,6 +134,7 @@ static int unpack_tarball(struct staging *st, struct extractor *x, const char *p
         t->copy_fd =
             fp ? openat(st->fd, tmpname, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600) : -1;
         t->fp = fp;
+        t->st = st;
         if (t->in_fd < 0 || (fp && t->copy_fd < 0)) {
                 r = vessel_error_sys(err, "%s", t->in_fd < 0 ? path : tmpname);
                 goto out;
@@ -312,8 +320,8 @@ static int import_unpack_rootless(struct import *im, vessel_error **err)
         im->x.skip_devices = true;
         r = im->kind == KIND_DIR ? import_directory_tar(im, err) : 0;
         if (r == 0)
-                        r = userns_run(&u, "image import", unpack_in_userns,
-                               &(struct unpack_args){im, out}, err);
+                r = userns_run(&u, "image import", unpack_in_userns, &(struct unpack_args){im, out},
+                               err);
         if (r == 0) {
                 im->fp = out->fp;
                 im->info.size = out->size;
@@ -485,6 +493,12 @@ int image_import(struct vessel_store *s, const struct image_import_opts *o,
         int r;
 
         *res = (struct image_import_result){0};
+        im.st.progress = &o->progress;
+        for (size_t i = 0; i < o->n_paths && i < 2; i++) {
+                struct stat sb;
+                if (stat(o->paths[i], &sb) == 0 && S_ISREG(sb.st_mode))
+                        im.st.total += (uint64_t)sb.st_size;
+        }
         r = import_kind(o, &im.kind, err);
         if (r == 0)
                 r = staging_create(s, &im.st, err);

@@ -20,6 +20,7 @@
 #include "fingerprint.h"
 #include "metadata.h"
 #include "store.h"
+#include "xfer-progress.h"
 
 struct image_info {
         char fingerprint[FINGERPRINT_HEX_LEN + 1];
@@ -50,6 +51,7 @@ struct image_import_opts {
         size_t n_properties;
         bool public;
         const char *filename; /* recorded as its file name; NULL: paths[0]'s base name */
+        struct xfer_progress progress; /* bytes of the tarballs read */
 };
 
 struct image_import_result {

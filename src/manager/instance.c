@@ -297,8 +297,8 @@ static int db_set_state(struct vessel_store *s, int64_t id, const char *state, v
         return store_step(s, st, err) < 0 ? -EIO : 0;
 }
 
-static int backup_write_at(struct vessel_store *s, const char *name, const char *dir,
-                           vessel_error **err)
+int instance_backup_write_at(struct vessel_store *s, const char *name, const char *dir,
+                             vessel_error **err)
 {
         _cleanup_free_ char *yaml = NULL;
         _cleanup_free_ char *path = xasprintf("%s/instances/%s/backup.yaml", s->root, dir);
@@ -316,7 +316,7 @@ static int backup_write_at(struct vessel_store *s, const char *name, const char 
 
 int instance_backup_write_name(struct vessel_store *s, const char *name, vessel_error **err)
 {
-        return backup_write_at(s, name, name, err);
+        return instance_backup_write_at(s, name, name, err);
 }
 
 /* The transaction of init: rows, backup.yaml, the rename into place. */
@@ -329,7 +329,7 @@ static int create_commit(struct vessel_store *s, const struct instance_create_op
 
         if (store_tx_begin(s, &tx, err) < 0 ||
             db_insert(s, o, img, pool, staging + strlen(INSTANCE_TMP_PREFIX), &id, err) < 0 ||
-            backup_write_at(s, o->name, staging, err) < 0)
+            instance_backup_write_at(s, o->name, staging, err) < 0)
                 return vessel_error_rc(err);
         if (renameat(s->instances_fd, staging, s->instances_fd, o->name) < 0)
                 return vessel_error_sys(err, "instance \"%s\": putting instances/%s in place",

@@ -110,6 +110,10 @@ int instance_profiles_change(struct vessel_store *s, const char *name, enum prof
 
 /* Inside a transaction: rewrite an instance's backup.yaml. */
 int instance_backup_write_name(struct vessel_store *s, const char *name, vessel_error **err);
+/* The same for the row of name (also one still "creating") into
+ * instances/<dir>/backup.yaml (an init's or import's staging directory). */
+int instance_backup_write_at(struct vessel_store *s, const char *name, const char *dir,
+                             vessel_error **err);
 /* The text of backup.yaml for an instance (its profiles in full). */
 int instance_backup_yaml(struct vessel_store *s, const struct instance *i, char **out,
                          vessel_error **err);

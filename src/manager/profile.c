@@ -174,6 +174,16 @@ static int insert_profile(struct vessel_store *s, const char *name, const struct
         return c ? confdb_save(s, OWNER_PROFILE, id, c, err) : 0;
 }
 
+int profile_insert_tx(struct vessel_store *s, const char *name, const struct confset *c,
+                      vessel_error **err)
+{
+        if (name_check(name, err) < 0)
+                return -EINVAL;
+        if (c && profile_confset_check(c, err) < 0)
+                return vessel_error_prefix(err, "profile \"%s\"", name);
+        return insert_profile(s, name, c, err);
+}
+
 int profile_create(struct vessel_store *s, const char *name, const struct confset *c,
                    vessel_error **err)
 {

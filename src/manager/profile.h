@@ -31,6 +31,9 @@ void profile_list_free(struct profile *v, size_t n);
 /* c (validated) may be NULL: an empty profile. */
 int profile_create(struct vessel_store *s, const char *name, const struct confset *c,
                    vessel_error **err);
+/* The same inside the caller's transaction (an import's). */
+int profile_insert_tx(struct vessel_store *s, const char *name, const struct confset *c,
+                      vessel_error **err);
 int profile_copy(struct vessel_store *s, const char *from, const char *to, vessel_error **err);
 int profile_rename(struct vessel_store *s, const char *from, const char *to, vessel_error **err);
 int profile_delete(struct vessel_store *s, const char *name, vessel_error **err);

@@ -408,6 +408,19 @@ static int btrfs_clone(struct vessel_store *s, struct storage_pool *p, const cha
         return subvol(s, SV_SNAPSHOT, from, to, err);
 }
 
+static int btrfs_create_vol(struct vessel_store *s, struct storage_pool *p, const char *vol,
+                            vessel_error **err)
+{
+        _cleanup_free_ char *to = pool_abs(p, vol);
+        enum btrfs_util_error e;
+
+        (void)s;
+        errno = 0;
+        if ((e = btrfs_util_create_subvolume(to, 0, NULL, NULL)))
+                return bu_error(err, e, "creating subvolume", to);
+        return 0;
+}
+
 static int btrfs_delete(struct vessel_store *s, struct storage_pool *p, const char *vol,
                         vessel_error **err)
 {
@@ -481,5 +494,6 @@ const struct storage_ops storage_btrfs_ops = {
     .volume_clone = btrfs_clone,
     .volume_delete = btrfs_delete,
     .volume_quota = btrfs_quota,
+    .volume_create = btrfs_create_vol,
     .volume_usage = btrfs_usage,
 };

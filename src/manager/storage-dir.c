@@ -4,6 +4,7 @@
  * from the store's own images/<fp>/rootfs: no image volumes. */
 #include <errno.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include "storage.h"
 #include "storage-internal.h"
@@ -20,6 +21,15 @@ static int dir_clone(struct vessel_store *s, struct storage_pool *p, const char 
         _cleanup_free_ char *from = pool_abs(p, src), *to = pool_abs(p, vol);
 
         return storage_cp(s, from, to, err);
+}
+
+static int dir_create_vol(struct vessel_store *s, struct storage_pool *p, const char *vol,
+                          vessel_error **err)
+{
+        _cleanup_free_ char *path = pool_abs(p, vol);
+
+        (void)s;
+        return mkdir(path, 0755) < 0 ? vessel_error_sys(err, "mkdir %s", path) : 0;
 }
 
 static int dir_delete(struct vessel_store *s, struct storage_pool *p, const char *vol,
@@ -48,5 +58,6 @@ const struct storage_ops storage_dir_ops = {
     .rootfs_rel = dir_rootfs_rel,
     .volume_clone = dir_clone,
     .volume_delete = dir_delete,
+    .volume_create = dir_create_vol,
     .volume_usage = dir_usage,
 };

@@ -189,6 +189,27 @@ static int ovl_clone(struct vessel_store *s, struct storage_pool *p, const char 
         return r;
 }
 
+/* An empty volume (an import): its upper layer gets every file, over
+ * the pool's one empty lower layer (overlayfs needs one). */
+#define EMPTY_LOWER "images/.empty"
+
+static int ovl_create_vol(struct vessel_store *s, struct storage_pool *p, const char *vol,
+                          vessel_error **err)
+{
+        _cleanup_free_ char *to = pool_abs(p, vol), *upper = xasprintf("%s/upper", to),
+                            *work = xasprintf("%s/work", to), *root = xasprintf("%s/rootfs", to),
+                            *empty = pool_abs(p, EMPTY_LOWER);
+        char *lowers[] = {EMPTY_LOWER, NULL};
+
+        (void)s;
+        if (mkdir(empty, 0755) < 0 && errno != EEXIST)
+                return vessel_error_sys(err, "storage pool %s: mkdir %s", p->name, empty);
+        if (mkdir(to, 0711) < 0 || mkdir(upper, 0755) < 0 || mkdir(work, 0700) < 0 ||
+            mkdir(root, 0755) < 0)
+                return vessel_error_sys(err, "storage pool %s: volume %s: mkdir", p->name, vol);
+        return write_lowers(p, vol, lowers, err);
+}
+
 /* The map the mount was made with ("0 0" when plain): a mount of
  * another map is made again. */
 #define MAP_FILE "mounted-map"
@@ -369,6 +390,7 @@ const struct storage_ops storage_overlay_ops = {
     .image_create = ovl_image_create,
     .volume_clone = ovl_clone,
     .volume_delete = ovl_delete,
+    .volume_create = ovl_create_vol,
     .volume_mount = ovl_mount_vol,
     .volume_umount = ovl_umount_vol,
     .shift_rel = ovl_shift_rel,

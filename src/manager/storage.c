@@ -678,6 +678,24 @@ int storage_volume_from_image(struct vessel_store *s, struct storage_pool *p, co
         return r;
 }
 
+int storage_volume_create(struct vessel_store *s, struct storage_pool *p, const char *vol,
+                          char **files, vessel_error **err)
+{
+        _cleanup_free_ char *rel =
+            p->ops->shift_rel ? p->ops->shift_rel(vol) : p->ops->rootfs_rel(vol);
+        int r;
+
+        if (!p->ops->volume_create)
+                return vessel_error_msg(err, ENOTSUP,
+                                        "storage pool %s: cannot make an empty volume", p->name);
+        if ((r = p->ops->volume_create(s, p, vol, err)) < 0) {
+                p->ops->volume_delete(s, p, vol, NULL);
+                return vessel_error_prefix(err, "storage pool %s: volume %s", p->name, vol);
+        }
+        *files = pool_abs(p, rel);
+        return 0;
+}
+
 int storage_volume_clone(struct vessel_store *s, struct storage_pool *p, const char *src,
                          const char *dst, vessel_error **err)
 {

@@ -70,6 +70,10 @@ struct storage_ops {
                             const char *vol, vessel_error **err);
         int (*volume_delete)(struct vessel_store *s, struct storage_pool *p, const char *vol,
                              vessel_error **err);
+        /* An empty volume vol, its files' directory (shift_rel, else
+         * rootfs_rel) made empty, to unpack an instance into (import). */
+        int (*volume_create)(struct vessel_store *s, struct storage_pool *p, const char *vol,
+                             vessel_error **err);
         /* Make the volume's root file system visible at its path (the
          * overlay mount); idempotent.  NULL: it always is.  With
          * id_size, its files' ids are shifted to host ids id_base.. (the
@@ -165,6 +169,11 @@ char *storage_rootfs_link(struct storage_pool *p, const char *vol);
  * first if needed), mounted. */
 int storage_volume_from_image(struct vessel_store *s, struct storage_pool *p, const char *fp,
                               const char *vol, vessel_error **err);
+/* An empty instance volume (not mounted); *files: the directory its
+ * files go to (absolute, allocated): an overlay volume's upper layer,
+ * over an empty lower layer (the pool's images/.empty). */
+int storage_volume_create(struct vessel_store *s, struct storage_pool *p, const char *vol,
+                          char **files, vessel_error **err);
 int storage_volume_clone(struct vessel_store *s, struct storage_pool *p, const char *src,
                          const char *dst, vessel_error **err);
 int storage_volume_delete(struct vessel_store *s, struct storage_pool *p, const char *vol,

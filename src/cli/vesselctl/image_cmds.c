@@ -119,7 +119,18 @@ static int cmd_import(struct ctl *c, int argc, char **argv)
                 o.paths[i] = argv[optind + (int)i];
         o.aliases = aliases;
         o.properties = props;
-        if (ctl_store_open(c, &s, &err) < 0 || image_import(s, &o, &res, &err) < 0) {
+        if (ctl_store_open(c, &s, &err) < 0) {
+                props_free(props, o.n_properties);
+                return ctl_fail(&err);
+        }
+        /* A bar on a terminal; its final line is the fingerprint's. */
+        struct xfer_bar bar;
+        xfer_bar_init(&bar, "Importing", o.paths[0]);
+        if (bar.tty)
+                o.progress = (struct xfer_progress){xfer_bar_report, &bar};
+        r = image_import(s, &o, &res, &err);
+        xfer_bar_end(&bar);
+        if (r < 0) {
                 props_free(props, o.n_properties);
                 return ctl_fail(&err);
         }

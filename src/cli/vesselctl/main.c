@@ -30,6 +30,8 @@ static const struct ctl_cmd commands[] = {
     {"storage", cli_storage, "manage storage pools", NULL, NULL},
     {"snapshot", cli_snapshot, "snapshot instances and restore them", NULL, NULL},
     {"file", cli_file, "push, pull and delete files in instances", NULL, NULL},
+    {"export", cli_export, "write an instance to a tarball", help_export, NULL},
+    {"import", cli_import, "make an instance from a tarball of export", help_import, NULL},
     {"rename", cli_rename, "rename an instance", help_rename, "move"},
     {"delete", cli_delete, "delete instances", help_delete, "rm"},
     {0},

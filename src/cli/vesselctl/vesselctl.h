@@ -3,6 +3,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <json-c/json.h>
 
@@ -80,6 +81,31 @@ struct table;
 void snapshot_table_fill(struct table *t, json_object *arr, const struct snapshot *v, size_t n);
 /* file_cmds.c */
 int cli_file(struct ctl *c, int argc, char **argv);
+/* export_cmds.c */
+int cli_export(struct ctl *c, int argc, char **argv);
+int cli_import(struct ctl *c, int argc, char **argv);
+extern const char help_export[], help_import[];
+
+/* progress.c: a transfer's progress bar on stderr when it is a terminal
+ * (nothing otherwise); xfer_bar_report is a struct xfer_progress's
+ * report, with the bar as its data. */
+struct xfer_bar {
+        char *label;
+        bool tty, shown;
+        uint64_t start_ns, last_ns, done, total;
+};
+void xfer_bar_init(struct xfer_bar *b, const char *verb, const char *what);
+void xfer_bar_report(void *data, uint64_t done, uint64_t total);
+/* Seconds since init. */
+double xfer_bar_seconds(const struct xfer_bar *b);
+/* Clear the bar's line (before the final line or an error). */
+void xfer_bar_end(struct xfer_bar *b);
+/* The pure parts, for the unit tests: "96.0MiB", "1:05", and the line
+ * for a terminal width columns wide. */
+char *xfer_size(uint64_t bytes);
+char *xfer_duration(double secs);
+char *xfer_bar_format(const char *label, uint64_t done, uint64_t total, double secs, int width);
+
 /* edit.c: $EDITOR on yaml, or stdin when it is not a terminal; apply is
  * called with the text until it succeeds (re-opening the editor after
  * an error when interactive). */
