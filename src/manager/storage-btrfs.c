@@ -307,8 +307,9 @@ static char *btrfs_rootfs_rel(const char *vol)
         return xstrdup(vol);
 }
 
-static int btrfs_image_create(struct vessel_store *s, struct storage_pool *p, const char *src,
-                              const char *vol, vessel_error **err)
+/* A subvolume vol holding a copy of the tree at src. */
+static int subvolume_from_tree(struct storage_pool *p, const char *src, const char *vol,
+                               const char *what, vessel_error **err)
 {
         _cleanup_free_ char *to = pool_abs(p, vol), *from = xasprintf("%s/.", src);
         char *argv[] = {"cp", "-a", "--reflink=auto", "-T", "--", from, to, NULL};
@@ -319,11 +320,26 @@ static int btrfs_image_create(struct vessel_store *s, struct storage_pool *p, co
         if ((e = btrfs_util_create_subvolume(to, 0, NULL, NULL)))
                 return bu_error(err, e, "creating subvolume", to);
         /* cp into the subvolume it now is. */
-        r = run(argv, "unpacking an image into its subvolume", err);
-        (void)s;
+        r = run(argv, what, err);
         if (r < 0)
                 btrfs_util_delete_subvolume(to, BTRFS_UTIL_DELETE_SUBVOLUME_RECURSIVE);
         return r;
+}
+
+static int btrfs_image_create(struct vessel_store *s, struct storage_pool *p, const char *src,
+                              const char *vol, vessel_error **err)
+{
+        (void)s;
+        return subvolume_from_tree(p, src, vol, "unpacking an image into its subvolume", err);
+}
+
+static int btrfs_from_tree(struct vessel_store *s, struct storage_pool *p, const char *src,
+                           const char *vol, vessel_error **err)
+{
+        _cleanup_free_ char *what = xasprintf("copying %s into subvolume %s", src, vol);
+
+        (void)s;
+        return subvolume_from_tree(p, src, vol, what, err);
 }
 
 static int btrfs_clone(struct vessel_store *s, struct storage_pool *p, const char *src,
@@ -376,6 +392,7 @@ const struct storage_ops storage_btrfs_ops = {
     .rootfs_rel = btrfs_rootfs_rel,
     .image_create = btrfs_image_create,
     .volume_clone = btrfs_clone,
+    .volume_from_tree = btrfs_from_tree,
     .volume_delete = btrfs_delete,
     .volume_usage = btrfs_usage,
 };
