@@ -29,7 +29,9 @@ static const struct ctl_cmd commands[] = {
     {"profile", cli_profile, "manage profiles", NULL, NULL},
     {"storage", cli_storage, "manage storage pools", NULL, NULL},
     {"file", cli_file, "push, pull and delete files in instances", NULL, NULL},
-    {"rename", cli_rename, "rename an instance", help_rename, "move"},
+    {"copy", cli_copy, "copy an instance, in its storage pool or to another", help_copy, "cp"},
+    {"rename", cli_rename, "rename an instance", help_rename, NULL},
+    {"move", cli_move, "rename an instance or move it to another storage pool", help_move, "mv"},
     {"delete", cli_delete, "delete instances", help_delete, "rm"},
     {0},
 };

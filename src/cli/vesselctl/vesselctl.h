@@ -71,6 +71,10 @@ int cli_config(struct ctl *c, int argc, char **argv);
 int cli_profile(struct ctl *c, int argc, char **argv);
 /* storage_cmds.c */
 int cli_storage(struct ctl *c, int argc, char **argv);
+/* copy_cmds.c */
+int cli_copy(struct ctl *c, int argc, char **argv);
+int cli_move(struct ctl *c, int argc, char **argv);
+extern const char help_copy[], help_move[];
 /* file_cmds.c */
 int cli_file(struct ctl *c, int argc, char **argv);
 /* edit.c: $EDITOR on yaml, or stdin when it is not a terminal; apply is
