@@ -192,7 +192,7 @@ static int prepare(int inst_dirfd, const char *name, const char *rootfs, uint64_
 {
         _cleanup_free_ char *text = NULL;
         unsigned long long mbase = 0, msize = 0, from = 0, to = 0;
-        bool ok = false, marked = false;
+        bool ok = false, marked = false, carried = false;
         int r;
 
         *shifted = false;
@@ -205,8 +205,10 @@ static int prepare(int inst_dirfd, const char *name, const char *rootfs, uint64_
                 }
                 /* Shifted to another range, or killed while shifting:
                  * carried on from there (the walk is idempotent). */
-                if (sscanf(text, "shifting %llu %llu %llu", &from, &to, &msize) == 3)
+                if (sscanf(text, "shifting %llu %llu %llu", &from, &to, &msize) == 3) {
                         mbase = from;
+                        carried = true;
+                }
         }
         if (rootless && !marked)
                 mbase = idrange_user_image_base(rootless);
@@ -221,6 +223,12 @@ static int prepare(int inst_dirfd, const char *name, const char *rootfs, uint64_
                         "vesselctl: instance %s: rootless store: shifting its files to host ids "
                         "%" PRIu64 "-%" PRIu64 " (idmapped mounts need privilege)\n",
                         name, base, base + size - 1);
+        else if (marked && !carried)
+                /* A new range, or a copy of files shifted elsewhere. */
+                fprintf(stderr,
+                        "vesselctl: instance %s: its files are at host ids %llu.. (rootfs.shift): "
+                        "shifting them to host ids %" PRIu64 "-%" PRIu64 "\n",
+                        name, mbase, base, base + size - 1);
         else
                 fprintf(stderr,
                         "vesselctl: instance %s: %s cannot be idmapped on its file system: "
@@ -259,6 +267,31 @@ int idshift_prepare_layer(int inst_dirfd, const char *name, const char *dir, uin
         bool shifted;
 
         return prepare(inst_dirfd, name, dir, base, size, NULL, true, &shifted, err);
+}
+
+int idshift_record_copy(int from_dirfd, int to_dirfd, vessel_error **err)
+{
+        _cleanup_free_ char *text = NULL;
+        int r = read_file_at(from_dirfd, MARKER, &text, NULL, NULL);
+
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return vessel_error_set(err, -r, "read %s", MARKER);
+        return write_marker(to_dirfd, text, err);
+}
+
+int idshift_finish(int inst_dirfd, const char *name, const char *dir,
+                   const struct idrange_user *rootless, vessel_error **err)
+{
+        _cleanup_free_ char *text = NULL;
+        unsigned long long from, to, size;
+        bool shifted;
+
+        if (read_file_at(inst_dirfd, MARKER, &text, NULL, NULL) < 0 ||
+            sscanf(text, "shifting %llu %llu %llu", &from, &to, &size) != 3)
+                return 0;
+        return prepare(inst_dirfd, name, dir, to, size, rootless, true, &shifted, err);
 }
 
 int idshift_range(int inst_dirfd, uint64_t *base, uint64_t *size)

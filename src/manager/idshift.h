@@ -39,6 +39,15 @@ int idshift_prepare(int inst_dirfd, const char *name, const char *rootfs, uint64
  * lower layers are idmapped instead: always shifted, quietly. */
 int idshift_prepare_layer(int inst_dirfd, const char *name, const char *dir, uint64_t base,
                           uint64_t size, vessel_error **err);
+/* The record of the files of from_dirfd into to_dirfd, which holds a
+ * copy of them (cp -a keeps their ids): 0 also when there is none. */
+int idshift_record_copy(int from_dirfd, int to_dirfd, vessel_error **err);
+/* A record that says "shifting FROM TO SIZE" (a walk killed halfway,
+ * its files at both ranges): the walk carried on over dir (a copy of
+ * the files with their record) until all are at TO, quietly; 0 when
+ * there is no such record.  rootless: as for idshift_prepare. */
+int idshift_finish(int inst_dirfd, const char *name, const char *dir,
+                   const struct idrange_user *rootless, vessel_error **err);
 /* 1 with the range when the record says the files are shifted there. */
 int idshift_range(int inst_dirfd, uint64_t *base, uint64_t *size);
 /* Record that the files in inst_dirfd's rootfs are at host ids base..

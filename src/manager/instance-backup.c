@@ -103,5 +103,9 @@ int instance_recover(struct vessel_store *s, vessel_error **err)
             .orphan = orphan,
         };
 
+        /* .copy-* first: a dead move's rootfs link goes back before
+         * anything looks at its instance. */
+        if (instance_copy_recover(s, err) < 0)
+                return -EIO;
         return store_recover_dir(s, s->instances_fd, &kind, err);
 }

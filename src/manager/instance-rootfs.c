@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 
 #include "instance.h"
+#include "instance-internal.h"
 #include "util.h"
 
 /* cp inherits the staging directory's locked fd (the flock belongs to
@@ -59,5 +60,25 @@ int instance_templates_copy(struct vessel_store *s, const char *fingerprint, int
 
         if (access(tpl, F_OK) < 0)
                 argv[7] = NULL;
+        return run_cp(dir_fd, argv, what, err);
+}
+
+int instance_files_copy(int dir_fd, const char *dir_path, char *const *paths, const char *what,
+                        vessel_error **err)
+{
+        size_t n = strv_len(paths);
+        _cleanup_free_ char **argv = xmalloc0((n + 7) * sizeof(char *));
+        size_t k = 0;
+
+        if (!n)
+                return 0;
+        argv[k++] = "cp";
+        argv[k++] = "-a";
+        argv[k++] = "--reflink=auto";
+        argv[k++] = "--target-directory";
+        argv[k++] = (char *)dir_path;
+        argv[k++] = "--";
+        for (size_t i = 0; i < n; i++)
+                argv[k++] = paths[i];
         return run_cp(dir_fd, argv, what, err);
 }

@@ -453,6 +453,28 @@ int instance_record_exit(struct vessel_store *s, const char *name, int status, i
         return instance_start(s, name, err);
 }
 
+int instance_orphan_reap(struct vessel_store *s, const char *name, const struct rundir *rd,
+                         vessel_error **err)
+{
+        _cleanup_free_ char *pidf = xasprintf("%s/init.pid", rd->inst);
+        _cleanup_free_ char *left = xasprintf("%s/%s", rd->runtime, name);
+        struct run_tools t = {0};
+        int r = 0;
+
+        if (access(left, F_OK) == 0) {
+                if ((r = run_tools_find(&t, err)) == 0)
+                        r = runtime(&t, rd, "delete",
+                                    (const char *const[]){"delete", "--force", name, NULL}, err);
+                run_tools_free(&t);
+                if (r < 0)
+                        return vessel_error_prefix(err, "instance \"%s\"", name);
+        }
+        unlink(pidf);
+        return db_set_run_state(s, name, "stopped", false, err) < 0
+                   ? vessel_error_prefix(err, "instance \"%s\"", name)
+                   : 0;
+}
+
 int instance_live_state(struct vessel_store *s, const char *name, const char *db_state,
                         struct instance_live *out, vessel_error **err)
 {

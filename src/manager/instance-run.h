@@ -42,6 +42,15 @@ int instance_pause(struct vessel_store *s, const char *name, bool pause, vessel_
 int instance_record_exit(struct vessel_store *s, const char *name, int status, int lockfd,
                          vessel_error **err);
 
+/* What a dead monitor (killed, or the host went down) left of its
+ * instance: the container's processes, cgroup and runtime state
+ * (`vessel delete --force`), init.pid; the row says stopped after it.
+ * The caller holds the instance's op.lock (rundir_op_lock) and saw no
+ * monitor alive under it. */
+struct rundir;
+int instance_orphan_reap(struct vessel_store *s, const char *name, const struct rundir *rd,
+                         vessel_error **err);
+
 /* What runs: "running", "frozen", "stopped", or "error" when its monitor
  * died while the container may still run (stop or delete clean it up).
  * A row that says running without a live monitor or container is

@@ -2,6 +2,7 @@
  * directory copy is in instance-rootfs.c, backup.yaml in
  * instance-backup.c). */
 #include "instance.h"
+#include "instance-internal.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -35,7 +36,7 @@ bool instance_name_valid(const char *name)
         return true;
 }
 
-static int name_check(const char *name, vessel_error **err)
+int instance_name_check(const char *name, vessel_error **err)
 {
         if (!instance_name_valid(name))
                 return vessel_error_msg(err, EINVAL,
@@ -182,7 +183,7 @@ void instance_list_free(struct instance *v, size_t n)
         free(v);
 }
 
-static int db_exists(struct vessel_store *s, const char *name, bool *exists, vessel_error **err)
+int instance_db_exists(struct vessel_store *s, const char *name, bool *exists, vessel_error **err)
 {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         int rc;
@@ -197,14 +198,14 @@ static int db_exists(struct vessel_store *s, const char *name, bool *exists, ves
         return 0;
 }
 
-static int exists_error(const char *name, vessel_error **err)
+int instance_exists_error(const char *name, vessel_error **err)
 {
         return vessel_error_msg(err, EEXIST, "instance \"%s\": already exists", name);
 }
 
 /* Replace the instance's profile list, checking that each exists. */
-static int db_set_profiles(struct vessel_store *s, int64_t id, char *const *profiles,
-                           vessel_error **err)
+int instance_db_set_profiles(struct vessel_store *s, int64_t id, char *const *profiles,
+                             vessel_error **err)
 {
         _cleanup_stmt_ sqlite3_stmt *del = NULL, *ins = NULL;
         int order = 0;
@@ -272,21 +273,21 @@ static int db_insert(struct vessel_store *s, const struct instance_create_opts *
         }
         if (sqlite3_changes(s->db) == 0) {
                 confset_free(&c);
-                return exists_error(o->name, err);
+                return instance_exists_error(o->name, err);
         }
         *id = sqlite3_last_insert_rowid(s->db);
         r = confdb_save(s, OWNER_INSTANCE, *id, &c, err);
         confset_free(&c);
         if (r == 0)
-                r = db_set_profiles(s, *id,
-                                    o->no_profiles ? no_profiles
-                                    : o->profiles  ? o->profiles
-                                                   : default_profiles,
-                                    err);
+                r = instance_db_set_profiles(s, *id,
+                                             o->no_profiles ? no_profiles
+                                             : o->profiles  ? o->profiles
+                                                            : default_profiles,
+                                             err);
         return r;
 }
 
-static int db_set_state(struct vessel_store *s, int64_t id, const char *state, vessel_error **err)
+int instance_db_set_state(struct vessel_store *s, int64_t id, const char *state, vessel_error **err)
 {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
 
@@ -334,7 +335,7 @@ static int create_commit(struct vessel_store *s, const struct instance_create_op
         if (renameat(s->instances_fd, staging, s->instances_fd, o->name) < 0)
                 return vessel_error_sys(err, "instance \"%s\": putting instances/%s in place",
                                         o->name, o->name);
-        if (db_set_state(s, id, "stopped", err) < 0 || store_tx_commit(&tx, err) < 0) {
+        if (instance_db_set_state(s, id, "stopped", err) < 0 || store_tx_commit(&tx, err) < 0) {
                 renameat(s->instances_fd, o->name, s->instances_fd, staging);
                 return vessel_error_rc(err);
         }
@@ -347,14 +348,14 @@ static int create_check(struct vessel_store *s, const struct instance_create_opt
         char fp[FINGERPRINT_HEX_LEN + 1];
         bool exists;
 
-        if (name_check(o->name, err) < 0)
+        if (instance_name_check(o->name, err) < 0)
                 return -EINVAL;
         if (o->config && config_check_all(o->config, err) < 0)
                 return vessel_error_prefix(err, "instance \"%s\"", o->name);
-        if (db_exists(s, o->name, &exists, err) < 0)
+        if (instance_db_exists(s, o->name, &exists, err) < 0)
                 return -EIO;
         if (exists)
-                return exists_error(o->name, err);
+                return instance_exists_error(o->name, err);
         for (char *const *p = o->no_profiles ? NULL : o->profiles; p && *p; p++) {
                 int64_t pid;
                 if (db_profile_id(s, *p, &pid, err) < 0)
@@ -596,10 +597,10 @@ static int rename_tx(struct vessel_store *s, const char *from, const char *to, v
         if (busy)
                 return vessel_error_msg(err, EBUSY, "instance \"%s\": is running (stop it first)",
                                         from);
-        if (db_exists(s, to, &exists, err) < 0)
+        if (instance_db_exists(s, to, &exists, err) < 0)
                 return -EIO;
         if (exists)
-                return exists_error(to, err);
+                return instance_exists_error(to, err);
         if (store_prepare(s, "UPDATE instances SET name = ? WHERE name = ?", &st, err) < 0)
                 return -EIO;
         db_bind_text(st, 1, to);
@@ -623,7 +624,7 @@ int instance_rename(struct vessel_store *s, const char *from, const char *to, ve
 {
         _cleanup_tx_ struct store_tx tx = {0};
 
-        if (name_check(to, err) < 0 || rename_tx(s, from, to, err) < 0)
+        if (instance_name_check(to, err) < 0 || rename_tx(s, from, to, err) < 0)
                 return vessel_error_rc(err);
         if (store_tx_begin(s, &tx, err) < 0 || instance_backup_write_name(s, to, err) < 0)
                 return vessel_error_prefix(err, "instance \"%s\": renamed, but", to);
@@ -678,7 +679,7 @@ static int edit_tx(struct vessel_store *s, struct instance *i, const struct conf
         if (r == 0)
                 r = confdb_save(s, OWNER_INSTANCE, i->id, &i->conf, err);
         if (r == 0 && profiles)
-                r = db_set_profiles(s, i->id, profiles, err);
+                r = instance_db_set_profiles(s, i->id, profiles, err);
         if (r == 0 && (r = store_prepare(s, "UPDATE instances SET description = ? WHERE id = ?",
                                          &st, err)) == 0) {
                 db_bind_text(st, 1, i->conf.description);

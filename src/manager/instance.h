@@ -121,6 +121,48 @@ int instance_backup_yaml(struct vessel_store *s, const struct instance *i, char 
 /* Clean what killed commands left in instances/ (called by store_open). */
 int instance_recover(struct vessel_store *s, vessel_error **err);
 
+/* instance-copy.c: copies and moves (docs/store.md, "Copies and moves").
+ *
+ * A copy is made in a hidden, locked instances/.copy-<volume> directory
+ * (the volume named after it, so that storage_recover knows it at work)
+ * holding no catalogue lock, then one transaction inserts the rows,
+ * writes backup.yaml and renames the directory into place, as init does:
+ * killed at any moment it leaves nothing visible, or a complete copy. */
+struct instance_copy_opts {
+        const char *source; /* an instance, stopped or running (copied as it is on disk) */
+        const char *name;   /* the new one */
+        const char *pool;   /* NULL: the source's (a clone), else a full transfer */
+        bool ephemeral;
+        bool instance_only;          /* without snapshots: copies never take them yet */
+        const struct kvlist *config; /* -c keys over the source's, or NULL */
+        char *const *profiles;       /* NULL: the source's; with no_profiles: none */
+        bool no_profiles;
+        /* Called with a line saying what a full transfer copies (for a
+         * terminal), or NULL. */
+        void (*progress)(const char *line, void *data);
+        void *progress_data;
+};
+/* The copy gets the source's own keys, devices, profiles and description,
+ * not its volatile.* keys but volatile.apply_template=copy (its copy
+ * templates at the first start), and its own id range at its first start
+ * (its files shifted from where the source's record says they are). */
+int instance_copy(struct vessel_store *s, const struct instance_copy_opts *o, vessel_error **err);
+/* Rename (to: NULL or from: a no-op rename) and/or move a stopped
+ * instance's volume to pool (NULL: stay): the volume is copied, then the
+ * row and instances/<name>/rootfs switch in one transaction, and the old
+ * volume goes after the commit. */
+int instance_move(struct vessel_store *s, const char *from, const char *to, const char *pool,
+                  void (*progress)(const char *line, void *data), void *progress_data,
+                  vessel_error **err);
+/* What killed copies and moves left in instances/ (.copy-* whose lock is
+ * free): a move that did not commit gets its rootfs link back.  Called
+ * by instance_recover, under the write lock when there is a move. */
+int instance_copy_recover(struct vessel_store *s, vessel_error **err);
+
+/* instance-ephemeral.c: ephemeral instances whose monitor died (killed,
+ * or the host went down) stopped and deleted (called by store_open). */
+int instance_ephemeral_recover(struct vessel_store *s, vessel_error **err);
+
 /* Make the instance's rootfs reachable at instances/<name>/rootfs: its
  * pool attached and mounted, its volume mounted (after a host reboot). */
 int instance_storage_ready(struct vessel_store *s, const char *name, vessel_error **err);

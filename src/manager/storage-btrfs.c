@@ -385,8 +385,9 @@ static int subvol(struct vessel_store *s, enum subvol_op op, const char *from, c
         return storage_as_store(s, "btrfs subvolume", subvol_fn, &j, err);
 }
 
-static int btrfs_image_create(struct vessel_store *s, struct storage_pool *p, const char *src,
-                              const char *vol, vessel_error **err)
+/* A subvolume vol holding a copy of the tree at src. */
+static int subvolume_from_tree(struct vessel_store *s, struct storage_pool *p, const char *src,
+                               const char *vol, vessel_error **err)
 {
         _cleanup_free_ char *to = pool_abs(p, vol), *from = xasprintf("%s/.", src);
         int r;
@@ -398,6 +399,18 @@ static int btrfs_image_create(struct vessel_store *s, struct storage_pool *p, co
         if (r < 0)
                 subvol(s, SV_DELETE, NULL, to, NULL);
         return r;
+}
+
+static int btrfs_image_create(struct vessel_store *s, struct storage_pool *p, const char *src,
+                              const char *vol, vessel_error **err)
+{
+        return subvolume_from_tree(s, p, src, vol, err);
+}
+
+static int btrfs_from_tree(struct vessel_store *s, struct storage_pool *p, const char *src,
+                           const char *vol, vessel_error **err)
+{
+        return subvolume_from_tree(s, p, src, vol, err);
 }
 
 static int btrfs_clone(struct vessel_store *s, struct storage_pool *p, const char *src,
@@ -492,6 +505,7 @@ const struct storage_ops storage_btrfs_ops = {
     .rootfs_rel = btrfs_rootfs_rel,
     .image_create = btrfs_image_create,
     .volume_clone = btrfs_clone,
+    .volume_from_tree = btrfs_from_tree,
     .volume_delete = btrfs_delete,
     .volume_quota = btrfs_quota,
     .volume_create = btrfs_create_vol,

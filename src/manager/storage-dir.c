@@ -57,6 +57,8 @@ const struct storage_ops storage_dir_ops = {
     .destroy = pool_dirs_destroy,
     .rootfs_rel = dir_rootfs_rel,
     .volume_clone = dir_clone,
+    /* dir_clone takes an absolute src as it is. */
+    .volume_from_tree = dir_clone,
     .volume_delete = dir_delete,
     .volume_create = dir_create_vol,
     .volume_usage = dir_usage,

@@ -17,6 +17,10 @@
  * layer, which holds only what the instance changed, is shifted into the
  * instance's range at its first start (idshift.h).
  *
+ * A volume copied in from another pool (a full transfer) has an upper
+ * layer of its own, filled through its mount, over images/.empty, the
+ * pool's one empty lower layer.
+ *
  * A clone of a volume (a copy, a snapshot, a restore) copies its upper
  * layer (reflinked where the file system can) and shares its lower
  * layers: no layer is ever stacked on a volume that may still change, so
@@ -357,6 +361,28 @@ static int ovl_umount_vol(struct vessel_store *s, struct storage_pool *p, const 
         return 0;
 }
 
+/* The pool's empty lower layer, under the volumes that hold a tree
+ * copied from elsewhere (overlayfs needs a lower layer). */
+#define EMPTY_LOWER "images/.empty"
+
+static int ovl_from_tree(struct vessel_store *s, struct storage_pool *p, const char *src,
+                         const char *vol, vessel_error **err)
+{
+        _cleanup_free_ char *empty = pool_abs(p, EMPTY_LOWER),
+                            *root = xasprintf("%s/%s/rootfs", p->path, vol);
+        int r;
+
+        if (mkdir(empty, 0755) < 0 && errno != EEXIST)
+                return vessel_error_sys(err, "storage pool %s: mkdir %s", p->name, empty);
+        r = ovl_clone(s, p, EMPTY_LOWER, vol, err);
+        /* Through the mount, which is what overlayfs then shows. */
+        if (r == 0)
+                r = ovl_mount_vol(s, p, vol, 0, 0, err);
+        if (r == 0)
+                r = storage_cp(s, src, root, err);
+        return r;
+}
+
 static int ovl_delete(struct vessel_store *s, struct storage_pool *p, const char *vol,
                       vessel_error **err)
 {
@@ -389,6 +415,7 @@ const struct storage_ops storage_overlay_ops = {
     .rootfs_rel = ovl_rootfs_rel,
     .image_create = ovl_image_create,
     .volume_clone = ovl_clone,
+    .volume_from_tree = ovl_from_tree,
     .volume_delete = ovl_delete,
     .volume_create = ovl_create_vol,
     .volume_mount = ovl_mount_vol,

@@ -706,6 +706,18 @@ int storage_volume_clone(struct vessel_store *s, struct storage_pool *p, const c
         return r;
 }
 
+int storage_volume_from_tree(struct vessel_store *s, struct storage_pool *p, const char *src,
+                             const char *vol, vessel_error **err)
+{
+        int r = p->ops->volume_from_tree(s, p, src, vol, err);
+
+        if (r == 0)
+                r = storage_volume_mount(s, p, vol, 0, 0, err);
+        if (r < 0)
+                p->ops->volume_delete(s, p, vol, NULL);
+        return r;
+}
+
 int storage_volume_delete(struct vessel_store *s, struct storage_pool *p, const char *vol,
                           vessel_error **err)
 {

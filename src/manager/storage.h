@@ -68,6 +68,11 @@ struct storage_ops {
          * volume of the pool: a copy or a snapshot). */
         int (*volume_clone)(struct vessel_store *s, struct storage_pool *p, const char *src,
                             const char *vol, vessel_error **err);
+        /* Volume vol holding a copy of the tree at src, an absolute path
+         * outside the pool (a full transfer from another pool's volume);
+         * on error the caller deletes vol. */
+        int (*volume_from_tree)(struct vessel_store *s, struct storage_pool *p, const char *src,
+                                const char *vol, vessel_error **err);
         int (*volume_delete)(struct vessel_store *s, struct storage_pool *p, const char *vol,
                              vessel_error **err);
         /* An empty volume vol, its files' directory (shift_rel, else
@@ -176,6 +181,14 @@ int storage_volume_create(struct vessel_store *s, struct storage_pool *p, const 
                           char **files, vessel_error **err);
 int storage_volume_clone(struct vessel_store *s, struct storage_pool *p, const char *src,
                          const char *dst, vessel_error **err);
+/* A new instance volume vol holding a copy (cp -a) of the tree at src,
+ * an absolute path (another pool's volume, or the rootfs directory of an
+ * instance made before pools), mounted; nothing of it is left on error.
+ * dir: a directory; btrfs: a subvolume; overlay: an upper layer of its
+ * own over the pool's empty lower layer (images/.empty), filled through
+ * the mount, so that overlayfs's refusal of whiteouts applies. */
+int storage_volume_from_tree(struct vessel_store *s, struct storage_pool *p, const char *src,
+                             const char *vol, vessel_error **err);
 int storage_volume_delete(struct vessel_store *s, struct storage_pool *p, const char *vol,
                           vessel_error **err);
 int storage_volume_mount(struct vessel_store *s, struct storage_pool *p, const char *vol,

@@ -210,7 +210,8 @@ int store_open(const char *root, struct vessel_store **out, vessel_error **err)
         if (store_dirs_open(s, err) < 0 || db_open(s, err) < 0)
                 return vessel_error_rc(err);
         if (image_recover(s, err) < 0 || snapshot_recover(s, err) < 0 ||
-            instance_recover(s, err) < 0 || storage_recover(s, err) < 0)
+            instance_recover(s, err) < 0 || storage_recover(s, err) < 0 ||
+            instance_ephemeral_recover(s, err) < 0)
                 return vessel_error_prefix(err, "store %s: recovering", s->root);
         *out = steal_ptr(&s);
         return 0;

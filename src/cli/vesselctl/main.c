@@ -30,9 +30,11 @@ static const struct ctl_cmd commands[] = {
     {"storage", cli_storage, "manage storage pools", NULL, NULL},
     {"snapshot", cli_snapshot, "snapshot instances and restore them", NULL, NULL},
     {"file", cli_file, "push, pull and delete files in instances", NULL, NULL},
+    {"copy", cli_copy, "copy an instance, in its storage pool or to another", help_copy, "cp"},
     {"export", cli_export, "write an instance to a tarball", help_export, NULL},
     {"import", cli_import, "make an instance from a tarball of export", help_import, NULL},
-    {"rename", cli_rename, "rename an instance", help_rename, "move"},
+    {"rename", cli_rename, "rename an instance", help_rename, NULL},
+    {"move", cli_move, "rename an instance or move it to another storage pool", help_move, "mv"},
     {"delete", cli_delete, "delete instances", help_delete, "rm"},
     {0},
 };

@@ -79,6 +79,10 @@ json_object *snapshot_json(const struct snapshot *sn);
 /* The table (and, arr not NULL, the JSON array) of snapshots v. */
 struct table;
 void snapshot_table_fill(struct table *t, json_object *arr, const struct snapshot *v, size_t n);
+/* copy_cmds.c */
+int cli_copy(struct ctl *c, int argc, char **argv);
+int cli_move(struct ctl *c, int argc, char **argv);
+extern const char help_copy[], help_move[];
 /* file_cmds.c */
 int cli_file(struct ctl *c, int argc, char **argv);
 /* export_cmds.c */
