@@ -37,10 +37,13 @@
 #include "instance.h"
 #include "rundir.h"
 #include "storage.h"
+#include "snapshot.h"
 #include "util.h"
 
 #define COPY_PREFIX ".copy-"
 #define MOVE_MARKER "move"
+/* idshift.h's record, beside the instance's rootfs link. */
+#define SHIFT_RECORD "rootfs.shift"
 
 typedef void (*progress_fn)(const char *line, void *data);
 
@@ -124,18 +127,30 @@ static int volume_mount_as_recorded(struct vessel_store *s, struct storage_pool 
 /* ---- copy ---- */
 
 static int copy_check(struct vessel_store *s, const struct instance_copy_opts *o,
-                      struct instance *src, vessel_error **err)
+                      struct instance *src, struct snapshot *sn, vessel_error **err)
 {
         bool exists;
 
-        /* A '/' (NAME/SNAPSHOT) is refused here too. */
         if (instance_name_check(o->source, err) < 0 || instance_name_check(o->name, err) < 0)
                 return -EINVAL;
         if (o->config && config_check_all(o->config, err) < 0)
                 return vessel_error_prefix(err, "instance \"%s\"", o->name);
         if (instance_get(s, o->source, src, err) < 0)
                 return -ENOENT;
+        if (o->snapshot) {
+                if (snapshot_get(s, o->source, o->snapshot, sn, err) < 0) {
+                        instance_free(src);
+                        return -ENOENT;
+                }
+                if (!sn->volume) {
+                        instance_free(src);
+                        snapshot_free(sn);
+                        return vessel_error_msg(err, ENOENT, "snapshot \"%s/%s\": has no volume",
+                                                o->source, o->snapshot);
+                }
+        }
         if (instance_db_exists(s, o->name, &exists, err) < 0 || exists) {
+                snapshot_free(sn);
                 instance_free(src);
                 return exists ? instance_exists_error(o->name, err) : -EIO;
         }
@@ -143,6 +158,7 @@ static int copy_check(struct vessel_store *s, const struct instance_copy_opts *o
                 int64_t pid;
                 if (db_profile_id(s, *p, &pid, err) < 0) {
                         instance_free(src);
+                        snapshot_free(sn);
                         return vessel_error_prefix(err, "instance \"%s\"", o->name);
                 }
         }
@@ -228,6 +244,21 @@ static int copy_commit(struct vessel_store *s, const struct instance_copy_opts *
 
         if (store_tx_begin(s, &tx, err) < 0 || instance_get(s, o->source, &src, err) < 0)
                 return vessel_error_rc(err);
+        if (o->snapshot) {
+                /* The snapshot's configuration, read in the transaction. */
+                struct snapshot sn;
+                if (snapshot_get(s, o->source, o->snapshot, &sn, err) < 0) {
+                        instance_free(&src);
+                        return vessel_error_rc(err);
+                }
+                confset_free(&src.conf);
+                src.conf = sn.conf;
+                sn.conf = (struct confset){0};
+                strv_free(src.profiles);
+                src.profiles = sn.profiles;
+                sn.profiles = NULL;
+                snapshot_free(&sn);
+        }
         r = copy_insert(s, o, &src, pool, staging + strlen(COPY_PREFIX), &id, err);
         instance_free(&src);
         if (r < 0 || instance_backup_write_at(s, o->name, staging, err) < 0)
@@ -246,7 +277,8 @@ static int copy_commit(struct vessel_store *s, const struct instance_copy_opts *
  * copy's first start shifts them from there into its own range.  A walk
  * that was killed halfway is carried to its end in the copy. */
 static int record_copy(struct vessel_store *s, const struct instance_copy_opts *o,
-                       struct storage_pool *to, const char *rel, int dir_fd, vessel_error **err)
+                       struct storage_pool *to, const char *rel, int dir_fd, const char *shift_text,
+                       vessel_error **err)
 {
         _cleanup_close_ int src_fd =
             openat(s->instances_fd, o->source, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -259,8 +291,21 @@ static int record_copy(struct vessel_store *s, const struct instance_copy_opts *
         if (src_fd < 0)
                 return vessel_error_sys(err, "instance \"%s\": open instances/%s", o->name,
                                         o->source);
-        if ((r = idshift_record_copy(src_fd, dir_fd, err)) < 0 ||
-            (store_is_rootless(s) && (r = idrange_user_read(&u, err)) < 0))
+        if (shift_text) {
+                /* The record the snapshot keeps of its files. */
+                if (shift_text[0]) {
+                        _cleanup_close_ int fd =
+                            openat(dir_fd, SHIFT_RECORD,
+                                   O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+                        if (fd < 0 || write_all(fd, shift_text, strlen(shift_text)) < 0 ||
+                            fsync(fd) < 0)
+                                return vessel_error_sys(err, "instance \"%s\": write %s", o->name,
+                                                        SHIFT_RECORD);
+                }
+        } else if ((r = idshift_record_copy(src_fd, dir_fd, err)) < 0) {
+                return vessel_error_prefix(err, "instance \"%s\"", o->name);
+        }
+        if ((store_is_rootless(s) && (r = idrange_user_read(&u, err)) < 0))
                 return vessel_error_prefix(err, "instance \"%s\"", o->name);
         /* Its errors name the instance. */
         r = idshift_finish(dir_fd, o->name, dir, store_is_rootless(s) ? &u : NULL, err);
@@ -285,10 +330,45 @@ static int templates_copy(struct vessel_store *s, const char *source, int dir_fd
 }
 
 /* Everything of the copy in its work directory, but its rows. */
+/* A snapshot's files into volume rel of pool to: a clone in its own
+ * pool, else a transfer of its tree (an overlay snapshot mounted
+ * read-only meanwhile). */
+static int snapshot_files(struct vessel_store *s, const struct instance_copy_opts *o,
+                          const struct snapshot *sn, struct storage_pool *from,
+                          struct storage_pool *to, const char *rel, vessel_error **err)
+{
+        _cleanup_free_ char *vol = storage_volume_path("snapshots", sn->volume);
+        int r;
+
+        if (from->id == to->id)
+                return storage_volume_clone(s, to, vol, rel, err);
+        /* Its upper layer is shifted, its lower layers are not: no
+         * read-only view shows one id range. */
+        if (from->ops->shift_rel && sn->shift)
+                return vessel_error_msg(err, ENOTSUP,
+                                        "snapshot %s/%s: a snapshot of an unprivileged instance in "
+                                        "overlay pool %s cannot be copied to another pool (copy "
+                                        "it within its pool, then vesselctl move -s POOL)",
+                                        o->source, o->snapshot, from->name);
+        if ((r = storage_volume_mount(s, from, vol, 0, 0, err)) < 0)
+                return r;
+        _cleanup_free_ char *tree = storage_volume_rootfs(from, vol);
+        if (o->progress) {
+                _cleanup_free_ char *line = xasprintf(
+                    "Copying snapshot %s/%s from storage pool %s (%s) to storage pool "
+                    "%s (%s)",
+                    o->source, o->snapshot, from->name, from->driver, to->name, to->driver);
+                o->progress(line, o->progress_data);
+        }
+        r = storage_volume_from_tree(s, to, tree, rel, err);
+        storage_volume_umount(s, from, vol, NULL);
+        return r;
+}
+
 static int copy_files(struct vessel_store *s, const struct instance_copy_opts *o,
-                      const struct instance *src, struct storage_pool *from,
-                      struct storage_pool *to, int dir_fd, const char *staging, const char *rel,
-                      vessel_error **err)
+                      const struct instance *src, const struct snapshot *sn,
+                      struct storage_pool *from, struct storage_pool *to, int dir_fd,
+                      const char *staging, const char *rel, vessel_error **err)
 {
         _cleanup_free_ char *path = xasprintf("%s/instances/%s", s->root, staging);
         _cleanup_free_ char *link = storage_rootfs_link(to, rel);
@@ -297,7 +377,9 @@ static int copy_files(struct vessel_store *s, const struct instance_copy_opts *o
         /* Rootless: the runtime passes through as a subordinate id. */
         if (store_is_rootless(s) && fchmod(dir_fd, 0711) < 0)
                 return vessel_error_sys(err, "instance \"%s\": chmod %s", o->name, path);
-        if (from->id == to->id) {
+        if (sn) {
+                r = snapshot_files(s, o, sn, from, to, rel, err);
+        } else if (from->id == to->id) {
                 _cleanup_free_ char *vol = storage_volume_path("containers", src->volume);
                 r = storage_volume_clone(s, to, vol, rel, err);
         } else {
@@ -308,7 +390,7 @@ static int copy_files(struct vessel_store *s, const struct instance_copy_opts *o
         if (symlinkat(link, dir_fd, "rootfs") < 0)
                 return vessel_error_sys(err, "instance \"%s\": symlink instances/%s/rootfs",
                                         o->name, staging);
-        if (record_copy(s, o, to, rel, dir_fd, err) < 0)
+        if (record_copy(s, o, to, rel, dir_fd, sn ? (sn->shift ? sn->shift : "") : NULL, err) < 0)
                 return -EIO;
         if (volume_mount_as_recorded(s, to, rel, dir_fd, err) < 0 ||
             templates_copy(s, o->source, dir_fd, path, err) < 0)
@@ -316,19 +398,27 @@ static int copy_files(struct vessel_store *s, const struct instance_copy_opts *o
         return 0;
 }
 
-int instance_copy(struct vessel_store *s, const struct instance_copy_opts *o, vessel_error **err)
+static int copy_one(struct vessel_store *s, const struct instance_copy_opts *o, vessel_error **err)
 {
         _cleanup_close_ int fd = -1;
         _cleanup_free_ char *rel = NULL;
         struct instance src = {0};
+        struct snapshot sn = {0};
         struct storage_pool from, to;
         char staging[64];
-        int r = copy_check(s, o, &src, err);
+        int r = copy_check(s, o, &src, &sn, err);
 
         if (r < 0)
                 return r;
+        if (o->snapshot && !src.pool_id) {
+                instance_free(&src);
+                snapshot_free(&sn);
+                return vessel_error_msg(err, ENOTSUP, "instance \"%s\": in no storage pool",
+                                        o->source);
+        }
         if ((r = pools_for(s, &src, o->pool, &from, &to, err)) < 0) {
                 instance_free(&src);
+                snapshot_free(&sn);
                 return vessel_error_prefix(err, "instance \"%s\"", o->name);
         }
         r = store_workdir_create(s->instances_fd, COPY_PREFIX, staging, sizeof(staging), &fd, err);
@@ -336,7 +426,8 @@ int instance_copy(struct vessel_store *s, const struct instance_copy_opts *o, ve
                 vessel_error_prefix(err, "instance \"%s\": %s/instances", o->name, s->root);
         else {
                 rel = storage_volume_path("containers", staging + strlen(COPY_PREFIX));
-                r = copy_files(s, o, &src, &from, &to, fd, staging, rel, err);
+                r = copy_files(s, o, &src, o->snapshot ? &sn : NULL, &from, &to, fd, staging, rel,
+                               err);
                 if (r == 0)
                         r = copy_commit(s, o, &to, staging, err);
                 if (r < 0) {
@@ -345,9 +436,27 @@ int instance_copy(struct vessel_store *s, const struct instance_copy_opts *o, ve
                 }
         }
         instance_free(&src);
+        snapshot_free(&sn);
         storage_pool_free(&from);
         storage_pool_free(&to);
         return r;
+}
+
+int instance_copy(struct vessel_store *s, const struct instance_copy_opts *o, vessel_error **err)
+{
+        const char *slash = strchr(o->source, '/');
+
+        if (!slash)
+                return copy_one(s, o, err);
+        /* INSTANCE/SNAPSHOT */
+        _cleanup_free_ char *inst = xstrndup(o->source, (size_t)(slash - o->source));
+        struct instance_copy_opts so = *o;
+        if (!snapshot_name_valid(slash + 1))
+                return vessel_error_msg(err, EINVAL, "snapshot \"%s\": not a valid name",
+                                        slash + 1);
+        so.source = inst;
+        so.snapshot = slash + 1;
+        return copy_one(s, &so, err);
 }
 
 /* ---- move ---- */

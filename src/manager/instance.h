@@ -129,7 +129,10 @@ int instance_recover(struct vessel_store *s, vessel_error **err);
  * writes backup.yaml and renames the directory into place, as init does:
  * killed at any moment it leaves nothing visible, or a complete copy. */
 struct instance_copy_opts {
-        const char *source; /* an instance, stopped or running (copied as it is on disk) */
+        /* An instance, stopped or running (copied as it is on disk), or
+         * INSTANCE/SNAPSHOT: a new instance from a snapshot (its files and
+         * configuration). */
+        const char *source;
         const char *name;   /* the new one */
         const char *pool;   /* NULL: the source's (a clone), else a full transfer */
         bool ephemeral;
@@ -141,6 +144,7 @@ struct instance_copy_opts {
          * terminal), or NULL. */
         void (*progress)(const char *line, void *data);
         void *progress_data;
+        const char *snapshot; /* set by instance_copy from source's /SNAPSHOT */
 };
 /* The copy gets the source's own keys, devices, profiles and description,
  * not its volatile.* keys but volatile.apply_template=copy (its copy

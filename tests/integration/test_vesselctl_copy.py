@@ -322,7 +322,8 @@ def test_bad_input(img):
     assert 'instance "b": already exists' in fail(img, "copy", "a", "b")
     assert 'instance "b": already exists' in fail(img, "copy", "a", "b", "-s", "o")
     assert "not a valid name" in fail(img, "copy", "a", "bad_name")
-    assert "not a valid name" in fail(img, "copy", "a/snap", "x")
+    assert 'snapshot "a/snap": no such snapshot' in fail(img, "copy", "a/snap", "x")
+    assert "not a valid name" in fail(img, "copy", "a/-x", "x")
     assert 'storage pool "nopool": no such pool' in fail(img, "copy", "a", "x", "-s", "nopool")
     assert 'profile "nope"' in fail(img, "copy", "a", "x", "-p", "nope")
     assert "bogus.key" in fail(img, "copy", "a", "x", "-c", "bogus.key=1")
@@ -462,3 +463,38 @@ def test_rootless_copy_and_ephemeral(clean, boot):
     rl.ctl("stop", "-f", "eph")
     assert rl.instances() == []
     assert [e for e in os.listdir(os.path.join(rl.store, "instances"))] == []
+
+
+@pytest.mark.parametrize("driver", BACKENDS)
+def test_copy_from_a_snapshot(img, driver):
+    """copy NAME/SNAP NEW: the snapshot's files and configuration, in its
+    pool (a clone) and to another one (a transfer)."""
+    create_pool(img, "p1", driver)
+    ctl(img, "storage", "create", "other", "dir" if driver != "dir" else "btrfs",
+        *(["size=300MiB"] if driver == "dir" else []))
+    ctl(img, "launch", "bb", "a", "-s", "p1", "-c", "user.k=then")
+    run_in(img, "a", "echo then > /root/f")
+    ctl(img, "snapshot", "create", "a", "s0")
+    run_in(img, "a", "echo now > /root/f")
+    ctl(img, "config", "set", "a", "user.k=now")
+    ctl(img, "copy", "a/s0", "b")
+    assert config(img, "b")["config"]["user.k"] == "then"
+    assert rows(img)["b"]["storage_pool"] == "p1"
+    ctl(img, "start", "b")
+    assert run_in(img, "b", "cat /root/f; stat -c %u /root/f") == "then\n0\n"
+    # Its own range, not the source's.
+    assert host_uid_base(img, "b") != host_uid_base(img, "a")
+    r = ctl(img, "copy", "a/s0", "c", "-s", "other", check=False)
+    if driver == "overlay":
+        # The upper layer is shifted, the lower layers are not.
+        assert r.returncode != 0 and "copy it within its pool" in r.stderr
+        ctl(img, "stop", "-f", "b")
+        ctl(img, "move", "b", "-s", "other")
+        ctl(img, "start", "b")
+        assert run_in(img, "b", "cat /root/f; stat -c %u /root/f") == "then\n0\n"
+    else:
+        assert r.returncode == 0, r.stderr
+        ctl(img, "start", "c")
+        assert run_in(img, "c", "cat /root/f; stat -c %u /root/f") == "then\n0\n"
+    assert run_in(img, "a", "cat /root/f") == "now\n"
+    assert not [m for m in mounts_under(img) if "/snapshots/" in m]

@@ -20,7 +20,8 @@ const char help_copy[] =
     "to another pool (-s), a full copy of its files.  The copy has the\n"
     "source's keys, devices, profiles and description, but not its volatile\n"
     "keys; the image's \"copy\" templates are applied at its first start, and\n"
-    "it gets an id range of its own.  Snapshots are not copied.\n\n"
+    "it gets an id range of its own.  Snapshots are not copied.  SOURCE may\n"
+    "be INSTANCE/SNAPSHOT: the copy has the snapshot's files and keys.\n\n"
     "Options:\n"
     "  -s, --storage POOL  the storage pool of the copy (default: the source's)\n"
     "  -e, --ephemeral     mark the copy ephemeral (deleted when it stops)\n"
@@ -31,7 +32,8 @@ const char help_copy[] =
     "  -n, --no-profiles   apply no profile at all\n"
     "      --instance-only without its snapshots (copies never take them yet)\n"
     "\nExample:\n"
-    "  vesselctl copy web1 web2 -s fast -c limits.memory=1GiB\n";
+    "  vesselctl copy web1 web2 -s fast -c limits.memory=1GiB\n"
+    "  vesselctl copy web1/before-upgrade web1-old\n";
 
 const char help_move[] = "Usage: vesselctl move NAME [NEW] [-s POOL]\n\n"
                          "Rename a stopped instance, move its root file system to another storage\n"
