@@ -32,6 +32,7 @@
 #include "confyaml.h"
 #include "extract.h"
 #include "instance-transfer.h"
+#include "instance-internal.h"
 #include "instance.h"
 #include "metadata.h"
 #include "profile.h"
@@ -82,21 +83,6 @@ static la_ssize_t in_read(struct archive *a, void *data, const void **out)
         return n;
 }
 
-static int row_exists(struct vessel_store *s, const char *name, bool *exists, vessel_error **err)
-{
-        _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        int rc;
-
-        if (store_prepare(s, "SELECT 1 FROM instances WHERE name = ?", &st, err) < 0)
-                return -EIO;
-        db_bind_text(st, 1, name);
-        rc = store_step(s, st, err);
-        if (rc < 0)
-                return rc;
-        *exists = rc == SQLITE_ROW;
-        return 0;
-}
-
 static int name_free(struct vessel_store *s, const char *name, vessel_error **err)
 {
         bool exists = false;
@@ -107,7 +93,7 @@ static int name_free(struct vessel_store *s, const char *name, vessel_error **er
                                         "letters, digits and '-', not starting or ending with "
                                         "'-')",
                                         name);
-        if (row_exists(s, name, &exists, err) < 0)
+        if (instance_db_exists(s, name, &exists, err) < 0)
                 return -EIO;
         if (exists)
                 return vessel_error_msg(err, EEXIST,

@@ -29,15 +29,8 @@
 
 bool snapshot_name_valid(const char *name)
 {
-        size_t n = strlen(name);
-
-        if (n == 0 || n > 63 || name[0] == '-' || name[0] == '.')
-                return false;
-        for (const char *c = name; *c; c++)
-                if (!isascii((unsigned char)*c) ||
-                    !(isalnum((unsigned char)*c) || *c == '-' || *c == '_' || *c == '.'))
-                        return false;
-        return true;
+        /* The rule of pool names: a label, with '_' and '.' too. */
+        return storage_pool_name_valid(name);
 }
 
 static int name_check(const char *inst, const char *name, vessel_error **err)
