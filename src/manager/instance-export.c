@@ -21,12 +21,18 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/xattr.h>
 
+#include "confyaml.h"
 #include "idshift.h"
 #include "instance-transfer.h"
 #include "instance.h"
+#include "profile.h"
+#include "snapshot.h"
+#include "storage.h"
 #include "util.h"
 
 #define DATA_BUF (1 << 18)
@@ -43,6 +49,7 @@ struct exporter {
         struct archive_entry_linkresolver *links;
         int out_fd;
         uint64_t base, size; /* the shift to undo (size 0: none) of the tree at work */
+        bool layered;        /* an overlay snapshot's: xfer_id_unshift_layered */
         bool counting;       /* the walk that only sums the sizes */
         uint64_t total, done, out;
         size_t entries;
@@ -103,15 +110,16 @@ static int add_xattrs(struct exporter *x, struct archive_entry *e, int fd, const
                 }
                 if (!strcmp(name, "system.posix_acl_access") ||
                     !strcmp(name, "system.posix_acl_default")) {
-                        if (xfer_acl_unshift(x->xval, (size_t)len, x->base, x->size) < 0)
+                        if (xfer_acl_unshift_ex(x->xval, (size_t)len, x->base, x->size,
+                                                x->layered) < 0)
                                 return vessel_error_msg(err, EINVAL,
                                                         "export of %s: %s: %s: not a POSIX ACL",
                                                         x->what, path, name);
                 } else if (!strcmp(name, "security.capability")) {
                         char cap[XFER_CAP_MAX];
                         size_t clen;
-                        if (xfer_cap_unshift(x->xval, (size_t)len, x->base, x->size, cap, &clen) <
-                            0)
+                        if (xfer_cap_unshift_ex(x->xval, (size_t)len, x->base, x->size, x->layered,
+                                                cap, &clen) < 0)
                                 return vessel_error_msg(err, EINVAL,
                                                         "export of %s: %s: %s: not a file "
                                                         "capability",
@@ -169,6 +177,12 @@ static int emit(struct exporter *x, struct archive_entry *e, int fd, const char 
         return r;
 }
 
+static uint32_t unshift(struct exporter *x, uint32_t id)
+{
+        return x->layered ? xfer_id_unshift_layered(id, x->base, x->size)
+                          : xfer_id_unshift(id, x->base, x->size);
+}
+
 /* An entry of the attributes of st, named name in the tarball. */
 static struct archive_entry *entry_of(struct exporter *x, const char *name, const struct stat *st)
 {
@@ -178,8 +192,8 @@ static struct archive_entry *entry_of(struct exporter *x, const char *name, cons
                 abort();
         archive_entry_copy_pathname(e, name);
         archive_entry_set_mode(e, st->st_mode);
-        archive_entry_set_uid(e, xfer_id_unshift(st->st_uid, x->base, x->size));
-        archive_entry_set_gid(e, xfer_id_unshift(st->st_gid, x->base, x->size));
+        archive_entry_set_uid(e, unshift(x, st->st_uid));
+        archive_entry_set_gid(e, unshift(x, st->st_gid));
         archive_entry_set_mtime(e, st->st_mtim.tv_sec, st->st_mtim.tv_nsec);
         archive_entry_set_dev(e, st->st_dev);
         archive_entry_set_ino64(e, st->st_ino);
@@ -402,9 +416,183 @@ static int shift_of(struct exporter *x, int dfd, vessel_error **err)
         return 0;
 }
 
+/* A snapshot to export: its row, its files' directory (mounted, for an
+ * overlay pool: read-only, its upper layer over the shared lower ones),
+ * the shift of its files to undo. */
+struct snap_src {
+        struct snapshot sn;
+        int fd;
+        uint64_t base, size;
+        bool layered;
+};
+
+static void snap_srcs_free(struct snap_src *v, size_t n)
+{
+        for (size_t k = 0; k < n; k++) {
+                snapshot_free(&v[k].sn);
+                closep(&v[k].fd);
+        }
+        free(v);
+}
+
+static int snap_open(struct vessel_store *s, struct storage_pool *p, struct snap_src *src,
+                     vessel_error **err)
+{
+        const struct snapshot *sn = &src->sn;
+        _cleanup_free_ char *vol = NULL, *path = NULL;
+        int r;
+
+        if (!sn->volume)
+                return vessel_error_msg(err, ENOENT, "snapshot \"%s/%s\": has no volume",
+                                        sn->instance, sn->name);
+        r = xfer_shift_parse(sn->shift, &src->base, &src->size);
+        if (r < 0)
+                return vessel_error_msg(err, EBUSY,
+                                        "snapshot \"%s/%s\": its files were being shifted into "
+                                        "the instance's id range when it was taken (a start was "
+                                        "killed): export --instance-only, or delete it",
+                                        sn->instance, sn->name);
+        src->layered = src->size && !strcmp(p->driver, "overlay");
+        vol = storage_volume_path("snapshots", sn->volume);
+        path = storage_volume_rootfs(p, vol);
+        /* An overlay snapshot is mounted read-only, and stays so (as a
+         * copy from it leaves it): a concurrent export may be reading
+         * it.  Opened, then checked to be the mount, not the empty
+         * directory under it. */
+        for (int tries = 0;; tries++) {
+                struct statfs sf;
+                if (storage_volume_mount(s, p, vol, 0, 0, err) < 0)
+                        return vessel_error_prefix(err, "snapshot \"%s/%s\"", sn->instance,
+                                                   sn->name);
+                src->fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (src->fd < 0)
+                        return vessel_error_sys(err, "snapshot \"%s/%s\": opening %s", sn->instance,
+                                                sn->name, path);
+                if (strcmp(p->driver, "overlay") ||
+                    (fstatfs(src->fd, &sf) == 0 && sf.f_type == OVERLAYFS_SUPER_MAGIC))
+                        return 0;
+                closep(&src->fd);
+                if (tries == 2)
+                        return vessel_error_msg(err, EBUSY,
+                                                "snapshot \"%s/%s\": %s: unmounted meanwhile",
+                                                sn->instance, sn->name, path);
+        }
+}
+
+/* The instance's snapshots, oldest first, their files opened. */
+static int snap_srcs(struct vessel_store *s, const struct instance *i, struct snap_src **out,
+                     size_t *n, vessel_error **err)
+{
+        struct snapshot *v = NULL;
+        struct storage_pool p;
+        size_t count = 0;
+        int r;
+
+        *out = NULL;
+        *n = 0;
+        if (snapshot_list(s, i->name, false, &v, &count, err) < 0)
+                return -EIO;
+        if (!count) {
+                free(v);
+                return 0;
+        }
+        if (count > XFER_SNAPSHOTS_MAX) {
+                snapshot_list_free(v, count);
+                return vessel_error_msg(err, E2BIG,
+                                        "instance \"%s\": more than %d snapshots (export "
+                                        "--instance-only)",
+                                        i->name, XFER_SNAPSHOTS_MAX);
+        }
+        *out = xmalloc0(count * sizeof(**out));
+        for (size_t k = 0; k < count; k++) {
+                (*out)[k].sn = v[k];
+                (*out)[k].fd = -1;
+        }
+        free(v);
+        *n = count;
+        if (storage_pool_get_id(s, i->pool_id, &p, err) < 0)
+                return vessel_error_prefix(err, "instance \"%s\"", i->name);
+        r = storage_pool_activate(s, &p, err);
+        for (size_t k = 0; r == 0 && k < count; k++)
+                r = snap_open(s, &p, &(*out)[k], err);
+        storage_pool_free(&p);
+        return r < 0 ? vessel_error_prefix(err, "export of %s", i->name) : 0;
+}
+
+/* backup/snapshots/<snap>/backup.yaml: what the row keeps, and its
+ * profiles in full, as the instance's backup.yaml has them. */
+static int snap_yaml(struct vessel_store *s, const struct snapshot *sn, char **out,
+                     vessel_error **err)
+{
+        struct conf_doc d = {0};
+        size_t n = strv_len(sn->profiles);
+        _cleanup_free_ char *created = xasprintf("%lld", (long long)sn->created_at),
+                            *expires = xasprintf("%lld", (long long)sn->expires_at);
+        int r = 0;
+
+        kvlist_set(&d.top, "name", sn->name);
+        kvlist_set(&d.top, "created_at", created);
+        kvlist_set(&d.top, "expires_at", expires);
+        kvlist_set(&d.top, "stateful", sn->stateful ? "true" : "false");
+        confset_copy(&d.conf, &sn->conf);
+        d.profiles = strv_copy(sn->profiles);
+        d.pconf = xmalloc0((n + 1) * sizeof(*d.pconf));
+        for (size_t k = 0; r == 0 && k < n; k++) {
+                int64_t id;
+                r = db_profile_id(s, sn->profiles[k], &id, err);
+                if (r == 0)
+                        r = db_profile_confset(s, id, &d.pconf[k], err);
+        }
+        if (r == 0)
+                *out = conf_doc_emit(&d);
+        conf_doc_free(&d);
+        return r < 0 ? vessel_error_prefix(err, "snapshot \"%s/%s\"", sn->instance, sn->name) : 0;
+}
+
+/* A fresh hard link resolver for the next tree: no entry of one tree
+ * is ever a link to another tree's (an overlay's lower layers give the
+ * same inode in the instance's mount and a snapshot's). */
+static void links_reset(struct exporter *x)
+{
+        archive_entry_linkresolver_free(x->links);
+        x->links = archive_entry_linkresolver_new();
+        archive_entry_linkresolver_set_strategy(x->links, archive_format(x->a));
+}
+
+static int export_snapshots(struct vessel_store *s, struct exporter *x, struct snap_src *v,
+                            size_t n, vessel_error **err)
+{
+        int r = 0;
+
+        if (!n)
+                return 0;
+        r = emit_dir(x, "backup/snapshots", 0700, err);
+        for (size_t k = 0; r == 0 && k < n; k++) {
+                const struct snapshot *sn = &v[k].sn;
+                _cleanup_free_ char *yaml = NULL, *dir = xasprintf("backup/snapshots/%s", sn->name),
+                                    *by = xasprintf("%s/backup.yaml", dir),
+                                    *top = xasprintf("%s/rootfs", dir),
+                                    *path = xasprintf("snapshot %s: rootfs", sn->name);
+                r = snap_yaml(s, sn, &yaml, err);
+                if (r == 0)
+                        r = emit_dir(x, dir, 0700, err);
+                if (r == 0)
+                        r = emit_text(x, by, yaml, 0600, err);
+                if (r == 0) {
+                        x->base = v[k].base;
+                        x->size = v[k].size;
+                        x->layered = v[k].layered;
+                        links_reset(x);
+                        r = walk_tree(x, v[k].fd, top, path, err);
+                        x->layered = false;
+                }
+        }
+        return r;
+}
+
 static int export_body(struct vessel_store *s, struct exporter *x, const struct instance *i,
                        int dfd, int rootfs_fd, const struct instance_export_opts *o,
-                       vessel_error **err)
+                       struct snap_src *snaps, size_t n_snaps, vessel_error **err)
 {
         _cleanup_free_ char *yaml = NULL, *meta = NULL, *index = NULL;
         _cleanup_close_ int tfd = -1;
@@ -417,8 +605,12 @@ static int export_body(struct vessel_store *s, struct exporter *x, const struct 
             .pool = i->pool ? i->pool : "",
             .instance_only = o->instance_only,
         };
+        _cleanup_strv_ char **names = xmalloc0(sizeof(char *));
         int r;
 
+        for (size_t k = 0; k < n_snaps; k++)
+                names = strv_append(names, snaps[k].sn.name);
+        idx.snapshots = names;
         if (instance_backup_yaml(s, i, &yaml, err) < 0)
                 return -EIO;
         index = xfer_index_emit(&idx);
@@ -438,8 +630,12 @@ static int export_body(struct vessel_store *s, struct exporter *x, const struct 
                 r = walk_tree(x, tfd, "backup/container/templates", "templates", err);
         if (r == 0)
                 r = shift_of(x, dfd, err);
-        if (r == 0)
+        if (r == 0) {
+                links_reset(x);
                 r = walk_tree(x, rootfs_fd, "backup/container/rootfs", "rootfs", err);
+        }
+        if (r == 0)
+                r = export_snapshots(s, x, snaps, n_snaps, err);
         return r;
 }
 
@@ -448,6 +644,8 @@ int instance_export(struct vessel_store *s, const struct instance_export_opts *o
 {
         struct exporter x = {.out_fd = o->out_fd, .what = o->name, .progress = o->progress};
         _cleanup_close_ int dfd = -1, rootfs_fd = -1;
+        struct snap_src *snaps = NULL;
+        size_t n_snaps = 0;
         struct instance i;
         int r;
 
@@ -470,6 +668,8 @@ int instance_export(struct vessel_store *s, const struct instance_export_opts *o
                         r = vessel_error_sys(err, "export of %s: instances/%s/rootfs", o->name,
                                              o->name);
         }
+        if (r == 0 && !o->instance_only && i.pool_id)
+                r = snap_srcs(s, &i, &snaps, &n_snaps, err);
         x.buf = xmalloc0(DATA_BUF);
         x.xlist = xmalloc0(XATTR_LIST_MAX);
         x.xval = xmalloc0(XATTR_SIZE_MAX);
@@ -477,13 +677,15 @@ int instance_export(struct vessel_store *s, const struct instance_export_opts *o
                 x.counting = true;
                 if ((r = shift_of(&x, dfd, err)) == 0)
                         r = walk_tree(&x, rootfs_fd, "rootfs", "rootfs", err);
+                for (size_t k = 0; r == 0 && k < n_snaps; k++)
+                        r = walk_tree(&x, snaps[k].fd, "rootfs", snaps[k].sn.name, err);
                 x.counting = false;
                 report(&x);
         }
         if (r == 0)
                 r = writer_open(&x, o->compression, err);
         if (r == 0)
-                r = export_body(s, &x, &i, dfd, rootfs_fd, o, err);
+                r = export_body(s, &x, &i, dfd, rootfs_fd, o, snaps, n_snaps, err);
         if (x.a) {
                 if (archive_write_close(x.a) != ARCHIVE_OK && r == 0)
                         r = tar_fail(&x, err, "finishing the tarball");
@@ -491,6 +693,7 @@ int instance_export(struct vessel_store *s, const struct instance_export_opts *o
         }
         if (x.links)
                 archive_entry_linkresolver_free(x.links);
+        snap_srcs_free(snaps, n_snaps);
         free(x.buf);
         free(x.xlist);
         free(x.xval);

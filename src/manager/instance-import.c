@@ -36,11 +36,29 @@
 #include "instance.h"
 #include "metadata.h"
 #include "profile.h"
+#include "snapshot.h"
 #include "storage.h"
 #include "util.h"
 
 #define BACKUP_MAX (1024 * 1024)
 #define IN_BUF (1 << 17)
+
+/* A snapshot being imported: its volume snapshots/<vol>, made under the
+ * lock of instances/.copy-<vol> (snapshot.h), held until the commit. */
+struct snap_in {
+        char name[XFER_SNAP_NAME_MAX];
+        char work[64];
+        int work_fd;
+        char *vol_rel; /* "snapshots/<vol>", once made */
+        int rootfs_fd;
+        struct extractor x;
+        char *backup;
+        size_t backup_len;
+        struct conf_doc doc;
+        bool have_doc;
+        int64_t created_at, expires_at;
+        size_t rootfs_entries;
+};
 
 struct importer {
         struct vessel_store *s;
@@ -60,6 +78,8 @@ struct importer {
         bool have_doc;
         const char *name; /* the instance's name: given, or backup.yaml's */
         size_t rootfs_entries;
+        struct snap_in *snaps; /* as met, at most the index's */
+        size_t n_snaps;
         uint64_t in;
         char *buf;
 };
@@ -276,6 +296,234 @@ static int import_tree_entry(struct importer *im, struct archive *a, struct arch
         return extract_entry(&im->x, a, e, tree, rel, link_clean ? link_rel : NULL, im->what, err);
 }
 
+/* ---- snapshots ---- */
+
+static bool strv_has(char *const *v, const char *s)
+{
+        for (; v && *v; v++)
+                if (!strcmp(*v, s))
+                        return true;
+        return false;
+}
+
+static int int64_key(struct importer *im, const struct snap_in *sn, const char *key, int64_t *out,
+                     vessel_error **err)
+{
+        const char *v = kvlist_get(&sn->doc.top, key);
+
+        *out = 0;
+        if (v && (parse_int64(v, out) < 0 || *out < 0))
+                return vessel_error_msg(err, EINVAL,
+                                        "%s: backup/snapshots/%s/backup.yaml: %s \"%s\": not a "
+                                        "time",
+                                        im->what, sn->name, key, v);
+        return 0;
+}
+
+/* A snapshot's backup.yaml: checked as the instance's is. */
+static int check_snap_backup(struct importer *im, struct snap_in *sn, vessel_error **err)
+{
+        _cleanup_free_ char *what = xasprintf("backup/snapshots/%s/backup.yaml", sn->name);
+        const char *name;
+
+        if (conf_doc_parse(sn->backup, sn->backup_len, what, &sn->doc, err) < 0)
+                return vessel_error_prefix(err, "%s", im->what);
+        sn->have_doc = true;
+        drop_volatile(&sn->doc.conf.config);
+        name = kvlist_get(&sn->doc.top, "name");
+        if (name && strcmp(name, sn->name))
+                return vessel_error_msg(err, EINVAL, "%s: %s: the snapshot \"%s\", not \"%s\"",
+                                        im->what, what, name, sn->name);
+        if (int64_key(im, sn, "created_at", &sn->created_at, err) < 0 ||
+            int64_key(im, sn, "expires_at", &sn->expires_at, err) < 0)
+                return -EINVAL;
+        if (!sn->created_at)
+                sn->created_at = (int64_t)time(NULL);
+        if (confset_check(&sn->doc.conf, err) < 0)
+                return vessel_error_prefix(err, "%s: snapshot \"%s/%s\"", im->what, im->name,
+                                           sn->name);
+        for (size_t k = 0; sn->doc.profiles && sn->doc.profiles[k]; k++) {
+                int64_t pid;
+                if (sn->doc.pconf || db_profile_id(im->s, sn->doc.profiles[k], &pid, NULL) == 0 ||
+                    (im->doc.pconf && strv_has(im->doc.profiles, sn->doc.profiles[k])))
+                        continue;
+                return vessel_error_msg(err, ENOENT,
+                                        "%s: snapshot \"%s\": profile \"%s\": not in this "
+                                        "store, and the backup has no copy of it",
+                                        im->what, sn->name, sn->doc.profiles[k]);
+        }
+        return 0;
+}
+
+/* Its files are all in: the directories' times, and no more writes. */
+static int snap_close(struct snap_in *sn, vessel_error **err)
+{
+        int r = sn->rootfs_fd >= 0 ? extract_finish(&sn->x, err) : 0;
+
+        extractor_free(&sn->x);
+        closep(&sn->rootfs_fd);
+        return r;
+}
+
+/* The snapshot named by an entry: the current one, or the next one,
+ * which must be in the index and not met before (each snapshot's
+ * entries together, as export writes them). */
+static int snap_switch(struct importer *im, const char *name, struct snap_in **out,
+                       vessel_error **err)
+{
+        struct vessel_store *s = im->s;
+        _cleanup_free_ char *files = NULL;
+        struct snap_in *sn;
+
+        if (im->n_snaps && !strcmp(im->snaps[im->n_snaps - 1].name, name)) {
+                *out = &im->snaps[im->n_snaps - 1];
+                return 0;
+        }
+        for (size_t k = 0; k < im->n_snaps; k++)
+                if (!strcmp(im->snaps[k].name, name))
+                        return vessel_error_msg(err, EINVAL,
+                                                "%s: snapshot \"%s\": its entries are not "
+                                                "together",
+                                                im->what, name);
+        if (!strv_has(im->idx.snapshots, name))
+                return vessel_error_msg(err, EINVAL,
+                                        "%s: snapshot \"%s\": not listed in backup/index.yaml",
+                                        im->what, name);
+        if (!im->snaps)
+                im->snaps = xmalloc0(strv_len(im->idx.snapshots) * sizeof(*im->snaps));
+        if (im->n_snaps && snap_close(&im->snaps[im->n_snaps - 1], err) < 0)
+                return vessel_error_prefix(err, "%s: snapshot \"%s\"", im->what,
+                                           im->snaps[im->n_snaps - 1].name);
+        sn = &im->snaps[im->n_snaps++];
+        snprintf(sn->name, sizeof(sn->name), "%s", name);
+        sn->work_fd = sn->rootfs_fd = -1;
+        extractor_init(&sn->x, -1, -1);
+        if (store_workdir_create(s->instances_fd, SNAPSHOT_WORK_PREFIX, sn->work, sizeof(sn->work),
+                                 &sn->work_fd, err) < 0)
+                return vessel_error_prefix(err, "import: %s/instances", s->root);
+        _cleanup_free_ char *rel =
+            storage_volume_path("snapshots", sn->work + strlen(SNAPSHOT_WORK_PREFIX));
+        if (storage_volume_create(s, &im->pool, rel, &files, err) < 0)
+                return vessel_error_prefix(err, "import: snapshot \"%s\"", name);
+        sn->vol_rel = steal_ptr(&rel);
+        sn->rootfs_fd = open(files, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (sn->rootfs_fd < 0)
+                return vessel_error_sys(err, "import: opening %s", files);
+        extractor_init(&sn->x, sn->rootfs_fd, -1);
+        *out = sn;
+        return 0;
+}
+
+static int import_snapshot_entry(struct importer *im, struct archive *a, struct archive_entry *e,
+                                 const char *rel, const char *link_clean, vessel_error **err)
+{
+        const char *name = archive_entry_pathname(e), *sub, *link_rel, *link_sub = NULL;
+        char snap[XFER_SNAP_NAME_MAX], link_snap[XFER_SNAP_NAME_MAX];
+        enum xfer_snap_dest d = xfer_snapshot_route(rel, snap, &sub);
+        struct snap_in *sn = NULL;
+
+        if (d == XFER_SNAP_UNKNOWN)
+                return vessel_error_msg(err, EINVAL,
+                                        "%s: entry \"%s\": not part of a snapshot (backup/"
+                                        "snapshots/SNAP/backup.yaml, backup/snapshots/SNAP/"
+                                        "rootfs/...)",
+                                        im->what, name);
+        if ((d == XFER_SNAP_TOP || d == XFER_SNAP_DIR) &&
+            (archive_entry_filetype(e) != AE_IFDIR || link_clean))
+                return vessel_error_msg(err, EINVAL, "%s: entry \"%s\": not a directory", im->what,
+                                        name);
+        if (d == XFER_SNAP_TOP)
+                return 0;
+        if (!im->index || !im->have_doc || !im->rootfs_entries)
+                return vessel_error_msg(err, EINVAL,
+                                        "%s: entry \"%s\": a snapshot before backup/index.yaml "
+                                        "and the instance (backup/container/)",
+                                        im->what, name);
+        if (snap_switch(im, snap, &sn, err) < 0 || !sn)
+                return vessel_error_rc(err);
+        switch (d) {
+        case XFER_SNAP_DIR:
+                return 0;
+        case XFER_SNAP_BACKUP:
+                if (sn->have_doc)
+                        return vessel_error_msg(err, EINVAL,
+                                                "%s: snapshot \"%s\": backup.yaml given twice",
+                                                im->what, snap);
+                return read_small(im, a, e, name, BACKUP_MAX, &sn->backup, &sn->backup_len, err)
+                           ?: check_snap_backup(im, sn, err);
+        case XFER_SNAP_ROOTFS:
+                break;
+        default:
+                abort();
+        }
+        if (link_clean &&
+            (xfer_route(link_clean, &link_rel) != XFER_DEST_SNAPSHOT ||
+             xfer_snapshot_route(link_rel, link_snap, &link_sub) != XFER_SNAP_ROOTFS ||
+             strcmp(link_snap, snap)))
+                return vessel_error_msg(err, EINVAL,
+                                        "%s: entry \"%s\": a hard link to \"%s\", outside its tree",
+                                        im->what, name, archive_entry_hardlink(e));
+        if (!link_clean && archive_entry_filetype(e) == AE_IFCHR && archive_entry_rdev(e) == 0 &&
+            !strcmp(im->pool.driver, "overlay"))
+                return vessel_error_msg(err, ENOTSUP,
+                                        "%s: entry \"%s\": a character device 0:0, which the "
+                                        "upper layer of an overlay pool takes for a whiteout: "
+                                        "import into a dir or btrfs pool (-s POOL)",
+                                        im->what, name);
+        filter_xattrs(e);
+        sn->rootfs_entries++;
+        return extract_entry(&sn->x, a, e, sn->rootfs_fd, sub, link_clean ? link_sub : NULL,
+                             im->what, err);
+}
+
+/* After the last entry: every snapshot of the index, each whole. */
+static int snaps_check(struct importer *im, vessel_error **err)
+{
+        if (im->n_snaps && snap_close(&im->snaps[im->n_snaps - 1], err) < 0)
+                return vessel_error_prefix(err, "%s: snapshot \"%s\"", im->what,
+                                           im->snaps[im->n_snaps - 1].name);
+        for (char **n = im->idx.snapshots; n && *n; n++) {
+                const struct snap_in *sn = NULL;
+                for (size_t k = 0; k < im->n_snaps && !sn; k++)
+                        if (!strcmp(im->snaps[k].name, *n))
+                                sn = &im->snaps[k];
+                if (!sn)
+                        return vessel_error_msg(err, EINVAL,
+                                                "%s: snapshot \"%s\": listed in "
+                                                "backup/index.yaml, but not in the tarball "
+                                                "(truncated?)",
+                                                im->what, *n);
+                if (!sn->have_doc || !sn->rootfs_entries)
+                        return vessel_error_msg(
+                            err, EINVAL, "%s: snapshot \"%s\": no backup/snapshots/%s/%s", im->what,
+                            *n, *n, sn->have_doc ? "rootfs/" : "backup.yaml");
+        }
+        return 0;
+}
+
+static void snaps_free(struct importer *im, bool failed)
+{
+        for (size_t k = 0; k < im->n_snaps; k++) {
+                struct snap_in *sn = &im->snaps[k];
+                extractor_free(&sn->x);
+                closep(&sn->rootfs_fd);
+                if (failed && sn->vol_rel)
+                        storage_volume_delete(im->s, &im->pool, sn->vol_rel, NULL);
+                /* Committed or removed: the work directory goes (a kill
+                 * before leaves it to snapshot_recover). */
+                if (sn->work_fd >= 0)
+                        store_rm_rf_at(im->s, im->s->instances_fd, sn->work, NULL);
+                closep(&sn->work_fd);
+                free(sn->vol_rel);
+                free(sn->backup);
+                if (sn->have_doc)
+                        conf_doc_free(&sn->doc);
+        }
+        free(im->snaps);
+        im->snaps = NULL;
+        im->n_snaps = 0;
+}
+
 static int import_entry(struct importer *im, struct archive *a, struct archive_entry *e,
                         vessel_error **err)
 {
@@ -315,8 +563,7 @@ static int import_entry(struct importer *im, struct archive *a, struct archive_e
         case XFER_DEST_ROOTFS:
                 return import_tree_entry(im, a, e, dest, rel, link_clean, err);
         case XFER_DEST_SNAPSHOT:
-                im->res->skipped_entries++;
-                return 0;
+                return import_snapshot_entry(im, a, e, rel, link_clean, err);
         case XFER_DEST_UNKNOWN:
                 break;
         }
@@ -354,6 +601,8 @@ static int unpack(struct importer *im, vessel_error **err)
         archive_read_free(a);
         if (r == 0)
                 r = extract_finish(&im->x, err);
+        if (r == 0 && im->index)
+                r = snaps_check(im, err);
         if (r < 0)
                 return r;
         if (!im->index)
@@ -465,6 +714,45 @@ static int insert_row(struct importer *im, int64_t *id, vessel_error **err)
         return confdb_save(im->s, OWNER_INSTANCE, *id, &im->doc.conf, err);
 }
 
+/* The snapshots' rows, in the instance's transaction; the profiles
+ * they name that neither the store nor the instance had come from their
+ * own copies. */
+static int insert_snapshots(struct importer *im, int64_t id, vessel_error **err)
+{
+        for (size_t k = 0; k < im->n_snaps; k++) {
+                struct snap_in *in = &im->snaps[k];
+                char **profiles = in->doc.profiles;
+                char *none[] = {NULL};
+                for (size_t j = 0; profiles && profiles[j]; j++) {
+                        int64_t pid;
+                        if (db_profile_id(im->s, profiles[j], &pid, NULL) == 0)
+                                continue;
+                        if (!in->doc.pconf)
+                                return vessel_error_msg(err, ENOENT,
+                                                        "snapshot \"%s\": profile \"%s\": not in "
+                                                        "this store",
+                                                        in->name, profiles[j]);
+                        if (profile_insert_tx(im->s, profiles[j], &in->doc.pconf[j], err) < 0)
+                                return vessel_error_prefix(err, "%s: making profile %s", im->what,
+                                                           profiles[j]);
+                        im->res->profiles_made = strv_append(im->res->profiles_made, profiles[j]);
+                }
+                struct snapshot sn = {
+                    .name = in->name,
+                    .created_at = in->created_at,
+                    .expires_at = in->expires_at,
+                    .volume = in->work + strlen(SNAPSHOT_WORK_PREFIX),
+                    .profiles = profiles ? profiles : none,
+                    .conf = in->doc.conf,
+                    /* Unshifted, as the instance's files. */
+                    .shift = NULL,
+                };
+                if (snapshot_insert_tx(im->s, id, &sn, err) < 0)
+                        return vessel_error_prefix(err, "%s", im->what);
+        }
+        return 0;
+}
+
 static int set_stopped(struct importer *im, int64_t id, vessel_error **err)
 {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
@@ -483,7 +771,7 @@ static int commit(struct importer *im, vessel_error **err)
         int64_t id = 0;
 
         if (store_tx_begin(s, &tx, err) < 0 || insert_row(im, &id, err) < 0 ||
-            insert_profiles(im, id, err) < 0 ||
+            insert_profiles(im, id, err) < 0 || insert_snapshots(im, id, err) < 0 ||
             instance_backup_write_at(s, im->name, im->staging, err) < 0)
                 return vessel_error_rc(err);
         if (renameat(s->instances_fd, im->staging, s->instances_fd, im->name) < 0)
@@ -543,8 +831,10 @@ int instance_import(struct vessel_store *s, const struct instance_import_opts *o
                 r = finish_files(&im, err);
         if (r == 0)
                 r = commit(&im, err);
-        if (r == 0)
+        if (r == 0) {
                 res->name = xstrdup(im.name);
+                res->snapshots = im.n_snaps;
+        }
         res->bytes_in = im.in;
         closep(&im.rootfs_fd);
         closep(&im.templates_fd);
@@ -552,6 +842,9 @@ int instance_import(struct vessel_store *s, const struct instance_import_opts *o
                 storage_volume_delete(s, &im.pool, im.vol_rel, NULL);
         if (r < 0 && im.staging[0] && im.staging_fd >= 0)
                 store_rm_rf_at(s, s->instances_fd, im.staging, NULL);
+        /* The snapshots' volumes before the staging directory: a kill
+         * between leaves them to storage_recover. */
+        snaps_free(&im, r < 0);
         closep(&im.staging_fd);
         extractor_free(&im.x);
         xfer_index_free(&im.idx);

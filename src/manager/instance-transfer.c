@@ -5,10 +5,12 @@
 
 #include <endian.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <yaml.h>
 
+#include "snapshot.h"
 #include "util.h"
 
 #define OVERFLOW_ID 65534u
@@ -53,6 +55,33 @@ uint32_t xfer_id_unshift(uint32_t id, uint64_t base, uint64_t size)
         return (uint32_t)(id - base);
 }
 
+uint32_t xfer_id_unshift_layered(uint32_t id, uint64_t base, uint64_t size)
+{
+        if (size && (id < base || id - base >= size) && id < size)
+                return id; /* a lower layer's, never shifted */
+        return xfer_id_unshift(id, base, size);
+}
+
+static uint32_t unshift(uint32_t id, uint64_t base, uint64_t size, bool layered)
+{
+        return layered ? xfer_id_unshift_layered(id, base, size) : xfer_id_unshift(id, base, size);
+}
+
+int xfer_shift_parse(const char *text, uint64_t *base, uint64_t *size)
+{
+        unsigned long long b, n;
+
+        *base = *size = 0;
+        if (!text || !*text)
+                return 0;
+        if (sscanf(text, "shifted %llu %llu", &b, &n) == 2) {
+                *base = b;
+                *size = n;
+                return 1;
+        }
+        return -EBUSY;
+}
+
 /* The kernel's POSIX ACL xattr (include/uapi/linux/posix_acl_xattr.h). */
 #define ACL_XATTR_VERSION 0x0002
 #define ACL_TAG_USER 0x02
@@ -64,6 +93,11 @@ struct acl_xattr_entry {
 };
 
 int xfer_acl_unshift(void *value, size_t len, uint64_t base, uint64_t size)
+{
+        return xfer_acl_unshift_ex(value, len, base, size, false);
+}
+
+int xfer_acl_unshift_ex(void *value, size_t len, uint64_t base, uint64_t size, bool layered)
 {
         unsigned char *p = value;
         uint32_t version;
@@ -79,7 +113,7 @@ int xfer_acl_unshift(void *value, size_t len, uint64_t base, uint64_t size)
                 uint16_t tag = le16toh(e.tag);
                 if (tag != ACL_TAG_USER && tag != ACL_TAG_GROUP)
                         continue;
-                e.id = htole32(xfer_id_unshift(le32toh(e.id), base, size));
+                e.id = htole32(unshift(le32toh(e.id), base, size, layered));
                 memcpy(p + off, &e, sizeof(e));
         }
         return 0;
@@ -95,6 +129,12 @@ int xfer_acl_unshift(void *value, size_t len, uint64_t base, uint64_t size)
 int xfer_cap_unshift(const void *in, size_t len, uint64_t base, uint64_t size, void *out,
                      size_t *out_len)
 {
+        return xfer_cap_unshift_ex(in, len, base, size, false, out, out_len);
+}
+
+int xfer_cap_unshift_ex(const void *in, size_t len, uint64_t base, uint64_t size, bool layered,
+                        void *out, size_t *out_len)
+{
         uint32_t magic, rootid;
 
         if (len < 4 || len > XFER_CAP_MAX)
@@ -109,7 +149,7 @@ int xfer_cap_unshift(const void *in, size_t len, uint64_t base, uint64_t size, v
         if (len != CAP_SZ_3)
                 return -EINVAL;
         memcpy(&rootid, (const char *)in + CAP_SZ_2, 4);
-        rootid = xfer_id_unshift(le32toh(rootid), base, size);
+        rootid = unshift(le32toh(rootid), base, size, layered);
         memcpy(out, in, len);
         if (rootid == 0) {
                 /* What root inside the instance gets for a capability it
@@ -164,6 +204,30 @@ enum xfer_dest xfer_route(const char *clean, const char **rel)
         return XFER_DEST_UNKNOWN;
 }
 
+enum xfer_snap_dest xfer_snapshot_route(const char *rel, char name[XFER_SNAP_NAME_MAX],
+                                        const char **sub)
+{
+        size_t n = strcspn(rel, "/");
+        const char *c = rel + n;
+
+        name[0] = '\0';
+        *sub = "";
+        if (!*rel)
+                return XFER_SNAP_TOP;
+        if (n >= XFER_SNAP_NAME_MAX)
+                return XFER_SNAP_UNKNOWN;
+        memcpy(name, rel, n);
+        name[n] = '\0';
+        if (!*c)
+                return XFER_SNAP_DIR;
+        c++;
+        if (!strcmp(c, "backup.yaml"))
+                return XFER_SNAP_BACKUP;
+        if (under(c, "rootfs", sub))
+                return XFER_SNAP_ROOTFS;
+        return XFER_SNAP_UNKNOWN;
+}
+
 bool xfer_xattr_allowed(const char *name)
 {
         return !str_has_prefix(name, "trusted.overlay.") && !str_has_prefix(name, "user.overlay.");
@@ -173,6 +237,15 @@ bool xfer_xattr_allowed(const char *name)
 
 char *xfer_index_emit(const struct xfer_index *x)
 {
+        _cleanup_free_ char *snaps = xstrdup(x->snapshots && x->snapshots[0] ? "\n" : " []\n");
+
+        /* Snapshot names: letters, digits, '-', '_' and '.', quoted so
+         * that none reads back as a number. */
+        for (char **n = x->snapshots; n && *n; n++) {
+                char *more = xasprintf("%s- \"%s\"\n", snaps, *n);
+                free(snaps);
+                snaps = more;
+        }
         /* Every value is a checked name (instance, pool, driver): plain
          * scalars. */
         return xasprintf("# a vessel instance backup (docs/store.md, \"Export and import\")\n"
@@ -183,9 +256,9 @@ char *xfer_index_emit(const struct xfer_index *x)
                          "pool: %s\n"
                          "optimized: false\n"
                          "instance_only: %s\n"
-                         "snapshots: []\n",
+                         "snapshots:%s",
                          x->version, x->name, x->type, x->backend, x->pool,
-                         x->instance_only ? "true" : "false");
+                         x->instance_only ? "true" : "false", snaps);
 }
 
 void xfer_index_free(struct xfer_index *x)
@@ -194,12 +267,54 @@ void xfer_index_free(struct xfer_index *x)
         free(x->type);
         free(x->backend);
         free(x->pool);
+        strv_free(x->snapshots);
         *x = (struct xfer_index){0};
 }
 
 static const char *scalar(yaml_node_t *n)
 {
         return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
+}
+
+static bool strv_has(char *const *v, const char *s)
+{
+        for (; v && *v; v++)
+                if (!strcmp(*v, s))
+                        return true;
+        return false;
+}
+
+/* "snapshots": a sequence of names (an empty scalar: none). */
+static int index_snapshots(yaml_document_t *doc, yaml_node_t *n, struct xfer_index *out,
+                           vessel_error **err)
+{
+        strv_free(out->snapshots);
+        out->snapshots = xmalloc0(sizeof(char *));
+        if (n && n->type == YAML_SCALAR_NODE && !n->data.scalar.length)
+                return 0;
+        if (!n || n->type != YAML_SEQUENCE_NODE)
+                return vessel_error_msg(err, EINVAL,
+                                        "backup/index.yaml: snapshots: not a list of names");
+        for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top;
+             it++) {
+                const char *name = scalar(yaml_document_get_node(doc, *it));
+                if (!name || !snapshot_name_valid(name))
+                        return vessel_error_msg(err, EINVAL,
+                                                "backup/index.yaml: snapshots: \"%s\": not a "
+                                                "snapshot name",
+                                                name ? name : "(not a name)");
+                if (strv_has(out->snapshots, name))
+                        return vessel_error_msg(err, EINVAL,
+                                                "backup/index.yaml: snapshots: \"%s\" listed "
+                                                "twice",
+                                                name);
+                if (strv_len(out->snapshots) >= XFER_SNAPSHOTS_MAX)
+                        return vessel_error_msg(err, E2BIG,
+                                                "backup/index.yaml: more than %d snapshots",
+                                                XFER_SNAPSHOTS_MAX);
+                out->snapshots = strv_append(out->snapshots, name);
+        }
+        return 0;
 }
 
 int xfer_index_parse(const char *yaml, size_t len, struct xfer_index *out, vessel_error **err)
@@ -230,8 +345,14 @@ int xfer_index_parse(const char *yaml, size_t len, struct xfer_index *out, vesse
         for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top;
              p++) {
                 const char *k = scalar(yaml_document_get_node(&doc, p->key));
-                const char *v = scalar(yaml_document_get_node(&doc, p->value));
+                yaml_node_t *vn = yaml_document_get_node(&doc, p->value);
+                const char *v = scalar(vn);
                 char **slot = NULL;
+                if (k && !strcmp(k, "snapshots")) {
+                        if ((r = index_snapshots(&doc, vn, out, err)) < 0)
+                                goto out;
+                        continue;
+                }
                 if (!k || !v)
                         continue;
                 if (!strcmp(k, "version")) {
@@ -264,6 +385,8 @@ int xfer_index_parse(const char *yaml, size_t len, struct xfer_index *out, vesse
 out:
         yaml_document_delete(&doc);
         yaml_parser_delete(&parser);
+        if (r == 0 && !out->snapshots)
+                out->snapshots = xmalloc0(sizeof(char *));
         if (r < 0)
                 xfer_index_free(out);
         return r;

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 
 #include "config-db.h"
+#include "profile.h"
 #include "instance-run.h"
 #include "instance.h"
 #include "rundir.h"
@@ -468,6 +469,57 @@ static int db_snapshot_insert(struct vessel_store *s, const struct instance *i, 
                           " SELECT ?, profile_id, apply_order FROM instance_profiles"
                           " WHERE instance_id = ?",
                           id, i->id, err);
+}
+
+int snapshot_insert_tx(struct vessel_store *s, int64_t inst_id, const struct snapshot *sn,
+                       vessel_error **err)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = NULL, *ins = NULL;
+        int64_t id, other;
+
+        if (name_check("(import)", sn->name, err) < 0)
+                return -EINVAL;
+        if (db_snapshot_find(s, inst_id, sn->name, &other, NULL, err) < 0)
+                return -EIO;
+        if (other)
+                return vessel_error_msg(err, EEXIST, "snapshot \"%s\": given twice", sn->name);
+        if (store_prepare(s,
+                          "INSERT INTO snapshots (instance_id, name, description, stateful,"
+                          " created_at, expires_at, volume, shift) VALUES (?, ?, ?, 0, ?, ?, ?, ?)",
+                          &st, err) < 0)
+                return -EIO;
+        sqlite3_bind_int64(st, 1, inst_id);
+        db_bind_text(st, 2, sn->name);
+        db_bind_text(st, 3, sn->conf.description ? sn->conf.description : "");
+        sqlite3_bind_int64(st, 4, sn->created_at);
+        sqlite3_bind_int64(st, 5, sn->expires_at);
+        db_bind_text(st, 6, sn->volume);
+        if (sn->shift)
+                db_bind_text(st, 7, sn->shift);
+        else
+                sqlite3_bind_null(st, 7);
+        if (store_step(s, st, err) < 0)
+                return -EIO;
+        id = sqlite3_last_insert_rowid(s->db);
+        if (confdb_save(s, OWNER_SNAPSHOT, id, &sn->conf, err) < 0 ||
+            store_prepare(s,
+                          "INSERT INTO snapshot_profiles (snapshot_id, profile_id, apply_order)"
+                          " VALUES (?, ?, ?)",
+                          &ins, err) < 0)
+                return -EIO;
+        for (size_t k = 0; sn->profiles && sn->profiles[k]; k++) {
+                int64_t pid;
+                if (db_profile_id(s, sn->profiles[k], &pid, err) < 0)
+                        return vessel_error_prefix(err, "snapshot \"%s\"", sn->name);
+                sqlite3_reset(ins);
+                sqlite3_bind_int64(ins, 1, id);
+                sqlite3_bind_int64(ins, 2, pid);
+                sqlite3_bind_int64(ins, 3, (int64_t)k);
+                if (store_step(s, ins, err) < 0)
+                        return vessel_error_prefix(err, "snapshot \"%s\": profile \"%s\"", sn->name,
+                                                   sn->profiles[k]);
+        }
+        return 0;
 }
 
 /* The instance as it is now (the configuration the snapshot keeps),

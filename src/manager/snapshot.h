@@ -77,6 +77,14 @@ int snapshot_restore(struct vessel_store *s, const char *instance, const char *n
 int snapshot_usage(struct vessel_store *s, const struct snapshot *sn, uint64_t *bytes,
                    vessel_error **err);
 
+/* In the caller's transaction (an import, instance-import.c): the row
+ * of a snapshot of instance inst_id as create makes one, from sn's name,
+ * configuration, profiles (in this store: by name, in order),
+ * created_at, expires_at, volume (snapshots/<volume> of the instance's
+ * pool, made under a locked instances/.copy-<volume>) and shift. */
+int snapshot_insert_tx(struct vessel_store *s, int64_t inst_id, const struct snapshot *sn,
+                       vessel_error **err);
+
 /* instances/.copy-* of dead commands: a restore killed before its commit
  * gets its instance's rootfs link, shift record and backup.yaml back;
  * then the directory goes (its volume is storage_recover's).  Called by

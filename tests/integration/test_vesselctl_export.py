@@ -511,3 +511,212 @@ def test_export_refusals(img, tmp_path):
     # A directory that cannot be written: nothing left behind.
     line = fail(img, "export", "c1", str(tmp_path / "missing" / "x.tar"))
     assert "No such file or directory" in line
+
+
+# ---- snapshots ----
+
+def snaps(store, name):
+    return json.loads(out(store, "snapshot", "list", name, "-f", "json"))
+
+
+def snap_info(store, name, snap):
+    return json.loads(out(store, "snapshot", "info", name, snap, "-f", "json"))
+
+
+def snap_conf(info):
+    """What a round trip keeps of a snapshot's row."""
+    return {k: v for k, v in info.items() if k not in ("usage", "size", "disk_usage", "volume")}
+
+
+def two_snapshots(store):
+    """c1 with snapshots s1 and s2 of different files and configuration;
+    the files of each (attrs)."""
+    r = rootfs(store, "c1")
+    populate(r)
+    with open(os.path.join(r, "t", "which"), "w") as f:
+        f.write("one\n")
+    first = attrs(r)
+    ctl(store, "snapshot", "create", "c1", "s1")
+    ctl(store, "config", "set", "c1", "user.x", "2")
+    ctl(store, "config", "device", "add", "c1", "d0", "disk", "source=/tmp", "path=/mnt")
+    os.unlink(os.path.join(r, "t", "big"))
+    with open(os.path.join(r, "t", "which"), "w") as f:
+        f.write("two\n")
+    second = attrs(r)
+    ctl(store, "snapshot", "create", "c1", "s2")
+    ctl(store, "config", "set", "c1", "user.x", "3")
+    with open(os.path.join(r, "t", "which"), "w") as f:
+        f.write("now\n")
+    return first, second
+
+
+@pytest.mark.parametrize("driver", ["dir", "overlay", "btrfs"])
+def test_round_trip_with_snapshots(img, other, tmp_path, driver):
+    make_pool(img, driver)
+    ctl(img, "init", "bb", "c1", "-s", "p", "-c", "user.x=1", "-d", "first")
+    first, second = two_snapshots(img)
+    was = [snap_conf(snap_info(img, "c1", s)) for s in ("s1", "s2")]
+    tarball = str(tmp_path / "c1.tar")
+    ctl(img, "export", "c1", tarball, "--compression", "none")
+    with tarfile.open(tarball) as t:
+        order = [m.name for m in t.getmembers()]
+        index = t.extractfile("backup/index.yaml").read().decode()
+    assert order[1] == "backup/index.yaml"
+    assert 'snapshots:\n- "s1"\n- "s2"\n' in index
+    # The instance, then each snapshot's entries together.
+    last_inst = max(k for k, n in enumerate(order) if n.startswith("backup/container/"))
+    s1 = [k for k, n in enumerate(order) if n.startswith("backup/snapshots/s1/")]
+    s2 = [k for k, n in enumerate(order) if n.startswith("backup/snapshots/s2/")]
+    assert last_inst < min(s1) and max(s1) < min(s2) and s2[-1] == len(order) - 1
+    assert order[s1[0] - 1] == "backup/snapshots/s1" and \
+        order[s1[0]] == "backup/snapshots/s1/backup.yaml"
+    assert "backup/snapshots/s2/rootfs/t/big" not in order
+    try:
+        make_pool(other, driver)
+        with open(tarball, "rb") as f:
+            r = ctl(other, "import", "-", "-s", "p", stdin=f)
+        assert "2 snapshots of c1 imported" in r.stderr, r.stderr
+        assert [s["name"] for s in snaps(other, "c1")] == ["s1", "s2"]
+        assert [snap_conf(snap_info(other, "c1", s)) for s in ("s1", "s2")] == was
+        with open(os.path.join(rootfs(other, "c1"), "t", "which")) as f:
+            assert f.read() == "now\n"
+        ctl(other, "snapshot", "restore", "c1", "s1")
+        check_kept(first, attrs(rootfs(other, "c1")))
+        assert out(other, "config", "get", "c1", "user.x") == "1\n"
+        ctl(other, "snapshot", "restore", "c1", "s2")
+        assert attrs(rootfs(other, "c1")) == second
+        assert out(other, "config", "get", "c1", "user.x") == "2\n"
+        assert "d0" in out(other, "config", "device", "list", "c1")
+        ctl(other, "start", "c1")
+        assert out(other, "exec", "c1", "--", "cat", "/t/which") == "two\n"
+        ctl(other, "delete", "-f", "c1")
+        nothing_left(other)
+        vols = os.path.join(other, "storage", "p", "snapshots")
+        assert not os.path.isdir(vols) or os.listdir(vols) == []
+        # --instance-only: no snapshot in the tarball, none imported.
+        only = str(tmp_path / "only.tar")
+        ctl(img, "export", "c1", only, "--instance-only", "--compression", "none")
+        with tarfile.open(only) as t:
+            assert not [m for m in t.getnames() if m.startswith("backup/snapshots")]
+            assert "snapshots: []\n" in t.extractfile("backup/index.yaml").read().decode()
+        r = ctl(other, "import", only, "-s", "p")
+        assert "snapshot" not in r.stderr
+        assert snaps(other, "c1") == []
+        ctl(other, "delete", "c1")
+    finally:
+        drop_store(other)
+    drop_store(img)
+
+
+SNAP_BACKUP = b"name: s1\ncreated_at: '1600000000'\nexpires_at: '0'\nconfig: {}\ndevices: {}\n"
+
+
+def with_snapshot(path, entries, listed=("s1",)):
+    index = INDEX + b"snapshots:\n" + b"".join(b"- " + n.encode() + b"\n" for n in listed)
+    with tarfile.open(path, "w") as t:
+        add(t, "backup", tarfile.DIRTYPE)
+        add(t, "backup/index.yaml", data=index)
+        add(t, "backup/container", tarfile.DIRTYPE)
+        add(t, "backup/container/backup.yaml", data=BACKUP)
+        add(t, "backup/container/rootfs", tarfile.DIRTYPE)
+        add(t, "backup/container/rootfs/etc", tarfile.DIRTYPE)
+        add(t, "backup/container/rootfs/etc/x", data=b"x")
+        add(t, "backup/snapshots", tarfile.DIRTYPE)
+        add(t, "backup/snapshots/s1", tarfile.DIRTYPE)
+        add(t, "backup/snapshots/s1/backup.yaml", data=SNAP_BACKUP)
+        add(t, "backup/snapshots/s1/rootfs", tarfile.DIRTYPE)
+        add(t, "backup/snapshots/s1/rootfs/etc", tarfile.DIRTYPE)
+        for e in entries:
+            add(t, **e)
+    return path
+
+
+def nothing_left_at_all(store):
+    nothing_left(store)
+    storage = os.path.join(store, "storage")
+    for pool in os.listdir(storage) if os.path.isdir(storage) else []:
+        c = os.path.join(storage, pool, "snapshots")
+        assert not os.path.isdir(c) or os.listdir(c) == [], (pool, os.listdir(c))
+    assert not [m for m in mounts_under(store) if "/snapshots/" in m]
+
+
+def test_hostile_snapshot_entries_leave_nothing(img, tmp_path):
+    target = tmp_path / "outside"
+    target.mkdir()
+    S = "backup/snapshots/s1/rootfs/"
+    cases = {
+        "dotdot": ([dict(name=S + "../../../../outside/evil", data=b"x")], '".." components'),
+        "snap-dotdot": ([dict(name="backup/snapshots/../../outside/e", data=b"x")],
+                        '".." components'),
+        "symlink-then-write": ([dict(name=S + "lnk", type=tarfile.SYMTYPE,
+                                     linkname=str(target)),
+                                dict(name=S + "lnk/evil", data=b"x")], "through a symlink"),
+        "symlink-relative-out": ([dict(name=S + "up", type=tarfile.SYMTYPE,
+                                       linkname="../../../../../../.."),
+                                  dict(name=S + "up/evil", data=b"x")], "through a symlink"),
+        "hardlink-to-instance": ([dict(name=S + "hl", type=tarfile.LNKTYPE,
+                                       linkname="backup/container/rootfs/etc/x")],
+                                 "outside its tree"),
+        "hardlink-absolute": ([dict(name=S + "hl", type=tarfile.LNKTYPE,
+                                    linkname="/etc/passwd")], "absolute paths"),
+        "hardlink-other-snapshot": ([dict(name="backup/snapshots/s2/rootfs/hl",
+                                          type=tarfile.LNKTYPE, linkname=S + "etc")],
+                                    "not listed"),
+        "unlisted": ([dict(name="backup/snapshots/zz/rootfs/a", data=b"x")], "not listed"),
+        "stray": ([dict(name="backup/snapshots/s1/other", data=b"x")], "not part of a snapshot"),
+    }
+    for name, (entries, said) in cases.items():
+        line = fail(img, "import", with_snapshot(str(tmp_path / f"{name}.tar"), entries))
+        assert said in line, (name, line)
+        nothing_left_at_all(img)
+    assert os.listdir(target) == []
+    # Listed, but missing: a truncated tarball.
+    line = fail(img, "import", with_snapshot(str(tmp_path / "missing.tar"), [],
+                                             listed=("s1", "s2")))
+    assert 'snapshot "s2": listed in backup/index.yaml, but not in the tarball' in line
+    nothing_left_at_all(img)
+    # A sound one goes in.
+    ctl(img, "import", with_snapshot(str(tmp_path / "ok.tar"),
+                                     [dict(name=S + "etc/y", data=b"y")]))
+    assert [s["name"] for s in snaps(img, "c1")] == ["s1"]
+    ctl(img, "snapshot", "restore", "c1", "s1")
+    with open(os.path.join(rootfs(img, "c1"), "etc", "y")) as f:
+        assert f.read() == "y"
+    assert not os.path.exists(os.path.join(rootfs(img, "c1"), "etc", "x"))
+
+
+def test_import_with_snapshots_killed_at_random_moments(img, tmp_path):
+    ctl(img, "init", "bb", "c1")
+    two_snapshots(img)
+    tarball = str(tmp_path / "c1.tar")
+    ctl(img, "export", "c1", tarball, "--compression", "none")
+    ctl(img, "delete", "c1")
+    nothing_left_at_all(img)
+    data = open(tarball, "rb").read()
+    rnd = random.Random(14)
+    for k in range(8):
+        p = subprocess.Popen([VESSELCTL, "--store", img, "import", "-"], stdin=subprocess.PIPE,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # Half of them with the whole tarball: killed in the volumes' making
+        # or the commit.
+        cut = len(data) if k % 2 else rnd.randrange(len(data) + 1)
+        try:
+            p.stdin.write(data[:cut])
+            p.stdin.flush()
+        except BrokenPipeError:
+            pass
+        time.sleep(rnd.random() * 0.3)
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+        try:
+            p.stdin.close()
+        except BrokenPipeError:
+            pass
+        if names(img) == ["c1"]:
+            assert [s["name"] for s in snaps(img, "c1")] == ["s1", "s2"]
+            ctl(img, "snapshot", "restore", "c1", "s1")
+            with open(os.path.join(rootfs(img, "c1"), "t", "which")) as f:
+                assert f.read() == "one\n"
+            ctl(img, "delete", "c1")
+        nothing_left_at_all(img)
+        assert not [e for e in os.listdir(os.path.join(img, "instances"))]

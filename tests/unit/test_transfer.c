@@ -169,6 +169,68 @@ static void test_index(void)
         CHECK(xfer_index_parse("a: [\n", 5, &y, NULL) == -EINVAL);
 }
 
+/* Snapshots: routes, index list, shift records, overlay layers' ids. */
+static void test_snapshots(void)
+{
+        char name[XFER_SNAP_NAME_MAX], *names[] = {"s1", "1.0", "true", NULL};
+        const char *sub, *rel;
+        struct xfer_index x = {.version = 1,
+                               .name = "c",
+                               .type = "container",
+                               .backend = "dir",
+                               .pool = "p",
+                               .snapshots = names},
+                          y;
+        uint64_t b, n;
+
+        CHECK(xfer_route("backup/snapshots", &rel) == XFER_DEST_SNAPSHOT);
+        CHECK(xfer_snapshot_route(rel, name, &sub) == XFER_SNAP_TOP);
+        CHECK(xfer_snapshot_route("s1", name, &sub) == XFER_SNAP_DIR);
+        CHECK(!strcmp(name, "s1"));
+        CHECK(xfer_snapshot_route("s1/backup.yaml", name, &sub) == XFER_SNAP_BACKUP);
+        CHECK(xfer_snapshot_route("s1/rootfs", name, &sub) == XFER_SNAP_ROOTFS && !*sub);
+        CHECK(xfer_snapshot_route("s1/rootfs/etc/x", name, &sub) == XFER_SNAP_ROOTFS);
+        CHECK_STR(sub, "etc/x");
+        CHECK(xfer_snapshot_route("s1/rootfsx", name, &sub) == XFER_SNAP_UNKNOWN);
+        CHECK(xfer_snapshot_route("s1/metadata.yaml", name, &sub) == XFER_SNAP_UNKNOWN);
+        char longname[100];
+        memset(longname, 'a', 80);
+        strcpy(longname + 80, "/rootfs");
+        CHECK(xfer_snapshot_route(longname, name, &sub) == XFER_SNAP_UNKNOWN);
+
+        char *text = xfer_index_emit(&x);
+        CHECK(xfer_index_parse(text, strlen(text), &y, NULL) == 0);
+        CHECK(y.snapshots[0] && y.snapshots[1] && y.snapshots[2] && !y.snapshots[3]);
+        CHECK_STR(y.snapshots[1], "1.0");
+        CHECK_STR(y.snapshots[2], "true");
+        xfer_index_free(&y);
+        free(text);
+        x.snapshots = NULL;
+        text = xfer_index_emit(&x);
+        CHECK(strstr(text, "snapshots: []\n") != NULL);
+        CHECK(xfer_index_parse(text, strlen(text), &y, NULL) == 0 && y.snapshots &&
+              !y.snapshots[0]);
+        xfer_index_free(&y);
+        free(text);
+        const char *twice = "version: 1\nsnapshots:\n- a\n- a\n";
+        CHECK(xfer_index_parse(twice, strlen(twice), &y, NULL) == -EINVAL);
+        const char *bad = "version: 1\nsnapshots:\n- ../x\n";
+        CHECK(xfer_index_parse(bad, strlen(bad), &y, NULL) == -EINVAL);
+        const char *map = "version: 1\nsnapshots: {a: b}\n";
+        CHECK(xfer_index_parse(map, strlen(map), &y, NULL) == -EINVAL);
+
+        CHECK(xfer_shift_parse(NULL, &b, &n) == 0 && n == 0);
+        CHECK(xfer_shift_parse("shifted 1065536 65536\n", &b, &n) == 1);
+        CHECK(b == 1065536 && n == 65536);
+        CHECK(xfer_shift_parse("shifting 0 1065536 65536\n", &b, &n) == -EBUSY);
+
+        /* An overlay snapshot's lower layers keep the instance's ids. */
+        CHECK(xfer_id_unshift_layered(1065536 + 7, 1065536, 65536) == 7);
+        CHECK(xfer_id_unshift_layered(7, 1065536, 65536) == 7);
+        CHECK(xfer_id_unshift_layered(70000, 1065536, 65536) == 65534);
+        CHECK(xfer_id_unshift_layered(7, 0, 0) == 7);
+}
+
 static void test_compression(void)
 {
         enum xfer_compression c;
@@ -233,6 +295,7 @@ int main(void)
         test_xattrs();
         test_index();
         test_compression();
+        test_snapshots();
         test_progress();
         return check_report("test_transfer");
 }

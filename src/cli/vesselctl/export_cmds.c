@@ -19,23 +19,25 @@
 const char help_export[] =
     "Usage: vesselctl export NAME [FILE|-] [--instance-only] [--compression ALGO]\n\n"
     "Write the instance NAME to a tarball: its configuration (backup.yaml, with\n"
-    "its profiles in full), its templates and its root file system with owners\n"
+    "its profiles in full), its templates, its root file system with owners\n"
     "(numeric, the instance's own ids), modes, times, xattrs, ACLs, file\n"
-    "capabilities, hard links, device nodes, fifos and symlinks.  FILE defaults\n"
+    "capabilities, hard links, device nodes, fifos and symlinks, and each of\n"
+    "its snapshots (its configuration and its files, alike).  FILE defaults\n"
     "to NAME.tar.zst (NAME.tar.gz, ...) in the current directory; - writes to\n"
     "stdout.  A running instance is exported as its files are while they\n"
     "change; stop it first for a consistent copy.\n\n"
     "Options:\n"
     "  --compression ALGO  zstd (default), gzip, xz or none\n"
-    "  --instance-only     without snapshots (no snapshots are exported yet)\n";
+    "  --instance-only     without its snapshots\n";
 
 const char help_import[] =
     "Usage: vesselctl import FILE|- [NAME] [-s POOL]\n\n"
     "Make an instance from a tarball of `vesselctl export` (- reads stdin),\n"
     "named NAME or as in the tarball, in the storage pool POOL or the default\n"
-    "pool.  Profiles it uses that this store does not have are made from the\n"
-    "tarball's copies of them.  An export to - piped into an import of - in\n"
-    "another store (or on another host, through ssh) moves an instance.\n\n"
+    "pool, with the snapshots the tarball holds.  Profiles it or its snapshots\n"
+    "use that this store does not have are made from the tarball's copies of\n"
+    "them.  An export to - piped into an import of - in another store (or on\n"
+    "another host, through ssh) moves an instance.\n\n"
     "Options:\n"
     "  -s, --storage POOL  the storage pool of the new instance\n";
 
@@ -219,6 +221,9 @@ int cli_import(struct ctl *c, int argc, char **argv)
         _cleanup_free_ char *size = xfer_size(res.bytes_in);
         _cleanup_free_ char *speed = xfer_size((uint64_t)rate(res.bytes_in, secs));
         fprintf(stderr, "Imported %s: %s read in %.1fs (%s/s)\n", res.name, size, secs, speed);
+        if (res.snapshots)
+                fprintf(stderr, "vesselctl: %zu snapshot%s of %s imported\n", res.snapshots,
+                        res.snapshots == 1 ? "" : "s", res.name);
         instance_import_result_free(&res);
         return 0;
 }
