@@ -1051,6 +1051,10 @@ static int recover_one(struct vessel_store *s, const char *work, vessel_error **
 
         if (wfd < 0)
                 return 0; /* at work */
+        /* A move's (its instance id in "move"): instance_copy_recover,
+         * which runs next, undoes it. */
+        if (faccessat(wfd, "move", F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+                return 0;
         if (journal_read(wfd, &j))
                 r = restore_undo(s, &j, err);
         journal_free(&j);
