@@ -86,31 +86,6 @@ static char *probe_fs(const char *path)
         return xstrdup(buf);
 }
 
-static int run(char **argv, const char *what, vessel_error **err)
-{
-        pid_t pid = fork();
-        int status;
-
-        if (pid < 0)
-                return vessel_error_sys(err, "%s: fork", what);
-        if (pid == 0) {
-                int null = open("/dev/null", O_WRONLY);
-                if (null >= 0)
-                        dup2(null, 1);
-                execvp(argv[0], argv);
-                _exit(127);
-        }
-        while (waitpid(pid, &status, 0) < 0)
-                if (errno != EINTR)
-                        return vessel_error_sys(err, "%s: waitpid", what);
-        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-                return vessel_error_msg(
-                    err, EIO, "%s: %s failed (status %d%s)", what, argv[0], status,
-                    WIFEXITED(status) && WEXITSTATUS(status) == 127 ? ": is btrfs-progs installed?"
-                                                                    : "; see its message above");
-        return 0;
-}
-
 /* A loop device backed by file, freed by the kernel when the mount on it
  * goes (LO_FLAGS_AUTOCLEAR); *dev its /dev path. */
 static int loop_attach(const char *file, char **dev, int *loopfd, vessel_error **err)
@@ -276,7 +251,7 @@ static int btrfs_create(struct vessel_store *s, struct storage_pool *p, vessel_e
                 _cleanup_free_ char *what =
                     xasprintf("storage pool %s: formatting %s", p->name, p->source);
                 char *argv[] = {"mkfs.btrfs", "-q", "-L", p->name, "--", p->source, NULL};
-                r = run(argv, what, err);
+                r = storage_run(argv, what, err);
         } else
                 r = 0;
         if (r == 0 && mkdir(p->path, 0711) < 0)

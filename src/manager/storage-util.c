@@ -20,7 +20,7 @@
 #include "userns-helper.h"
 #include "util.h"
 
-static int run_argv(char **argv, const char *what, vessel_error **err)
+int storage_run(char **argv, const char *what, vessel_error **err)
 {
         pid_t parent = getpid(), pid = fork();
         int status;
@@ -28,7 +28,11 @@ static int run_argv(char **argv, const char *what, vessel_error **err)
         if (pid < 0)
                 return vessel_error_sys(err, "%s: fork", what);
         if (pid == 0) {
-                if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+                /* Its stdout is not ours: ours is the command's output
+                 * (mkfs.btrfs -q still prints notes there). */
+                int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+                if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent || null < 0 ||
+                    dup2(null, 1) < 0)
                         _exit(127);
                 execvp(argv[0], argv);
                 _exit(127);
@@ -36,6 +40,9 @@ static int run_argv(char **argv, const char *what, vessel_error **err)
         while (waitpid(pid, &status, 0) < 0)
                 if (errno != EINTR)
                         return vessel_error_sys(err, "%s: waiting for %s", what, argv[0]);
+        if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
+                return vessel_error_msg(err, EIO, "%s: %s could not be run (is it installed?)",
+                                        what, argv[0]);
         if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
                 return vessel_error_msg(err, EIO,
                                         "%s: %s failed (status %d; see its message above)", what,
@@ -52,7 +59,7 @@ static int argv_in_userns(void *arg, vessel_error **err)
 {
         struct argv_job *j = arg;
 
-        return run_argv(j->argv, j->what, err);
+        return storage_run(j->argv, j->what, err);
 }
 
 int storage_as_store(struct vessel_store *s, const char *what, int (*fn)(void *, vessel_error **),

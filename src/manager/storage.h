@@ -211,6 +211,9 @@ int storage_recover(struct vessel_store *s, vessel_error **err);
 /* cp -a --reflink=auto src dst (dst must not exist), as root of the
  * user namespace of a rootless store's ids. */
 int storage_cp(struct vessel_store *s, const char *src, const char *dst, vessel_error **err);
+/* Run argv (its stdout to /dev/null, its stderr ours), killed if we die;
+ * what names the work in errors. */
+int storage_run(char **argv, const char *what, vessel_error **err);
 /* fn(arg) in this process, or in a rootless store as root of the user
  * namespace of its ids (userns-helper.h). */
 int storage_as_store(struct vessel_store *s, const char *what, int (*fn)(void *, vessel_error **),
