@@ -111,9 +111,10 @@ static int du_one(const char *path, const struct stat *st, int flag, struct FTW 
         (void)f;
         if (st->st_dev != du_dev)
                 return 0;
-        /* Hard links once: count the link the walk meets first only. */
+        /* A file of n links: a share of 1/n of its blocks per link met,
+         * its blocks once when all its links are in the tree (links
+         * from outside make it less). */
         if (!S_ISDIR(st->st_mode) && st->st_nlink > 1) {
-                /* approximate: share the blocks among the links */
                 du_total += (uint64_t)st->st_blocks * 512 / st->st_nlink;
                 return 0;
         }

@@ -14,7 +14,6 @@
 #include <unistd.h>
 #include <linux/magic.h>
 #include <sys/file.h>
-#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 
